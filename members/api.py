@@ -1,0 +1,96 @@
+"""REST API of members data. No serializer here has a gender field, by design."""
+
+from django_countries.serializers import CountryFieldMixin
+from rest_framework import generics, serializers
+
+from members import selectors, services
+from members.filters import DirectoryFilter
+from members.models import Cluster, Organisation, Profile, Topic
+
+
+class TopicSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Topic
+        fields = ["slug", "name", "description"]
+
+
+class ClusterSerializer(CountryFieldMixin, serializers.ModelSerializer):
+    class Meta:
+        model = Cluster
+        fields = ["slug", "name", "short_name", "country", "region", "website"]
+
+
+class OrganisationSerializer(CountryFieldMixin, serializers.ModelSerializer):
+    clusters = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    sectors = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+
+    class Meta:
+        model = Organisation
+        fields = ["slug", "name", "kind", "country", "region", "website", "sectors", "clusters"]
+
+
+class ProfileSerializer(CountryFieldMixin, serializers.ModelSerializer):
+    organisation = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    expertise = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    interests = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    languages = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    url = serializers.CharField(source="get_absolute_url", read_only=True)
+
+    class Meta:
+        model = Profile
+        fields = [
+            "id",
+            "url",
+            "display_name",
+            "organisation",
+            "job_title",
+            "country",
+            "languages",
+            "expertise",
+            "interests",
+            "bio",
+            "mentoring_stance",
+        ]
+
+
+class MemberListAPI(generics.ListAPIView):
+    serializer_class = ProfileSerializer
+    filterset_class = DirectoryFilter
+
+    def get_queryset(self):
+        return selectors.profile_list_for_directory(viewer=self.request.user).prefetch_related(
+            "interests"
+        )
+
+
+class MemberDetailAPI(generics.RetrieveAPIView):
+    serializer_class = ProfileSerializer
+
+    def get_object(self):
+        return selectors.profile_get_visible(viewer=self.request.user, pk=self.kwargs["pk"])
+
+
+class MeAPI(generics.RetrieveAPIView):
+    serializer_class = ProfileSerializer
+
+    def get_object(self):
+        services.profile_ensure(user=self.request.user)
+        return selectors.profile_for_owner(user=self.request.user)
+
+
+class OrganisationListAPI(generics.ListAPIView):
+    serializer_class = OrganisationSerializer
+
+    def get_queryset(self):
+        return selectors.organisation_list(search=self.request.query_params.get("q", ""))
+
+
+class ClusterListAPI(generics.ListAPIView):
+    serializer_class = ClusterSerializer
+    queryset = Cluster.objects.order_by("name")
+
+
+class TopicListAPI(generics.ListAPIView):
+    serializer_class = TopicSerializer
+    queryset = Topic.objects.order_by("name")
+    pagination_class = None

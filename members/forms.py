@@ -1,0 +1,137 @@
+import zoneinfo
+from functools import cache
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from members import services
+from members.models import GenderIdentity, Language, Organisation, Profile, Sector, Topic
+
+
+@cache
+def timezone_choices() -> list[tuple[str, str]]:
+    zones = sorted(
+        z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith("Etc/")
+    )
+    return [(z, z.replace("_", " ")) for z in zones]
+
+
+class SignupExtraForm(forms.Form):
+    """Extra sign-up field; allauth builds its sign-up form on top of this class."""
+
+    display_name = forms.CharField(
+        label=_("Your name"),
+        max_length=120,
+        help_text=_("As other members will see it, e.g. “Anna Keller”."),
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+
+    def signup(self, request, user) -> None:
+        services.profile_create(user=user, display_name=self.cleaned_data["display_name"])
+
+
+class ProfileForm(forms.ModelForm):
+    timezone = forms.ChoiceField(choices=timezone_choices, label=_("Time zone"))
+    languages = forms.ModelMultipleChoiceField(
+        Language.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    sectors = forms.ModelMultipleChoiceField(
+        Sector.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    expertise = forms.ModelMultipleChoiceField(
+        Topic.objects.all(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label=_("Expertise — what I can offer"),
+    )
+    interests = forms.ModelMultipleChoiceField(
+        Topic.objects.all(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label=_("Interests — what I am looking for"),
+    )
+    organisation = forms.ModelChoiceField(
+        Organisation.objects.order_by("name"), required=False, label=_("Organisation")
+    )
+
+    class Meta:
+        model = Profile
+        fields = [
+            "display_name",
+            "organisation",
+            "job_title",
+            "country",
+            "timezone",
+            "languages",
+            "sectors",
+            "expertise",
+            "interests",
+            "bio",
+            "photo",
+            "mentoring_stance",
+            "visibility",
+        ]
+        widgets = {
+            "bio": forms.Textarea(attrs={"rows": 5, "maxlength": 2000}),
+            "mentoring_stance": forms.RadioSelect,
+            "visibility": forms.RadioSelect,
+            "photo": forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
+        }
+        labels = {"visibility": _("Who can find me in the directory")}
+
+    def changes(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
+
+class GenderForm(forms.Form):
+    gender = forms.ChoiceField(
+        choices=GenderIdentity.Gender.choices,
+        widget=forms.RadioSelect,
+        label=_("Gender"),
+        initial=GenderIdentity.Gender.UNDISCLOSED,
+    )
+    self_description = forms.CharField(
+        max_length=60,
+        required=False,
+        label=_("In your own words"),
+        help_text=_("Only if you chose to self-describe. Never shown in any statistic."),
+    )
+    statistics_consent = forms.BooleanField(
+        required=False,
+        label=_("Count me, anonymously, in gender-balance statistics"),
+        help_text=_(
+            "Organisers only ever see totals of at least five people. "
+            "You can withdraw this at any time; later figures will no longer include you."
+        ),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if (
+            data.get("gender") == GenderIdentity.Gender.SELF_DESCRIBED
+            and not (data.get("self_description") or "").strip()
+        ):
+            self.add_error("self_description", _("Describe your gender, or choose another option."))
+        return data
+
+
+class AccountDeleteForm(forms.Form):
+    password = forms.CharField(
+        label=_("Your password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError(_("That is not your password."))
+        return password
+
+
+class TopicForm(forms.Form):
+    name = forms.CharField(max_length=80, label=_("Topic"))
+    description = forms.CharField(max_length=240, required=False, label=_("Short description"))

@@ -1,0 +1,298 @@
+"""Accounts, clusters, organisations, member profiles and the topic taxonomy.
+
+A person's gender lives in its own model (`GenderIdentity`) so that no profile query,
+serializer or admin page can carry it by accident; only `members/privacy.py` reads it.
+"""
+
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.core.exceptions import ValidationError
+from django.core.validators import FileExtensionValidator, MaxLengthValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from django_countries.fields import CountryField
+
+
+class UserManager(DjangoUserManager):
+    """Users log in by e-mail: there is no username."""
+
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra_fields):
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    username = None
+    email = models.EmailField(_("e-mail address"), unique=True)
+    # Set when the account was erased at its owner's request; the row stays so that
+    # anonymous counts (registrations, attendance) keep adding up.
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self):
+        return self.email
+
+
+class Topic(models.Model):
+    """One curated taxonomy for expertise, interests, events and mentoring."""
+
+    name = models.CharField(max_length=80, unique=True)
+    slug = models.SlugField(max_length=80, unique=True)
+    description = models.CharField(max_length=240, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Sector(models.Model):
+    name = models.CharField(max_length=80, unique=True)
+    slug = models.SlugField(max_length=80, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Language(models.Model):
+    code = models.CharField(max_length=8, unique=True, help_text=_("ISO 639-1 code, e.g. 'fr'."))
+    name = models.CharField(max_length=60)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Cluster(models.Model):
+    """A cluster management organisation using this instance."""
+
+    name = models.CharField(max_length=160, unique=True)
+    slug = models.SlugField(max_length=80, unique=True)
+    short_name = models.CharField(max_length=40, blank=True)
+    description = models.TextField(blank=True)
+    country = CountryField(blank=True)
+    region = models.CharField(max_length=120, blank=True)
+    website = models.URLField(blank=True)
+    sectors = models.ManyToManyField(Sector, blank=True, related_name="clusters")
+    organisers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        through="ClusterOrganiser",
+        related_name="organised_clusters",
+        blank=True,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.short_name or self.name
+
+    def get_absolute_url(self):
+        return reverse("members:cluster_detail", kwargs={"slug": self.slug})
+
+
+class ClusterOrganiser(models.Model):
+    """Grants a person the organiser role for one cluster."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="organiser_roles")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="organiser_roles"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["cluster", "user"], name="unique_cluster_organiser")
+        ]
+
+    def __str__(self):
+        return f"{self.user} organises {self.cluster}"
+
+
+class Organisation(models.Model):
+    class Kind(models.TextChoices):
+        SME = "sme", _("SME")
+        LARGE_COMPANY = "large_company", _("Large company")
+        RESEARCH = "research", _("University / research")
+        PUBLIC_BODY = "public_body", _("Public body")
+        CLUSTER_ORGANISATION = "cluster_organisation", _("Cluster organisation")
+        INVESTOR = "investor", _("Investor / financial")
+        ASSOCIATION = "association", _("Association")
+        OTHER = "other", _("Other")
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=120, unique=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices, default=Kind.SME)
+    country = CountryField()
+    region = models.CharField(max_length=120, blank=True)
+    sectors = models.ManyToManyField(Sector, blank=True, related_name="organisations")
+    website = models.URLField(blank=True)
+    description = models.TextField(blank=True, validators=[MaxLengthValidator(4000)])
+    clusters = models.ManyToManyField(Cluster, blank=True, related_name="organisations")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["kind"]), models.Index(fields=["country"])]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("members:organisation_detail", kwargs={"slug": self.slug})
+
+
+def profile_photo_path(instance: "Profile", filename: str) -> str:
+    # A random name: the file name a member uploads may carry personal data.
+    return f"profile-photos/{uuid.uuid4().hex}{Path(filename).suffix.lower()}"
+
+
+def validate_photo_size(value) -> None:
+    limit = settings.PROFILE_PHOTO_MAX_BYTES
+    if value.size > limit:
+        raise ValidationError(
+            _("The photo is %(size)s MB; the limit is %(limit)s MB."),
+            params={"size": round(value.size / 1_048_576, 1), "limit": round(limit / 1_048_576, 1)},
+            code="photo_too_large",
+        )
+
+
+class Profile(models.Model):
+    class MentoringStance(models.TextChoices):
+        OFFERS = "offers", _("Offers mentoring")
+        SEEKS = "seeks", _("Seeks a mentor")
+        NEITHER = "neither", _("Neither")
+
+    class Visibility(models.TextChoices):
+        CLUSTER = "cluster", _("Members of my clusters")
+        MEMBERS = "members", _("All members of this site")
+        HIDDEN = "hidden", _("Hidden from the directory")
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+    )
+    display_name = models.CharField(max_length=120)
+    organisation = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.SET_NULL, related_name="profiles"
+    )
+    job_title = models.CharField(max_length=120, blank=True)
+    country = CountryField(blank=True)
+    languages = models.ManyToManyField(Language, blank=True, related_name="+")
+    sectors = models.ManyToManyField(Sector, blank=True, related_name="+")
+    expertise = models.ManyToManyField(
+        Topic, blank=True, related_name="experts", help_text=_("What I can offer.")
+    )
+    interests = models.ManyToManyField(
+        Topic, blank=True, related_name="interested", help_text=_("What I am looking for.")
+    )
+    bio = models.TextField(blank=True, validators=[MaxLengthValidator(2000)])
+    photo = models.ImageField(
+        upload_to=profile_photo_path,
+        blank=True,
+        validators=[
+            FileExtensionValidator(["jpg", "jpeg", "png", "webp"]),
+            validate_photo_size,
+        ],
+    )
+    mentoring_stance = models.CharField(
+        max_length=16, choices=MentoringStance.choices, default=MentoringStance.NEITHER
+    )
+    visibility = models.CharField(
+        max_length=16, choices=Visibility.choices, default=Visibility.CLUSTER
+    )
+    timezone = models.CharField(
+        max_length=64, default="Europe/Brussels", help_text=_("Times are shown in this zone.")
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["display_name"]
+        indexes = [
+            models.Index(fields=["visibility"]),
+            models.Index(fields=["mentoring_stance"]),
+            models.Index(fields=["display_name"]),
+        ]
+
+    def __str__(self):
+        return self.display_name
+
+    def get_absolute_url(self):
+        return reverse("members:profile_detail", kwargs={"pk": self.pk})
+
+
+class GenderIdentity(models.Model):
+    """A member's optional, self-identified gender and their consent to anonymous statistics.
+
+    Read only through `members/privacy.py`.
+    """
+
+    class Gender(models.TextChoices):
+        WOMAN = "woman", _("Woman")
+        MAN = "man", _("Man")
+        NON_BINARY = "non_binary", _("Non-binary")
+        SELF_DESCRIBED = "self_described", _("I prefer to self-describe")
+        UNDISCLOSED = "undisclosed", _("I prefer not to say")
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="gender_identity"
+    )
+    gender = models.CharField(max_length=16, choices=Gender.choices, default=Gender.UNDISCLOSED)
+    self_description = models.CharField(max_length=60, blank=True)
+    statistics_consent = models.BooleanField(default=False)
+    consent_changed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("gender identity")
+        verbose_name_plural = _("gender identities")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(gender="self_described") | Q(self_description=""),
+                name="self_description_only_when_self_described",
+            ),
+        ]
+
+    def __str__(self):
+        # Deliberately without the gender: this string can end up in logs and admin pages.
+        return f"Gender self-identification of user #{self.user_id}"

@@ -1,0 +1,205 @@
+"""Every write to members data goes through here."""
+
+import logging
+import secrets
+from typing import Any
+
+from allauth.account.models import EmailAddress
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from members import personal_data, privacy, selectors
+from members.models import Cluster, ClusterOrganiser, Profile, Topic, User
+
+logger = logging.getLogger(__name__)
+
+PROFILE_M2M_FIELDS = ("languages", "sectors", "expertise", "interests")
+PROFILE_EDITABLE_FIELDS = (
+    "display_name",
+    "organisation",
+    "job_title",
+    "country",
+    "bio",
+    "photo",
+    "mentoring_stance",
+    "visibility",
+    "timezone",
+)
+
+
+@transaction.atomic
+def profile_create(*, user: User, display_name: str) -> Profile:
+    display_name = display_name.strip()
+    if not display_name:
+        raise ValidationError({"display_name": "Tell other members what to call you."})
+    profile, _ = Profile.objects.get_or_create(user=user, defaults={"display_name": display_name})
+    return profile
+
+
+@transaction.atomic
+def profile_update(*, profile: Profile, changes: dict[str, Any]) -> Profile:
+    """Apply validated changes (plain fields and many-to-many lists) to a profile."""
+    unknown = set(changes) - set(PROFILE_EDITABLE_FIELDS) - set(PROFILE_M2M_FIELDS)
+    if unknown:
+        raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
+    profile = Profile.objects.select_for_update().get(pk=profile.pk)
+    plain = [f for f in PROFILE_EDITABLE_FIELDS if f in changes]
+    old_photo = profile.photo.name if "photo" in changes else None
+    for field in plain:
+        setattr(profile, field, changes[field])
+    profile.full_clean(exclude=["user"])
+    profile.save(update_fields=[*plain, "updated_at"])
+    for field in PROFILE_M2M_FIELDS:
+        if field in changes:
+            getattr(profile, field).set(changes[field])
+    if old_photo and old_photo != profile.photo.name:
+        storage = profile.photo.storage
+        transaction.on_commit(lambda: storage.delete(old_photo))
+    return profile
+
+
+@transaction.atomic
+def organiser_grant(*, cluster: Cluster, user: User, granted_by: User) -> ClusterOrganiser:
+    if not selectors.user_manages_cluster(user=granted_by, cluster=cluster):
+        raise PermissionDenied("Only organisers of this cluster can add organisers.")
+    role, _ = ClusterOrganiser.objects.get_or_create(cluster=cluster, user=user)
+    return role
+
+
+@transaction.atomic
+def organiser_revoke(*, cluster: Cluster, user: User, revoked_by: User) -> None:
+    if not selectors.user_manages_cluster(user=revoked_by, cluster=cluster):
+        raise PermissionDenied("Only organisers of this cluster can remove organisers.")
+    ClusterOrganiser.objects.filter(cluster=cluster, user=user).delete()
+
+
+@transaction.atomic
+def topic_create(*, name: str, description: str = "", created_by: User) -> Topic:
+    """Organisers extend the shared topic taxonomy."""
+    if not selectors.user_is_organiser(user=created_by):
+        raise PermissionDenied("Only organisers can extend the topic list.")
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationError({"name": "Give the topic a name."})
+    if Topic.objects.filter(name__iexact=name).exists():
+        raise ValidationError({"name": f"The topic “{name}” already exists."})
+    slug = slugify(name)[:80] or "topic"
+    if Topic.objects.filter(slug=slug).exists():
+        slug = f"{slug[:70]}-{secrets.token_hex(3)}"
+    return Topic.objects.create(
+        name=name, slug=slug, description=description.strip(), created_by=created_by
+    )
+
+
+def personal_data_export(*, user: User) -> dict[str, Any]:
+    """Everything the site holds about a person, for that person."""
+    profile = Profile.objects.filter(user=user).select_related("organisation").first()
+    gender = privacy.gender_for_owner(user=user)
+    data: dict[str, Any] = {
+        "exported_at": timezone.now().isoformat(),
+        "account": {
+            "email": user.email,
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+            "date_joined": user.date_joined.isoformat(),
+            "last_login": user.last_login.isoformat() if user.last_login else None,
+            "email_addresses": [
+                {"email": e.email, "verified": e.verified, "primary": e.primary}
+                for e in EmailAddress.objects.filter(user=user).order_by("email")
+            ],
+        },
+        "profile": None,
+        "gender": None,
+        "organiser_of": sorted(
+            ClusterOrganiser.objects.filter(user=user).values_list("cluster__name", flat=True)
+        ),
+    }
+    if profile:
+        data["profile"] = {
+            "display_name": profile.display_name,
+            "organisation": profile.organisation.name if profile.organisation else None,
+            "job_title": profile.job_title,
+            "country": profile.country.code or None,
+            "languages": sorted(profile.languages.values_list("code", flat=True)),
+            "sectors": sorted(profile.sectors.values_list("name", flat=True)),
+            "expertise": sorted(profile.expertise.values_list("name", flat=True)),
+            "interests": sorted(profile.interests.values_list("name", flat=True)),
+            "bio": profile.bio,
+            "photo": profile.photo.name or None,
+            "mentoring_stance": profile.mentoring_stance,
+            "visibility": profile.visibility,
+            "timezone": profile.timezone,
+            "created_at": profile.created_at.isoformat(),
+            "updated_at": profile.updated_at.isoformat(),
+        }
+    if gender:
+        data["gender"] = {
+            "gender": gender.gender,
+            "self_description": gender.self_description,
+            "statistics_consent": gender.statistics_consent,
+            "consent_changed_at": (
+                gender.consent_changed_at.isoformat() if gender.consent_changed_at else None
+            ),
+        }
+    for section, exporter in personal_data.exporters().items():
+        data[section] = exporter(user)
+    return data
+
+
+@transaction.atomic
+def account_erase(*, user: User) -> None:
+    """Erase a person's personal data at their request.
+
+    The user row stays, anonymised and inactive, so that records others rely on
+    (registrations counted in an event's totals, a mentor's session count) still add up;
+    nothing in it can identify the person any more.
+    """
+    user = User.objects.select_for_update().get(pk=user.pk)
+    for name, eraser in personal_data.erasers().items():
+        logger.info("Erasing %s for user #%s", name, user.pk)
+        eraser(user)
+    profile = Profile.objects.filter(user=user).first()
+    if profile is not None:
+        photo, storage = profile.photo.name, profile.photo.storage
+        profile.delete()
+        if photo:
+            transaction.on_commit(lambda: storage.delete(photo))
+    privacy.gender_clear(user=user)
+    EmailAddress.objects.filter(user=user).delete()
+    ClusterOrganiser.objects.filter(user=user).delete()
+    user.email = f"erased-{user.pk}-{secrets.token_hex(8)}@invalid.invalid"
+    user.first_name = ""
+    user.last_name = ""
+    user.is_active = False
+    user.is_staff = False
+    user.is_superuser = False
+    user.erased_at = timezone.now()
+    user.set_unusable_password()
+    user.save(
+        update_fields=[
+            "email",
+            "first_name",
+            "last_name",
+            "is_active",
+            "is_staff",
+            "is_superuser",
+            "erased_at",
+            "password",
+        ]
+    )
+    user.groups.clear()
+    user.user_permissions.clear()
+    # Open sessions die with the password change: Django checks the session's
+    # password hash on every request, and inactive users cannot sign in.
+
+
+def profile_ensure(*, user: User) -> Profile:
+    """The person's profile, created on first need (e.g. for a superuser made on the CLI)."""
+    profile = Profile.objects.filter(user=user).first()
+    if profile is None:
+        profile = profile_create(
+            user=user, display_name=user.get_full_name() or user.email.split("@")[0]
+        )
+    return profile

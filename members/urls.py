@@ -1,0 +1,25 @@
+from django.urls import path
+
+from members import views
+
+app_name = "members"
+
+urlpatterns = [
+    path("members/", views.DirectoryView.as_view(), name="directory"),
+    path("members/<int:pk>/", views.ProfileDetailView.as_view(), name="profile_detail"),
+    path("members/<int:pk>/photo/", views.ProfilePhotoView.as_view(), name="profile_photo"),
+    path("me/", views.MyProfileView.as_view(), name="me"),
+    path("me/edit/", views.ProfileEditView.as_view(), name="profile_edit"),
+    path("me/gender/", views.GenderEditView.as_view(), name="gender_edit"),
+    path("me/data.json", views.DataExportView.as_view(), name="data_export"),
+    path("me/delete/", views.AccountDeleteView.as_view(), name="account_delete"),
+    path("organisations/", views.OrganisationListView.as_view(), name="organisation_list"),
+    path(
+        "organisations/<slug:slug>/",
+        views.OrganisationDetailView.as_view(),
+        name="organisation_detail",
+    ),
+    path("clusters/", views.ClusterListView.as_view(), name="cluster_list"),
+    path("clusters/<slug:slug>/", views.ClusterDetailView.as_view(), name="cluster_detail"),
+    path("clusters/<slug:slug>/manage/", views.ClusterManageView.as_view(), name="cluster_manage"),
+]

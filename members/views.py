@@ -1,0 +1,301 @@
+import json
+
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.generic import TemplateView
+
+from members import privacy, selectors, services
+from members.filters import DirectoryFilter
+from members.forms import AccountDeleteForm, GenderForm, ProfileForm, TopicForm
+from members.models import Organisation, User
+
+PAGE_SIZE = 24
+
+
+def paginate(request, queryset, per_page: int = PAGE_SIZE):
+    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+def querystring_without_page(request) -> str:
+    params = request.GET.copy()
+    params.pop("page", None)
+    return params.urlencode()
+
+
+class HomeView(TemplateView):
+    template_name = "home.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        if user.is_authenticated:
+            context["profile"] = services.profile_ensure(user=user)
+            context["my_clusters"] = selectors.clusters_for_user(user=user).order_by("name")
+            context["managed_clusters"] = selectors.clusters_managed_by(user=user).order_by("name")
+        context["clusters"] = selectors.cluster_list()
+        return context
+
+
+class DirectoryView(LoginRequiredMixin, View):
+    def get(self, request):
+        queryset = selectors.profile_list_for_directory(viewer=request.user)
+        directory_filter = DirectoryFilter(request.GET or None, queryset=queryset)
+        if directory_filter.is_bound and not directory_filter.is_valid():
+            results = queryset.none()
+        else:
+            results = directory_filter.qs
+        return render(
+            request,
+            "members/directory.html",
+            {
+                "filter": directory_filter,
+                "page_obj": paginate(request, results),
+                "querystring": querystring_without_page(request),
+            },
+        )
+
+
+class ProfileDetailView(LoginRequiredMixin, View):
+    def get(self, request, pk: int):
+        profile = selectors.profile_get_visible(viewer=request.user, pk=pk)
+        if profile.user_id == request.user.pk:
+            return redirect("members:me")
+        return render(request, "members/profile_detail.html", {"profile": profile})
+
+
+class ProfilePhotoView(LoginRequiredMixin, View):
+    """Photos are personal data: served only to those who may see the profile."""
+
+    def get(self, request, pk: int):
+        profile = selectors.profile_get_visible(viewer=request.user, pk=pk)
+        if not profile.photo:
+            raise Http404("No photo.")
+        response = FileResponse(profile.photo.open("rb"))
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
+
+class MyProfileView(LoginRequiredMixin, View):
+    def get(self, request):
+        services.profile_ensure(user=request.user)
+        return render(
+            request,
+            "members/my_profile.html",
+            {
+                "profile": selectors.profile_for_owner(user=request.user),
+                # The owner's own page is one of the two places a gender may be shown.
+                "gender": privacy.gender_for_owner(user=request.user),
+                "organiser_of": selectors.clusters_managed_by(user=request.user)
+                if not request.user.is_staff
+                else [],
+            },
+        )
+
+
+class ProfileEditView(LoginRequiredMixin, View):
+    template_name = "members/profile_edit.html"
+
+    def get(self, request):
+        profile = services.profile_ensure(user=request.user)
+        return render(request, self.template_name, {"form": ProfileForm(instance=profile)})
+
+    def post(self, request):
+        profile = services.profile_ensure(user=request.user)
+        form = ProfileForm(request.POST, request.FILES, instance=profile)
+        if form.is_valid():
+            try:
+                services.profile_update(profile=profile, changes=form.changes())
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, _("Your profile is saved."))
+                return redirect("members:me")
+        return render(request, self.template_name, {"form": form}, status=400)
+
+
+class GenderEditView(LoginRequiredMixin, View):
+    template_name = "members/gender_edit.html"
+
+    def get(self, request):
+        record = privacy.gender_for_owner(user=request.user)
+        initial = (
+            {
+                "gender": record.gender,
+                "self_description": record.self_description,
+                "statistics_consent": record.statistics_consent,
+            }
+            if record
+            else None
+        )
+        return render(request, self.template_name, {"form": GenderForm(initial=initial)})
+
+    def post(self, request):
+        form = GenderForm(request.POST)
+        if form.is_valid():
+            privacy.gender_set(
+                user=request.user,
+                gender=form.cleaned_data["gender"],
+                self_description=form.cleaned_data["self_description"],
+                statistics_consent=form.cleaned_data["statistics_consent"],
+            )
+            messages.success(request, _("Saved. Only you can see this."))
+            return redirect("members:me")
+        return render(request, self.template_name, {"form": form}, status=400)
+
+
+class DataExportView(LoginRequiredMixin, View):
+    def get(self, request):
+        data = services.personal_data_export(user=request.user)
+        response = HttpResponse(
+            json.dumps(data, indent=2, ensure_ascii=False),
+            content_type="application/json; charset=utf-8",
+        )
+        stamp = timezone.now().strftime("%Y%m%d")
+        response["Content-Disposition"] = f'attachment; filename="clusterhub-my-data-{stamp}.json"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class AccountDeleteView(LoginRequiredMixin, View):
+    template_name = "members/account_delete.html"
+
+    def get(self, request):
+        return render(request, self.template_name, {"form": AccountDeleteForm(user=request.user)})
+
+    def post(self, request):
+        form = AccountDeleteForm(request.POST, user=request.user)
+        if not form.is_valid():
+            return render(request, self.template_name, {"form": form}, status=400)
+        services.account_erase(user=request.user)
+        logout(request)
+        messages.success(request, _("Your account and personal data have been deleted."))
+        return redirect("home")
+
+
+class OrganisationListView(LoginRequiredMixin, View):
+    def get(self, request):
+        search = request.GET.get("q", "").strip()
+        kind = request.GET.get("kind", "")
+        if kind not in Organisation.Kind.values:
+            kind = ""
+        organisations = selectors.organisation_list(search=search, kind=kind)
+        return render(
+            request,
+            "members/organisation_list.html",
+            {
+                "page_obj": paginate(request, organisations),
+                "q": search,
+                "kind": kind,
+                "kinds": Organisation.Kind.choices,
+                "querystring": querystring_without_page(request),
+            },
+        )
+
+
+class OrganisationDetailView(LoginRequiredMixin, View):
+    def get(self, request, slug: str):
+        organisation = selectors.organisation_get(slug=slug)
+        members = selectors.organisation_members_visible(
+            viewer=request.user, organisation=organisation
+        )
+        return render(
+            request,
+            "members/organisation_detail.html",
+            {"organisation": organisation, "page_obj": paginate(request, members)},
+        )
+
+
+class ClusterListView(LoginRequiredMixin, View):
+    def get(self, request):
+        clusters = selectors.cluster_list().annotate(organisation_count=Count("organisations"))
+        return render(request, "members/cluster_list.html", {"clusters": clusters})
+
+
+class ClusterDetailView(LoginRequiredMixin, View):
+    def get(self, request, slug: str):
+        cluster = selectors.cluster_get(slug=slug)
+        return render(
+            request,
+            "members/cluster_detail.html",
+            {
+                "cluster": cluster,
+                "page_obj": paginate(request, selectors.cluster_organisations(cluster=cluster)),
+                "can_manage": selectors.user_manages_cluster(user=request.user, cluster=cluster),
+            },
+        )
+
+
+class ClusterManageView(LoginRequiredMixin, View):
+    """The organisers' page of one cluster; 404 for everyone else."""
+
+    template_name = "members/cluster_manage.html"
+
+    def context(self, request, cluster, topic_form=None):
+        profiles = selectors.cluster_member_profiles(cluster=cluster)
+        return {
+            "cluster": cluster,
+            "organisers": selectors.cluster_organisers(cluster=cluster),
+            "member_count": profiles.count(),
+            "organisation_count": cluster.organisations.count(),
+            "kind_counts": [
+                (Organisation.Kind(row["kind"]).label, row["n"])
+                for row in cluster.organisations.values("kind")
+                .annotate(n=Count("pk"))
+                .order_by("-n", "kind")
+            ],
+            "page_obj": paginate(request, profiles, per_page=50),
+            "topic_form": topic_form or TopicForm(),
+            "recent_members": profiles.filter(
+                Q(created_at__gte=timezone.now() - timezone.timedelta(days=30))
+            ).count(),
+        }
+
+    def get(self, request, slug: str):
+        cluster = selectors.cluster_get_managed(user=request.user, slug=slug)
+        return render(request, self.template_name, self.context(request, cluster))
+
+    def post(self, request, slug: str):
+        cluster = selectors.cluster_get_managed(user=request.user, slug=slug)
+        action = request.POST.get("action")
+        if action == "add_topic":
+            form = TopicForm(request.POST)
+            if form.is_valid():
+                try:
+                    topic = services.topic_create(
+                        name=form.cleaned_data["name"],
+                        description=form.cleaned_data["description"],
+                        created_by=request.user,
+                    )
+                except ValidationError as error:
+                    form.add_error("name", error.message_dict.get("name", error.messages))
+                else:
+                    messages.success(request, _("Topic “%s” added.") % topic.name)
+                    return redirect("members:cluster_manage", slug=cluster.slug)
+            return render(
+                request, self.template_name, self.context(request, cluster, form), status=400
+            )
+        if action == "add_organiser":
+            email = request.POST.get("email", "").strip().lower()
+            user = User.objects.filter(email__iexact=email, is_active=True).first()
+            if user is None:
+                messages.error(request, _("No active member has the address %s.") % email)
+            else:
+                try:
+                    services.organiser_grant(cluster=cluster, user=user, granted_by=request.user)
+                except PermissionDenied as error:
+                    messages.error(request, str(error))
+                else:
+                    messages.success(request, _("%s is now an organiser.") % email)
+            return redirect(reverse("members:cluster_manage", kwargs={"slug": cluster.slug}))
+        messages.error(request, _("Unknown action."))
+        return redirect("members:cluster_manage", slug=cluster.slug)
