@@ -80,7 +80,10 @@ class ProfileForm(forms.ModelForm):
         labels = {"visibility": _("Who can find me in the directory")}
 
     def changes(self) -> dict:
-        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+        changes = {name: self.cleaned_data[name] for name in self.Meta.fields}
+        if changes["photo"] is False:  # "Clear" ticked: no photo any more
+            changes["photo"] = ""
+        return changes
 
 
 class GenderForm(forms.Form):

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import FileExtensionValidator, MaxLengthValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
@@ -57,9 +58,17 @@ class User(AbstractUser):
 
     class Meta:
         ordering = ["email"]
+        constraints = [
+            # allauth looks addresses up case-insensitively; so must uniqueness.
+            models.UniqueConstraint(Lower("email"), name="unique_user_email_ci"),
+        ]
 
     def __str__(self):
         return self.email
+
+    def clean(self):
+        super().clean()
+        self.email = self.__class__.objects.normalize_email(self.email).lower()
 
 
 class Topic(models.Model):

@@ -64,6 +64,10 @@ def gender_set(
     if gender not in Gender.values:
         raise ValidationError({"gender": "Choose one of the listed options."})
     self_description = self_description.strip() if gender == Gender.SELF_DESCRIBED else ""
+    if gender == Gender.SELF_DESCRIBED and not self_description:
+        raise ValidationError(
+            {"self_description": "Describe your gender, or choose another option."}
+        )
     record, _ = GenderIdentity.objects.select_for_update().get_or_create(user=user)
     consent_changed = record.statistics_consent != statistics_consent or record.pk is None
     record.gender = gender
@@ -86,9 +90,10 @@ def gender_clear(*, user: User) -> None:
 def gender_counts(*, users: QuerySet[User], k: int | None = None) -> GenderCounts:
     """Aggregate counts per gender for a set of people, computed in the database.
 
-    Only consented records count by gender; everyone else is undisclosed. Cells of 1..k-1
-    are suppressed, and if exactly one cell is suppressed the next smallest non-zero cell
-    is suppressed too, so no hidden cell can be recomputed from the total.
+    Only consented records count by gender; everyone else is undisclosed. A group of
+    fewer than k people shows nothing; otherwise cells of 1..k-1 are suppressed, and if
+    exactly one cell is suppressed the next smallest non-zero cell is suppressed too, so
+    no hidden cell can be recomputed from the total.
     """
     k = k or min_group_size()
     consented = GenderIdentity.objects.filter(user=OuterRef("pk"), statistics_consent=True)
@@ -105,6 +110,9 @@ def gender_counts(*, users: QuerySet[User], k: int | None = None) -> GenderCount
     total = raw.pop("total")
     raw[Gender.UNDISCLOSED] = total - sum(raw.values())
     cells: dict[str, int | None] = {c: raw[c] for c in STATISTICS_CATEGORIES}
+    if 0 < total < k:
+        # In a group this small even an empty category tells something about each person.
+        return GenderCounts(cells=dict.fromkeys(STATISTICS_CATEGORIES), total=None, k=k)
     suppressed = [c for c, v in cells.items() if v is not None and 0 < v < k]
     if len(suppressed) == 1:
         candidates = sorted((v, c) for c, v in cells.items() if c not in suppressed and v and v > 0)

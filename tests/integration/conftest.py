@@ -121,9 +121,18 @@ def celery_worker(redis_url, smtp_server, transactional_db) -> Iterator[subproce
         )
     worker = subprocess.Popen(
         [
-            sys.executable, "-m", "celery", "-A", "config", "worker",
-            "--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle",
-            "--hostname", f"itest-{os.getpid()}@%h",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            f"itest-{os.getpid()}@%h",
         ],
         cwd=ROOT,
         env=env,

@@ -40,7 +40,9 @@ def test_sign_up_mail_reaches_the_mailbox_through_a_real_worker_and_confirms_the
     assert any("email_send_task" in line and "succeeded" in line for line in celery_worker.log)
 
 
-def test_password_reset_mail_is_delivered_by_the_worker(client, celery_worker, smtp_server, settings):
+def test_password_reset_mail_is_delivered_by_the_worker(
+    client, celery_worker, smtp_server, settings
+):
     from tests.factories import UserFactory
 
     mailbox, _ = smtp_server

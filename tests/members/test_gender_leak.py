@@ -1,0 +1,331 @@
+"""A member's gender appears on no page that anyone else can open.
+
+Every URL pattern of the site — ours, allauth's, the admin's and the API's — is found by
+walking the URL resolver, filled in with the objects of two target members, and opened
+as a fellow member of their cluster, as an organiser of that cluster and as staff. No
+response may contain the targets' self-description or the word "woman". A new page is
+covered the day it is added; a new URL parameter the test cannot fill makes it fail.
+"""
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from allauth.account.models import EmailAddress, EmailConfirmationHMAC
+from django.apps import apps
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.contrib.auth.tokens import default_token_generator
+from django.contrib.contenttypes.models import ContentType
+from django.core.files.base import ContentFile
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.utils.http import int_to_base36
+
+from members.models import Profile, User
+from tests.factories import (
+    ClusterOrganiserFactory,
+    GenderIdentityFactory,
+    ProfileFactory,
+    StaffFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+SELF_DESCRIPTION = "Quasar-7731-identity"
+WOMAN = re.compile(r"\bwoman\b", re.IGNORECASE)
+
+# Patterns a GET cannot render, with the reason. Everything else is visited.
+NOT_RENDERABLE_BY_GET = {
+    "admin/logout/": "the admin signs out by POST only; GET answers 405 without a page",
+}
+
+# Pages on which the word "woman" is expected whoever looks at them. The self-description
+# is still searched for there.
+WORD_EXPECTED = {
+    "me/gender/": "the viewer's own gender form lists every option, 'Woman' among them",
+}
+
+# Query strings worth trying on top of the bare patterns: searches that find the targets.
+EXTRA_PATHS = [
+    "/members/?q=Tara",
+    "/members/?q=Wanda&mentoring_stance=offers",
+    "/api/v1/members/?q=Vale",
+    "/organisations/?q=Keller",
+    "/admin/members/user/?q=tara",
+    "/admin/members/profile/?q=wanda",
+    "/admin/members/profile/?visibility__exact=cluster",
+    "/admin/members/genderidentity/?statistics_consent__exact=1",
+    "/admin/account/emailaddress/?q=wanda",
+    "/admin/autocomplete/?app_label=members&model_name=profile&field_name=user&term=",
+    "/admin/autocomplete/?app_label=members&model_name=clusterorganiser&field_name=user&term=t",
+]
+
+
+@dataclass
+class Targets:
+    self_described: Profile
+    woman: Profile
+    organisation_slug: str
+    cluster_slug: str
+
+    @property
+    def profiles(self) -> list[Profile]:
+        return [self.self_described, self.woman]
+
+    @property
+    def users(self) -> list[User]:
+        return [p.user for p in self.profiles]
+
+
+@pytest.fixture
+def targets(cluster, organisation, png) -> Targets:
+    tara = ProfileFactory(
+        user__email="tara.quell@example.org",
+        display_name="Tara Quell",
+        organisation=organisation,
+        job_title="Process engineer",
+        bio="Hydraulics and lean production.",
+    )
+    wanda = ProfileFactory(
+        user__email="wanda.vale@example.org",
+        display_name="Wanda Vale",
+        organisation=organisation,
+        mentoring_stance="offers",
+    )
+    GenderIdentityFactory(
+        user=tara.user,
+        gender="self_described",
+        self_description=SELF_DESCRIPTION,
+        statistics_consent=True,
+    )
+    GenderIdentityFactory(user=wanda.user, gender="woman", statistics_consent=True)
+    tara.photo.save("tara.png", ContentFile(png), save=True)
+    ClusterOrganiserFactory(cluster=cluster, user=wanda.user)
+    Group.objects.create(name="Editors")
+    return Targets(tara, wanda, organisation.slug, cluster.slug)
+
+
+@pytest.fixture
+def viewers(cluster, organisation) -> dict[str, User]:
+    organiser = ProfileFactory(display_name="Otto Organiser").user
+    ClusterOrganiserFactory(cluster=cluster, user=organiser)
+    staff = StaffFactory(email="admin@example.org")
+    ProfileFactory(user=staff, display_name="Staff Person")
+    return {
+        "member of the same cluster": ProfileFactory(
+            display_name="Bruno Weiss", organisation=organisation
+        ).user,
+        "organiser of the cluster": organiser,
+        "staff": staff,
+    }
+
+
+# --- finding and filling every URL pattern ----------------------------------------------
+
+
+def join_route(first: str, second: str) -> str:
+    """The way Django's resolver joins routes (ResolverMatch.route)."""
+    return first + second.removeprefix("^") if first else second
+
+
+def all_routes() -> list[str]:
+    routes: list[str] = []
+
+    def walk(patterns, prefix: str) -> None:
+        for entry in patterns:
+            route = join_route(prefix, str(entry.pattern))
+            if isinstance(entry, URLResolver):
+                walk(entry.url_patterns, route)
+            else:
+                assert isinstance(entry, URLPattern)
+                routes.append(route)
+
+    walk(get_resolver().url_patterns, "")
+    return routes
+
+
+PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>")
+
+
+def parameters(route: str) -> tuple[str, ...]:
+    return tuple(a or b for a, b in PARAMETER.findall(route))
+
+
+def substitute(route: str, values: dict[str, str]) -> str:
+    """A concrete path for a route, path converters and regex groups alike."""
+    path, i = "", 0
+    while i < len(route):
+        converter = re.match(r"<(?:\w+:)?(\w+)>", route[i:])
+        group = re.match(r"\(\?P<(\w+)>", route[i:])
+        if converter:
+            path += values[converter.group(1)]
+            i += converter.end()
+        elif group:
+            depth, j = 1, i + group.end()
+            while depth:
+                depth += {"(": 1, ")": -1}.get(route[j], 0)
+                j += 1
+            path += values[group.group(1)]
+            i = j
+        else:
+            path += route[i]
+            i += 1
+    return "/" + path.removeprefix("^").removesuffix("$")
+
+
+ADMIN_OBJECT = re.compile(r"admin/(\w+)/(\w+)/<path:object_id>/(?:\w+/)?")
+
+
+def admin_objects(model, targets: Targets) -> list:
+    """The most revealing objects of a model: the targets' own, else any."""
+    if model is User:
+        return targets.users
+    if any(f.name == "user" and f.related_model is User for f in model._meta.fields):
+        return list(model.objects.filter(user__in=targets.users))
+    return list(model.objects.order_by("pk")[:2])
+
+
+def fillings(route: str, targets: Targets) -> list[dict[str, str]] | None:
+    """Values for a route's parameters; None when the test does not know how to fill it."""
+    names = parameters(route)
+    if not names:
+        return [{}]
+    pks = [{"pk": str(p.pk)} for p in targets.profiles]
+    explicit = {
+        "members/<int:pk>/": pks,
+        "members/<int:pk>/photo/": pks,
+        "api/v1/members/<int:pk>/": pks,
+        "organisations/<slug:slug>/": [{"slug": targets.organisation_slug}],
+        "clusters/<slug:slug>/": [{"slug": targets.cluster_slug}],
+        "clusters/<slug:slug>/manage/": [{"slug": targets.cluster_slug}],
+        "admin/members/user/<id>/password/": [{"id": str(u.pk)} for u in targets.users],
+        "admin/(?P<url>.*)$": [{"url": "no-such-admin-page/"}],
+    }
+    if route in explicit:
+        return explicit[route]
+    if names == ("key",) and "confirm-email" in route:
+        return [
+            {"key": EmailConfirmationHMAC(EmailAddress.objects.get(user=u)).key}
+            for u in targets.users
+        ]
+    if names == ("uidb36", "key"):
+        return [
+            {"uidb36": int_to_base36(u.pk), "key": default_token_generator.make_token(u)}
+            for u in targets.users
+        ]
+    if names == ("content_type_id", "object_id"):
+        return [
+            {
+                "content_type_id": str(ContentType.objects.get_for_model(obj).pk),
+                "object_id": str(obj.pk),
+            }
+            for obj in [*targets.profiles, *targets.users]
+        ]
+    if names == ("app_label",):
+        labels = sorted({model._meta.app_label for model in admin.site._registry})
+        return [{"app_label": label} for label in labels]
+    if match := ADMIN_OBJECT.fullmatch(route):
+        model = apps.get_model(match.group(1), match.group(2))
+        objects = admin_objects(model, targets)
+        assert objects, f"create a {model.__name__} in the fixtures so {route} can be opened"
+        return [{"object_id": str(obj.pk)} for obj in objects]
+    return None
+
+
+def paths_to_visit(targets: Targets) -> dict[str, list[str]]:
+    """Every pattern's concrete paths, keyed by route. Fails on a pattern it cannot fill."""
+    unfillable, visits = [], {}
+    for route in all_routes():
+        if route in NOT_RENDERABLE_BY_GET:
+            continue
+        values = fillings(route, targets)
+        if values is None:
+            unfillable.append(f"{route} {parameters(route)}")
+            continue
+        visits[route] = [substitute(route, v) for v in values]
+        for path in visits[route]:
+            resolved = resolve(path.split("?")[0]).route
+            assert resolved == route, f"{path} resolves to {resolved}, not to {route}"
+    assert not unfillable, "teach this test to fill:\n" + "\n".join(unfillable)
+    return visits
+
+
+def body(response) -> str:
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
+    return headers + "\n" + content.decode("utf-8", errors="replace")
+
+
+# --- the tests ------------------------------------------------------------------------
+
+
+def test_allow_lists_name_real_patterns():
+    routes = set(all_routes())
+
+    assert set(NOT_RENDERABLE_BY_GET) <= routes
+    assert set(WORD_EXPECTED) <= routes
+
+
+@pytest.mark.parametrize(
+    "viewer_kind", ["member of the same cluster", "organiser of the cluster", "staff"]
+)
+def test_no_page_of_the_site_shows_another_members_gender(client, targets, viewers, viewer_kind):
+    viewer = viewers[viewer_kind]
+    visits = paths_to_visit(targets)
+    leaks, statuses = [], {}
+
+    def visit(route: str, path: str, **headers) -> None:
+        client.force_login(viewer)  # some allauth pages sign a foreign key's viewer out
+        response = client.get(path, **headers)
+        assert response.status_code < 500, path
+        statuses[path] = response.status_code
+        text = body(response)
+        if SELF_DESCRIPTION in text:
+            leaks.append(f"{path}: the self-description")
+        if route not in WORD_EXPECTED and WOMAN.search(text):
+            leaks.append(f"{path}: the word 'woman'")
+
+    for route, paths in visits.items():
+        for path in paths:
+            visit(route, path)
+            if path.startswith("/api/"):
+                visit(route, path, HTTP_ACCEPT="text/html")  # the browsable API
+    for path in EXTRA_PATHS:
+        visit(resolve(path.split("?")[0]).route, path)
+
+    assert not leaks, "\n".join(leaks)
+
+    # The test saw the targets: their pages opened, so a leak would have been caught.
+    for profile in targets.profiles:
+        assert statuses[f"/members/{profile.pk}/"] == 200
+        assert statuses[f"/api/v1/members/{profile.pk}/"] == 200
+    assert statuses[f"/members/{targets.self_described.pk}/photo/"] == 200
+    if viewer_kind != "member of the same cluster":
+        assert statuses[f"/clusters/{targets.cluster_slug}/manage/"] == 200
+    if viewer_kind == "staff":
+        for user in targets.users:
+            assert statuses[f"/admin/members/user/{user.pk}/change/"] == 200
+            record = user.gender_identity
+            assert statuses[f"/admin/members/genderidentity/{record.pk}/change/"] == 200
+        for profile in targets.profiles:
+            assert statuses[f"/admin/members/profile/{profile.pk}/change/"] == 200
+
+
+def test_the_gender_form_of_a_viewer_is_not_prefilled_with_someone_elses(
+    client_for, targets, viewers
+):
+    page = client_for(viewers["member of the same cluster"]).get("/me/gender/").content.decode()
+
+    assert not re.search(r'value="woman"[^>]*checked', page)
+    assert not re.search(r'value="self_described"[^>]*checked', page)
+    assert re.search(r'value="undisclosed"[^>]*checked', page)
+
+
+def test_the_owner_does_see_their_own_gender(client_for, targets):
+    tara = client_for(targets.self_described.user)
+    wanda = client_for(targets.woman.user)
+
+    assert SELF_DESCRIPTION in tara.get("/me/").content.decode()
+    assert SELF_DESCRIPTION in tara.get("/me/data.json").content.decode()
+    assert WOMAN.search(wanda.get("/me/").content.decode())
+    assert '"gender": "woman"' in wanda.get("/me/data.json").content.decode()
