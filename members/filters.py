@@ -21,22 +21,32 @@ def _has_topic(topic_filter: Q) -> Q:
 class DirectoryFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label=_("Search name, organisation or topic"))
     topic = django_filters.ModelChoiceFilter(
-        queryset=Topic.objects.all(), to_field_name="slug", method="filter_topic", label=_("Topic")
+        queryset=Topic.objects.all(),
+        to_field_name="slug",
+        method="filter_topic",
+        label=_("Topic"),
+        empty_label=_("Any topic"),
     )
     sector = django_filters.ModelChoiceFilter(
         queryset=Sector.objects.all(),
         to_field_name="slug",
         method="filter_sector",
         label=_("Sector"),
+        empty_label=_("Any sector"),
     )
-    country = django_filters.ChoiceFilter(choices=list(countries), label=_("Country"))
+    country = django_filters.ChoiceFilter(
+        choices=list(countries), label=_("Country"), empty_label=_("Any country")
+    )
     organisation_kind = django_filters.ChoiceFilter(
         field_name="organisation__kind",
         choices=Organisation.Kind.choices,
         label=_("Organisation kind"),
+        empty_label=_("Any kind"),
     )
     mentoring_stance = django_filters.ChoiceFilter(
-        choices=Profile.MentoringStance.choices, label=_("Mentoring")
+        choices=Profile.MentoringStance.choices,
+        label=_("Mentoring"),
+        empty_label=_("Any"),
     )
 
     class Meta:
