@@ -12,5 +12,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("members.api_urls")),
+    path("events/", include("events.urls")),
     path("", include("members.urls")),
 ]

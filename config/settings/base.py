@@ -221,3 +221,7 @@ LOGGING = {
 # --- Privacy --------------------------------------------------------------------------
 # Statistics never show a group of fewer than this many people.
 PRIVACY_MIN_GROUP_SIZE = env.int("PRIVACY_MIN_GROUP_SIZE", default=5)
+
+# --- Events ---------------------------------------------------------------------------
+# How long a registration waits for the capacity lock before answering "try again".
+EVENTS_LOCK_TIMEOUT_MS = env.int("EVENTS_LOCK_TIMEOUT_MS", default=5000)

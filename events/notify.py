@@ -1,0 +1,35 @@
+"""Messages about registrations, handed to `notifications` (which knows nothing of events).
+
+Called inside the registration transaction; `notifications` sends after commit.
+"""
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+
+from events.models import Registration
+from notifications.services import email_enqueue
+
+
+def registration_changed(
+    *, registration: Registration, promoted: bool = False, approved: bool = False
+) -> None:
+    kind = "promoted" if promoted else registration.status
+    context = {
+        "registration": registration,
+        "event": registration.event,
+        "session": registration.session,
+        "kind": kind,
+        "approved": approved,
+        "site_name": settings.SITE_NAME,
+        "event_url": settings.SITE_URL + registration.event.get_absolute_url(),
+    }
+    subject = render_to_string("events/email/registration_subject.txt", context).strip()
+    body = render_to_string("events/email/registration_body.txt", context)
+    message = EmailMultiAlternatives(
+        subject=" ".join(subject.split()),
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[registration.user.email],
+    )
+    email_enqueue(message=message)

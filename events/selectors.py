@@ -1,0 +1,111 @@
+"""Reads of events, already scoped to what the requesting user may see."""
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+
+from events.models import Event, Invitation, Registration, Session
+from members.models import User
+from members.selectors import clusters_for_user, clusters_managed_by
+
+
+def events_managed_by(*, user: User) -> QuerySet[Event]:
+    """Events of the clusters this person organises (every status), or all for staff."""
+    if not user.is_authenticated or not user.is_active:
+        return Event.objects.none()
+    if user.is_staff:
+        return Event.objects.all()
+    managed = clusters_managed_by(user=user).values("pk")
+    return Event.objects.filter(
+        Exists(
+            Event.clusters.through.objects.filter(event_id=OuterRef("pk"), cluster_id__in=managed)
+        )
+    )
+
+
+def user_manages_event(*, user: User, event: Event) -> bool:
+    return events_managed_by(user=user).filter(pk=event.pk).exists()
+
+
+def events_visible_to(*, user: User) -> QuerySet[Event]:
+    """Published (or past/cancelled) events this person may see, plus those they manage.
+
+    Public events are seen by everyone; members-only events by members and organisers of
+    an organising cluster; invitation-only events by the invited and the registered.
+    """
+    shown = Q(status__in=[Event.Status.PUBLISHED, Event.Status.COMPLETED, Event.Status.CANCELLED])
+    public = Q(audience=Event.Audience.PUBLIC)
+    if not user.is_authenticated:
+        return Event.objects.filter(shown & public)
+    if user.is_staff:
+        return Event.objects.all()
+    my_clusters = clusters_for_user(user=user).values("pk")
+    in_my_cluster = Exists(
+        Event.clusters.through.objects.filter(event_id=OuterRef("pk"), cluster_id__in=my_clusters)
+    )
+    invited = Exists(Invitation.objects.filter(event_id=OuterRef("pk"), email__iexact=user.email))
+    registered = Exists(Registration.objects.filter(event_id=OuterRef("pk"), user=user))
+    managed = Q(pk__in=events_managed_by(user=user).values("pk"))
+    return Event.objects.filter(
+        (
+            shown
+            & (
+                public
+                | (Q(audience=Event.Audience.MEMBERS) & in_my_cluster)
+                | (Q(audience=Event.Audience.INVITATION) & (invited | registered))
+            )
+        )
+        | managed
+    )
+
+
+def event_get_visible(*, user: User, slug: str) -> Event:
+    event = (
+        events_visible_to(user=user)
+        .select_related("language")
+        .prefetch_related("clusters", "topics")
+        .filter(slug=slug)
+        .first()
+    )
+    if event is None:
+        raise Http404("No such event.")
+    return event
+
+
+def event_get_managed(*, user: User, slug: str) -> Event:
+    event = events_managed_by(user=user).filter(slug=slug).first()
+    if event is None:
+        raise Http404("No such event.")
+    return event
+
+
+def registration_for(
+    *, event: Event, user: User, session: Session | None = None
+) -> Registration | None:
+    if not user.is_authenticated:
+        return None
+    return Registration.objects.filter(event=event, session=session, user=user).first()
+
+
+def seats_taken(*, event: Event, session: Session | None = None) -> int:
+    qs = Registration.objects.filter(status__in=Registration.SEAT_STATUSES)
+    qs = qs.filter(session=session) if session else qs.filter(event=event, session__isnull=True)
+    return qs.count()
+
+
+def registration_counts(*, event: Event, session: Session | None = None) -> dict[str, int]:
+    """Counts per registration status, in one query."""
+    qs = (
+        Registration.objects.filter(session=session)
+        if session
+        else Registration.objects.filter(event=event, session__isnull=True)
+    )
+    counts = dict.fromkeys(Registration.Status.values, 0)
+    for row in qs.values("status").annotate(n=Count("pk")).order_by():
+        counts[row["status"]] = row["n"]
+    return counts
+
+
+def waitlist(*, event: Event, session: Session | None = None) -> QuerySet[Registration]:
+    qs = Registration.objects.filter(status=Registration.Status.WAITLISTED)
+    qs = qs.filter(session=session) if session else qs.filter(event=event, session__isnull=True)
+    return qs.select_related("user__profile__organisation").order_by("waitlist_position", "pk")

@@ -1,0 +1,321 @@
+"""Every write to events data: registration, waitlist, approval, attendance.
+
+Capacity is never exceeded, under any concurrency: each registration change locks the
+row that carries the capacity (the event, or the session), re-counts the seats and writes,
+all in one transaction. On PostgreSQL the lock wait is bounded by `lock_timeout`; on
+SQLite the IMMEDIATE transaction queues writers for the database timeout. A wait that
+runs out becomes `RegistrationBusy` ("try again"), never a hang or a 500.
+"""
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from events import notify, selectors
+from events.models import Event, Registration, Session
+from members.models import User
+
+logger = logging.getLogger(__name__)
+Status = Registration.Status
+
+
+class RegistrationError(Exception):
+    """A registration request that cannot be granted; the message is for the person."""
+
+
+class RegistrationBusy(RegistrationError):
+    """The capacity lock could not be had in time."""
+
+
+@contextmanager
+def capacity_locked(
+    *, event: Event, session: Session | None = None
+) -> Iterator[tuple[Event, Session | None]]:
+    """An atomic block holding the lock on the row that carries the capacity."""
+    try:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SET LOCAL lock_timeout = %s", [f"{settings.EVENTS_LOCK_TIMEOUT_MS}ms"]
+                    )
+            locked_event = Event.objects.select_for_update().get(pk=event.pk)
+            locked_session = (
+                Session.objects.select_for_update().get(pk=session.pk, event=locked_event)
+                if session
+                else None
+            )
+            yield locked_event, locked_session
+    except OperationalError as error:
+        if "lock" in str(error).lower():
+            logger.warning("Registration lock wait ran out for event #%s: %s", event.pk, error)
+            raise RegistrationBusy(
+                "Many people are registering right now. Please try again in a moment."
+            ) from error
+        raise
+
+
+def _capacity(event: Event, session: Session | None) -> int | None:
+    return session.capacity if session else event.capacity
+
+
+def _has_free_seat(event: Event, session: Session | None) -> bool:
+    capacity = _capacity(event, session)
+    return capacity is None or selectors.seats_taken(event=event, session=session) < capacity
+
+
+def _next_waitlist_position(event: Event, session: Session | None) -> int:
+    qs = (
+        Registration.objects.filter(session=session)
+        if session
+        else Registration.objects.filter(event=event, session__isnull=True)
+    )
+    return (qs.aggregate(m=Max("waitlist_position"))["m"] or 0) + 1
+
+
+def _check_open(*, event: Event, user: User, session: Session | None) -> None:
+    now = timezone.now()
+    if not selectors.events_visible_to(user=user).filter(pk=event.pk).exists():
+        raise RegistrationError("This event is not open to you.")
+    if event.status != Event.Status.PUBLISHED:
+        raise RegistrationError("Registration is closed: the event is not open for registration.")
+    if event.registration_opens_at and now < event.registration_opens_at:
+        raise RegistrationError("Registration has not opened yet.")
+    if event.registration_closes_at and now >= event.registration_closes_at:
+        raise RegistrationError("Registration has closed.")
+    if now >= event.ends_at:
+        raise RegistrationError("This event is over.")
+    if session is not None:
+        if session.is_cancelled:
+            raise RegistrationError("This session is cancelled.")
+        if not Registration.objects.filter(
+            event=event, session__isnull=True, user=user, status__in=Registration.SEAT_STATUSES
+        ).exists():
+            raise RegistrationError("Register for the event before choosing its sessions.")
+        clash = (
+            Registration.objects.filter(
+                event=event,
+                user=user,
+                session__isnull=False,
+                status__in=Registration.ACTIVE_STATUSES,
+                session__starts_at__lt=session.ends_at,
+                session__ends_at__gt=session.starts_at,
+            )
+            .exclude(session=session)
+            .select_related("session")
+            .first()
+        )
+        if clash:
+            raise RegistrationError(
+                f"This session overlaps “{clash.session.title}”, which you are registered for."
+            )
+
+
+def event_register(*, event: Event, user: User, session: Session | None = None) -> Registration:
+    """Register a person for an event (or one of its sessions): confirmed, waitlisted or pending.
+
+    Registering again while registered returns the existing registration unchanged.
+    """
+    try:
+        with capacity_locked(event=event, session=session) as (event, session):
+            existing = (
+                Registration.objects.select_for_update()
+                .filter(event=event, session=session, user=user)
+                .first()
+            )
+            if existing and existing.status in Registration.ACTIVE_STATUSES:
+                return existing
+            _check_open(event=event, user=user, session=session)
+            if event.approval_required and session is None:
+                status = Status.PENDING
+            elif _has_free_seat(event, session):
+                status = Status.CONFIRMED
+            else:
+                status = Status.WAITLISTED
+            position = (
+                _next_waitlist_position(event, session) if status == Status.WAITLISTED else None
+            )
+            if existing:
+                existing.status = status
+                existing.waitlist_position = position
+                existing.sequence += 1
+                existing.checked_in_at = None
+                existing.save(
+                    update_fields=[
+                        "status",
+                        "waitlist_position",
+                        "sequence",
+                        "checked_in_at",
+                        "updated_at",
+                    ]
+                )
+                registration = existing
+            else:
+                registration = Registration.objects.create(
+                    event=event,
+                    session=session,
+                    user=user,
+                    status=status,
+                    waitlist_position=position,
+                )
+            notify.registration_changed(registration=registration)
+            return registration
+    except IntegrityError as error:
+        # Only reachable if the lock was bypassed; the constraint still holds the line.
+        raise RegistrationError("You are already registered.") from error
+
+
+def _fill_from_waitlist(*, event: Event, session: Session | None) -> list[Registration]:
+    """Promote waitlisted people, first in line first, while seats are free.
+
+    The caller holds the capacity lock.
+    """
+    promoted = []
+    for registration in selectors.waitlist(event=event, session=session):
+        if not _has_free_seat(event, session):
+            break
+        registration.status = Status.CONFIRMED
+        registration.waitlist_position = None
+        registration.save(update_fields=["status", "waitlist_position", "updated_at"])
+        notify.registration_changed(registration=registration, promoted=True)
+        promoted.append(registration)
+    return promoted
+
+
+def waitlist_fill(*, event: Event, session: Session | None = None) -> list[Registration]:
+    """Give free seats to the waitlist (after a cancellation or a capacity increase)."""
+    with capacity_locked(event=event, session=session) as (event, session):
+        return _fill_from_waitlist(event=event, session=session)
+
+
+def registration_cancel(*, registration: Registration, by: User) -> Registration:
+    """Cancel a registration (by its owner or an organiser); a freed seat goes to the waitlist."""
+    if by.pk != registration.user_id and not selectors.user_manages_event(
+        user=by, event=registration.event
+    ):
+        raise PermissionDenied("You cannot cancel this registration.")
+    with capacity_locked(event=registration.event, session=registration.session) as (
+        event,
+        session,
+    ):
+        registration = Registration.objects.select_for_update().get(pk=registration.pk)
+        if registration.status in (Status.CANCELLED, Status.DECLINED):
+            return registration
+        registration.status = Status.CANCELLED
+        registration.waitlist_position = None
+        registration.sequence += 1
+        registration.save(update_fields=["status", "waitlist_position", "sequence", "updated_at"])
+        notify.registration_changed(registration=registration)
+        if session is None:
+            # Leaving the event leaves its sessions too.
+            for session_registration in Registration.objects.filter(
+                event=event,
+                user=registration.user,
+                session__isnull=False,
+                status__in=Registration.ACTIVE_STATUSES,
+            ).select_related("session"):
+                registration_cancel(registration=session_registration, by=by)
+        _fill_from_waitlist(event=event, session=session)
+        return registration
+
+
+def _require_organiser(*, user: User, event: Event) -> None:
+    if not selectors.user_manages_event(user=user, event=event):
+        raise PermissionDenied("Only organisers of this event can do that.")
+
+
+def registration_approve(*, registration: Registration, by: User) -> Registration:
+    _require_organiser(user=by, event=registration.event)
+    with capacity_locked(event=registration.event, session=registration.session) as (
+        event,
+        session,
+    ):
+        registration = Registration.objects.select_for_update().get(pk=registration.pk)
+        if registration.status != Status.PENDING:
+            raise RegistrationError("Only pending registrations can be approved.")
+        if _has_free_seat(event, session):
+            registration.status = Status.CONFIRMED
+        else:
+            registration.status = Status.WAITLISTED
+            registration.waitlist_position = _next_waitlist_position(event, session)
+        registration.save(update_fields=["status", "waitlist_position", "updated_at"])
+        notify.registration_changed(registration=registration, approved=True)
+        return registration
+
+
+def registration_decline(*, registration: Registration, by: User) -> Registration:
+    _require_organiser(user=by, event=registration.event)
+    with capacity_locked(event=registration.event, session=registration.session):
+        registration = Registration.objects.select_for_update().get(pk=registration.pk)
+        if registration.status != Status.PENDING:
+            raise RegistrationError("Only pending registrations can be declined.")
+        registration.status = Status.DECLINED
+        registration.save(update_fields=["status", "updated_at"])
+        notify.registration_changed(registration=registration)
+        return registration
+
+
+def waitlist_promote(*, registration: Registration, by: User) -> Registration:
+    """An organiser moves one person from the waitlist to a free seat, out of turn."""
+    _require_organiser(user=by, event=registration.event)
+    with capacity_locked(event=registration.event, session=registration.session) as (
+        event,
+        session,
+    ):
+        registration = Registration.objects.select_for_update().get(pk=registration.pk)
+        if registration.status != Status.WAITLISTED:
+            raise RegistrationError("This person is not on the waitlist.")
+        if not _has_free_seat(event, session):
+            raise RegistrationError("The event is full: raise the capacity or cancel a seat first.")
+        registration.status = Status.CONFIRMED
+        registration.waitlist_position = None
+        registration.save(update_fields=["status", "waitlist_position", "updated_at"])
+        notify.registration_changed(registration=registration, promoted=True)
+        return registration
+
+
+def waitlist_move(*, registration: Registration, position: int, by: User) -> None:
+    """Put a waitlisted person at `position` (1 = next in line) and renumber the others."""
+    _require_organiser(user=by, event=registration.event)
+    with capacity_locked(event=registration.event, session=registration.session) as (
+        event,
+        session,
+    ):
+        queue = list(selectors.waitlist(event=event, session=session).select_for_update())
+        current = next((r for r in queue if r.pk == registration.pk), None)
+        if current is None:
+            raise RegistrationError("This person is not on the waitlist.")
+        queue.remove(current)
+        queue.insert(max(0, min(position - 1, len(queue))), current)
+        for index, item in enumerate(queue, start=1):
+            if item.waitlist_position != index:
+                item.waitlist_position = index
+                item.save(update_fields=["waitlist_position", "updated_at"])
+
+
+def attendance_mark(*, registration: Registration, by: User, attended: bool = True) -> Registration:
+    _require_organiser(user=by, event=registration.event)
+    with transaction.atomic():
+        registration = Registration.objects.select_for_update().get(pk=registration.pk)
+        if registration.status not in (Status.CONFIRMED, Status.ATTENDED, Status.NO_SHOW):
+            raise RegistrationError("Only confirmed participants can be checked in.")
+        registration.status = Status.ATTENDED if attended else Status.CONFIRMED
+        registration.checked_in_at = timezone.now() if attended else None
+        registration.save(update_fields=["status", "checked_in_at", "updated_at"])
+        return registration
+
+
+def attendance_close(*, event: Event) -> int:
+    """After the event, confirmed registrations nobody checked in become no-shows."""
+    if timezone.now() < event.ends_at:
+        raise RegistrationError("The event has not ended yet.")
+    with transaction.atomic():
+        return Registration.objects.filter(event=event, status=Status.CONFIRMED).update(
+            status=Status.NO_SHOW, updated_at=timezone.now()
+        )
