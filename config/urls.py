@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularJSONAPIView
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 
 from members.views import HomeView
 
@@ -12,6 +14,14 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("members.api_urls")),
+    path("api/v1/", include("events.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    # Readable docs without assets from a CDN: the schema in DRF's browsable renderer.
+    path(
+        "api/docs/",
+        SpectacularJSONAPIView.as_view(renderer_classes=[BrowsableAPIRenderer, JSONRenderer]),
+        name="api_docs",
+    ),
     path("events/", include("events.urls")),
     path("", include("members.urls")),
 ]

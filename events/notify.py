@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
+from events.discovery import waitlist_number
 from events.models import Registration
 from notifications.services import email_enqueue
 
@@ -21,6 +22,7 @@ def registration_changed(
         "session": registration.session,
         "kind": kind,
         "approved": approved,
+        "waitlist_number": waitlist_number(registration=registration),
         "site_name": settings.SITE_NAME,
         "event_url": settings.SITE_URL + registration.event.get_absolute_url(),
     }

@@ -94,6 +94,8 @@ def _check_open(*, event: Event, user: User, session: Session | None) -> None:
     if session is not None:
         if session.is_cancelled:
             raise RegistrationError("This session is cancelled.")
+        if now >= session.ends_at:
+            raise RegistrationError("This session is over.")
         if not Registration.objects.filter(
             event=event, session__isnull=True, user=user, status__in=Registration.SEAT_STATUSES
         ).exists():
@@ -174,15 +176,21 @@ def event_register(*, event: Event, user: User, session: Session | None = None) 
 def _fill_from_waitlist(*, event: Event, session: Session | None) -> list[Registration]:
     """Promote waitlisted people, first in line first, while seats are free.
 
-    The caller holds the capacity lock.
+    The caller holds the capacity lock. Nobody is promoted into an event (or session)
+    that is cancelled, unpublished or already over.
     """
-    promoted = []
+    promoted: list[Registration] = []
+    if event.status != Event.Status.PUBLISHED or timezone.now() >= event.ends_at:
+        return promoted
+    if session is not None and (session.is_cancelled or timezone.now() >= session.ends_at):
+        return promoted
     for registration in selectors.waitlist(event=event, session=session):
         if not _has_free_seat(event, session):
             break
         registration.status = Status.CONFIRMED
         registration.waitlist_position = None
-        registration.save(update_fields=["status", "waitlist_position", "updated_at"])
+        registration.sequence += 1
+        registration.save(update_fields=["status", "waitlist_position", "sequence", "updated_at"])
         notify.registration_changed(registration=registration, promoted=True)
         promoted.append(registration)
     return promoted
@@ -194,8 +202,13 @@ def waitlist_fill(*, event: Event, session: Session | None = None) -> list[Regis
         return _fill_from_waitlist(event=event, session=session)
 
 
-def registration_cancel(*, registration: Registration, by: User) -> Registration:
-    """Cancel a registration (by its owner or an organiser); a freed seat goes to the waitlist."""
+def registration_cancel(
+    *, registration: Registration, by: User, notify_person: bool = True
+) -> Registration:
+    """Cancel a registration (by its owner or an organiser); a freed seat goes to the waitlist.
+
+    Leaving an event leaves its sessions too, with one message for the whole event.
+    """
     if by.pk != registration.user_id and not selectors.user_manages_event(
         user=by, event=registration.event
     ):
@@ -211,7 +224,8 @@ def registration_cancel(*, registration: Registration, by: User) -> Registration
         registration.waitlist_position = None
         registration.sequence += 1
         registration.save(update_fields=["status", "waitlist_position", "sequence", "updated_at"])
-        notify.registration_changed(registration=registration)
+        if notify_person:
+            notify.registration_changed(registration=registration)
         if session is None:
             # Leaving the event leaves its sessions too.
             for session_registration in Registration.objects.filter(
@@ -220,7 +234,7 @@ def registration_cancel(*, registration: Registration, by: User) -> Registration
                 session__isnull=False,
                 status__in=Registration.ACTIVE_STATUSES,
             ).select_related("session"):
-                registration_cancel(registration=session_registration, by=by)
+                registration_cancel(registration=session_registration, by=by, notify_person=False)
         _fill_from_waitlist(event=event, session=session)
         return registration
 
@@ -244,7 +258,8 @@ def registration_approve(*, registration: Registration, by: User) -> Registratio
         else:
             registration.status = Status.WAITLISTED
             registration.waitlist_position = _next_waitlist_position(event, session)
-        registration.save(update_fields=["status", "waitlist_position", "updated_at"])
+        registration.sequence += 1
+        registration.save(update_fields=["status", "waitlist_position", "sequence", "updated_at"])
         notify.registration_changed(registration=registration, approved=True)
         return registration
 
@@ -256,7 +271,8 @@ def registration_decline(*, registration: Registration, by: User) -> Registratio
         if registration.status != Status.PENDING:
             raise RegistrationError("Only pending registrations can be declined.")
         registration.status = Status.DECLINED
-        registration.save(update_fields=["status", "updated_at"])
+        registration.sequence += 1
+        registration.save(update_fields=["status", "sequence", "updated_at"])
         notify.registration_changed(registration=registration)
         return registration
 
@@ -275,7 +291,8 @@ def waitlist_promote(*, registration: Registration, by: User) -> Registration:
             raise RegistrationError("The event is full: raise the capacity or cancel a seat first.")
         registration.status = Status.CONFIRMED
         registration.waitlist_position = None
-        registration.save(update_fields=["status", "waitlist_position", "updated_at"])
+        registration.sequence += 1
+        registration.save(update_fields=["status", "waitlist_position", "sequence", "updated_at"])
         notify.registration_changed(registration=registration, promoted=True)
         return registration
 
@@ -302,7 +319,11 @@ def waitlist_move(*, registration: Registration, position: int, by: User) -> Non
 def attendance_mark(*, registration: Registration, by: User, attended: bool = True) -> Registration:
     _require_organiser(user=by, event=registration.event)
     with transaction.atomic():
-        registration = Registration.objects.select_for_update().get(pk=registration.pk)
+        registration = (
+            Registration.objects.select_for_update().select_related("event").get(pk=registration.pk)
+        )
+        if registration.event.status == Event.Status.CANCELLED:
+            raise RegistrationError("This event is cancelled.")
         if registration.status not in (Status.CONFIRMED, Status.ATTENDED, Status.NO_SHOW):
             raise RegistrationError("Only confirmed participants can be checked in.")
         registration.status = Status.ATTENDED if attended else Status.CONFIRMED

@@ -1,18 +1,207 @@
-from django.shortcuts import render
+"""The member-facing event pages: discovery, the event page, one-click registration."""
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
+from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views import View
 
-from events import selectors
+from events import discovery, selectors, services
+from events.filters import EventFilter
+from events.models import Event, Registration, Session
+from members.views import paginate, querystring_without_page
+
+PAGE_SIZE = 20
+Status = Registration.Status
+# The join link is for people who hold a seat and can still use it.
+JOIN_LINK_STATUSES = (Status.CONFIRMED, Status.ATTENDED)
+
+
+def _active(registration: Registration | None) -> bool:
+    return bool(registration and registration.status in Registration.ACTIVE_STATUSES)
+
+
+class EventListView(View):
+    def get(self, request):
+        past = request.GET.get("when") == "past"
+        queryset = discovery.event_list(user=request.user, past=past)
+        params = request.GET.copy()
+        params.pop("when", None)
+        event_filter = EventFilter(params or None, queryset=queryset)
+        if event_filter.is_bound and not event_filter.is_valid():
+            results = queryset.none()
+        else:
+            results = event_filter.qs
+        filters_only = params.copy()
+        filters_only.pop("page", None)
+        page_obj = paginate(request, results, per_page=PAGE_SIZE)
+        page_obj.object_list = list(page_obj.object_list)
+        for event in page_obj.object_list:
+            event.my_status_label = Status(event.my_status).label if event.my_status else ""
+        return render(
+            request,
+            "events/event_list.html",
+            {
+                "filter": event_filter,
+                "past": past,
+                "page_obj": page_obj,
+                "querystring": querystring_without_page(request),
+                "filter_querystring": filters_only.urlencode(),
+            },
+        )
+
+
+class MyEventsView(LoginRequiredMixin, View):
+    def get(self, request):
+        return render(
+            request, "events/my_events.html", {"mine": discovery.my_events(user=request.user)}
+        )
 
 
 class EventDetailView(View):
-    """Placeholder until the discovery pages land."""
-
     def get(self, request, slug: str):
-        event = selectors.event_get_visible(user=request.user, slug=slug)
-        return render(request, "events/event_detail.html", {"event": event})
+        event = discovery.event_detail(user=request.user, slug=slug)
+        mine = discovery.viewer_registrations(user=request.user, event=event)
+        registration = mine.get(None)
+        for session in event.active_sessions:
+            session.my_registration = mine.get(session.pk)
+            session.my_registration_active = _active(session.my_registration)
+            session.seats_left = discovery.seats_left(
+                capacity=session.capacity, taken=session.seats_taken
+            )
+        now = timezone.now()
+        event_url = request.build_absolute_uri(event.get_absolute_url())
+        return render(
+            request,
+            "events/event_detail.html",
+            {
+                "event": event,
+                "registration": registration,
+                "waitlist_number": discovery.waitlist_number(registration=registration)
+                if registration
+                else None,
+                "registration_active": _active(registration),
+                "holds_seat": bool(registration and registration.holds_seat),
+                "show_join_link": bool(registration and registration.status in JOIN_LINK_STATUSES),
+                "seats_left": discovery.seats_left(
+                    capacity=event.capacity, taken=event.seats_taken
+                ),
+                "is_over": event.ends_at <= now,
+                "can_register": event.status == Event.Status.PUBLISHED and event.ends_at > now,
+                "can_manage": selectors.user_manages_event(user=request.user, event=event),
+                "when": discovery.event_when(
+                    starts_at=event.starts_at,
+                    ends_at=event.ends_at,
+                    event_zone=event.timezone,
+                    viewer_zone=timezone.get_current_timezone_name(),
+                ),
+                "viewer_has_zone": request.user.is_authenticated,
+                "calendar_links": discovery.calendar_links(event=event, event_url=event_url),
+            },
+        )
+
+
+class TimetableView(View):
+    def get(self, request, slug: str):
+        event = discovery.event_get_visible_light(user=request.user, slug=slug)
+        sessions = discovery.timetable_sessions(event=event)
+        mine = discovery.viewer_registrations(user=request.user, event=event)
+        for session in sessions:
+            session.my_registration = mine.get(session.pk)
+        return render(
+            request,
+            "events/timetable.html",
+            {
+                "event": event,
+                "days": discovery.timetable_grid(sessions=sessions, zone_name=event.timezone),
+                "holds_seat": bool(mine.get(None) and mine[None].holds_seat),
+            },
+        )
+
+
+# --- one-click registration ----------------------------------------------------------------
+
+
+class RegistrationActionView(View):
+    """POST only. Anonymous people are sent to sign in, and come back to the event page."""
+
+    http_method_names = ["post"]
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            event = discovery.event_get_visible_light(user=request.user, slug=kwargs["slug"])
+            return redirect_to_login(event.get_absolute_url())
+        return super().dispatch(request, *args, **kwargs)
+
+    def post(self, request, slug: str, session_id: int | None = None):
+        event = discovery.event_get_visible_light(user=request.user, slug=slug)
+        session = get_object_or_404(Session, pk=session_id, event=event) if session_id else None
+        try:
+            self.act(request, event=event, session=session)
+        except services.RegistrationBusy:
+            messages.error(
+                request, _("Many people are registering right now. Please try again in a moment.")
+            )
+        except services.RegistrationError as error:
+            messages.error(request, str(error))
+        return redirect(event.get_absolute_url() + (f"#session-{session.pk}" if session else ""))
+
+    def act(self, request, *, event: Event, session: Session | None) -> None:
+        raise NotImplementedError
+
+
+class RegisterView(RegistrationActionView):
+    def act(self, request, *, event, session):
+        registration = services.event_register(event=event, user=request.user, session=session)
+        what = _("the session “%s”") % session.title if session else f"“{event.title}”"
+        if registration.status == Status.WAITLISTED:
+            number = discovery.waitlist_number(registration=registration)
+            full = _("The session is full") if session else _("The event is full")
+            messages.warning(
+                request,
+                _("%(full)s: you are number %(n)s on the waitlist.") % {"full": full, "n": number},
+            )
+        elif registration.status == Status.PENDING:
+            messages.info(
+                request,
+                _("Awaiting the organisers' approval for %s. We will e-mail you their answer.")
+                % what,
+            )
+        elif registration.holds_seat:
+            messages.success(request, _("You are registered for %s.") % what)
+
+
+class CancelView(RegistrationActionView):
+    def act(self, request, *, event, session):
+        registration = selectors.registration_for(event=event, user=request.user, session=session)
+        if registration is None or registration.status not in Registration.ACTIVE_STATUSES:
+            messages.info(request, _("You were not registered."))
+            return
+        services.registration_cancel(registration=registration, by=request.user)
+        if session:
+            messages.success(request, _("Your place in “%s” is cancelled.") % session.title)
+        else:
+            messages.success(request, _("Your registration is cancelled."))
 
 
 urlpatterns: list = [
+    path("", EventListView.as_view(), name="list"),
+    path("mine/", MyEventsView.as_view(), name="my_events"),
     path("<slug:slug>/", EventDetailView.as_view(), name="detail"),
+    path("<slug:slug>/register/", RegisterView.as_view(), name="register"),
+    path("<slug:slug>/cancel/", CancelView.as_view(), name="cancel"),
+    path("<slug:slug>/timetable/", TimetableView.as_view(), name="timetable"),
+    path(
+        "<slug:slug>/sessions/<int:session_id>/register/",
+        RegisterView.as_view(),
+        name="session_register",
+    ),
+    path(
+        "<slug:slug>/sessions/<int:session_id>/cancel/",
+        CancelView.as_view(),
+        name="session_cancel",
+    ),
 ]

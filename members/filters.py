@@ -53,7 +53,9 @@ class DirectoryFilter(django_filters.FilterSet):
         model = Profile
         fields = ["q", "topic", "sector", "country", "organisation_kind", "mentoring_stance"]
 
-    def search(self, queryset: QuerySet[Profile], name: str, value: str) -> QuerySet[Profile]:
+    def search(
+        self, queryset: QuerySet[Profile], name: str, value: Topic | None
+    ) -> QuerySet[Profile]:
         value = value.strip()
         if not value:
             return queryset
@@ -64,10 +66,14 @@ class DirectoryFilter(django_filters.FilterSet):
             | _has_topic(Q(topic__name__icontains=value))
         )
 
-    def filter_topic(self, queryset, name, value):
+    def filter_topic(
+        self, queryset: QuerySet[Profile], name: str, value: Topic | None
+    ) -> QuerySet[Profile]:
         return queryset.filter(_has_topic(Q(topic=value))) if value else queryset
 
-    def filter_sector(self, queryset, name, value):
+    def filter_sector(
+        self, queryset: QuerySet[Profile], name: str, value: str
+    ) -> QuerySet[Profile]:
         if not value:
             return queryset
         own = Profile.sectors.through.objects.filter(profile_id=OuterRef("pk"), sector=value)

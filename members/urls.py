@@ -13,6 +13,7 @@ urlpatterns = [
     path("me/gender/", views.GenderEditView.as_view(), name="gender_edit"),
     path("me/data.json", views.DataExportView.as_view(), name="data_export"),
     path("me/delete/", views.AccountDeleteView.as_view(), name="account_delete"),
+    path("me/api-token/", views.ApiTokenView.as_view(), name="api_token"),
     path("organisations/", views.OrganisationListView.as_view(), name="organisation_list"),
     path(
         "organisations/<slug:slug>/",

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
-from members import privacy, selectors, services
+from members import api_tokens, privacy, selectors, services
 from members.filters import DirectoryFilter
 from members.forms import AccountDeleteForm, GenderForm, ProfileForm, TopicForm
 from members.models import Organisation, User
@@ -162,6 +162,27 @@ class DataExportView(LoginRequiredMixin, View):
         )
         stamp = timezone.now().strftime("%Y%m%d")
         response["Content-Disposition"] = f'attachment; filename="clusterhub-my-data-{stamp}.json"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class ApiTokenView(LoginRequiredMixin, View):
+    """A member creates, replaces or revokes their key for the JSON API."""
+
+    template_name = "members/api_token.html"
+
+    def get(self, request):
+        token = api_tokens.api_token_for(user=request.user)
+        return render(request, self.template_name, {"token": token, "new_key": None})
+
+    def post(self, request):
+        if request.POST.get("action") == "revoke":
+            if api_tokens.api_token_revoke(user=request.user):
+                messages.success(request, _("Your API token is revoked. It no longer works."))
+            return redirect("members:api_token")
+        token = api_tokens.api_token_create(user=request.user)
+        # The key is shown once, in the answer to the request that made it.
+        response = render(request, self.template_name, {"token": token, "new_key": token.key})
         response["Cache-Control"] = "no-store"
         return response
 

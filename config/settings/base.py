@@ -8,6 +8,7 @@ be explicit (config/settings/production.py).
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(environ.Env().str("CLUSTERHUB_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -34,6 +35,8 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
     "django_filters",
     "django_countries",
     "members",
@@ -170,6 +173,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 60 * 60}
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_TIME_LIMIT = 10 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 9 * 60
+CELERY_BEAT_SCHEDULE = {
+    # Confirmed people nobody checked in become no-shows once an event has ended.
+    "events-attendance-close": {
+        "task": "events.tasks.attendance_close_task",
+        "schedule": crontab(minute=15),
+    },
+}
 
 # --- I18N / time ----------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -193,13 +203,35 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Session first: anonymous requests get 403 rather than a token challenge.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
     ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 25,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Clusterhub API",
+    "DESCRIPTION": (
+        "Events, registrations and the member directory of a Clusterhub site. "
+        "Authenticate with a session or with the header `Authorization: Token <key>`."
+    ),
+    "VERSION": "1",
+    # The schema is served on its own; the docs are DRF's browsable API, no CDN assets.
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "EventKindEnum": "events.models.Event.Kind",
+        "EventStatusEnum": "events.models.Event.Status",
+        "SessionKindEnum": "events.models.Session.Kind",
+        "RegistrationStatusEnum": "events.models.Registration.Status",
+        "OrganisationKindEnum": "members.models.Organisation.Kind",
+    },
 }
 
 # --- Security defaults (production tightens them) ---------------------------------------

@@ -1,0 +1,359 @@
+"""REST API of events: the list and detail for cluster websites, registration for integrations.
+
+No serializer here has a gender field, by design: stage roles carry a name and a role.
+The join link of an online event appears only in the requester's own confirmed registration.
+"""
+
+import django_filters
+from django.db.models import Case, Count, IntegerField, OuterRef, Prefetch, Q, Subquery, When
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import generics, serializers, status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+
+from events import discovery, selectors, services
+from events.filters import EventFilter
+from events.models import Event, Registration, Session, StageRole
+from members.models import Cluster, Topic
+
+Status = Registration.Status
+
+# A bounded lock wait answered "try again": a client may retry after this many seconds.
+RETRY_AFTER_SECONDS = 2
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class SlugFilter(django_filters.ModelChoiceFilter):
+    """A related object chosen by its slug (documented as a string)."""
+
+
+class EventAPIFilter(EventFilter):
+    """The event list page's filters, plus `online` and `upcoming` as booleans."""
+
+    topic = SlugFilter(
+        queryset=Topic.objects.all(), to_field_name="slug", method="filter_topic", label="Topic"
+    )
+    cluster = SlugFilter(
+        queryset=Cluster.objects.all(),
+        to_field_name="slug",
+        method="filter_cluster",
+        label="Cluster",
+    )
+
+    online = django_filters.BooleanFilter(method="filter_online", label="Online")
+    upcoming = django_filters.BooleanFilter(method="filter_upcoming", label="Upcoming")
+
+    class Meta(EventFilter.Meta):
+        fields = [*EventFilter.Meta.fields, "online", "upcoming"]
+
+    def filter_online(self, queryset, name, value):
+        if value is None:
+            return queryset
+        online = ~Q(online_url="") | ~Q(online_platform="")
+        return queryset.filter(online) if value else queryset.exclude(online)
+
+    def filter_upcoming(self, queryset, name, value):
+        if value is None:
+            return queryset
+        now = timezone.now()
+        return queryset.filter(ends_at__gte=now) if value else queryset.filter(ends_at__lt=now)
+
+
+# --- Serializers ---------------------------------------------------------------------------
+
+
+class StageRoleSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="display_name", read_only=True)
+    session = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = StageRole
+        fields = ["name", "role", "session"]
+
+
+class SessionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Session
+        fields = [
+            "id",
+            "title",
+            "kind",
+            "track",
+            "room",
+            "starts_at",
+            "ends_at",
+            "capacity",
+            "is_cancelled",
+        ]
+
+
+class EventSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    calendar_url = serializers.SerializerMethodField()
+    clusters = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    topics = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    language = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    is_online = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Event
+        fields = [
+            "id",
+            "slug",
+            "url",
+            "calendar_url",
+            "title",
+            "kind",
+            "summary",
+            "status",
+            "audience",
+            "starts_at",
+            "ends_at",
+            "timezone",
+            "language",
+            "clusters",
+            "topics",
+            "venue_name",
+            "venue_address",
+            "is_online",
+            "online_platform",
+            "capacity",
+            "approval_required",
+            "registration_opens_at",
+            "registration_closes_at",
+        ]
+
+    def get_url(self, event: Event) -> str:
+        return self.context["request"].build_absolute_uri(event.get_absolute_url())
+
+    def get_calendar_url(self, event: Event) -> str:
+        return self.context["request"].build_absolute_uri(f"{event.get_absolute_url()}calendar.ics")
+
+
+class EventDetailSerializer(EventSerializer):
+    sessions = SessionSerializer(many=True, read_only=True)
+    stage_roles = StageRoleSerializer(many=True, read_only=True)
+
+    class Meta(EventSerializer.Meta):
+        fields = [
+            *EventSerializer.Meta.fields,
+            "description",
+            "materials_url",
+            "recording_url",
+            "sessions",
+            "stage_roles",
+        ]
+
+
+class RegistrationRequestSerializer(serializers.Serializer):
+    session = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, help_text="A session of this event."
+    )
+
+    def validate_session(self, value: int | None) -> Session | None:
+        if value is None:
+            return None
+        session = Session.objects.filter(pk=value, event=self.context["event"]).first()
+        if session is None:
+            raise serializers.ValidationError("This event has no such session.")
+        return session
+
+
+class RegistrationStatusSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Status.choices)
+    waitlist_position = serializers.IntegerField(
+        allow_null=True, help_text="1 for the next person in line; null when not waiting."
+    )
+
+
+class MyRegistrationSerializer(serializers.ModelSerializer):
+    event = EventSerializer(read_only=True)
+    session = SessionSerializer(read_only=True)
+    waitlist_position = serializers.IntegerField(source="queue_number", allow_null=True)
+    join_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Registration
+        fields = ["id", "event", "session", "status", "waitlist_position", "join_url"]
+
+    def get_join_url(self, registration: Registration) -> str | None:
+        if registration.status != Status.CONFIRMED:
+            return None
+        return registration.event.online_url or None
+
+
+# --- Views ---------------------------------------------------------------------------------
+
+
+def _visible_events(user):
+    return (
+        selectors.events_visible_to(user=user)
+        .select_related("language")
+        .prefetch_related(Prefetch("clusters", queryset=Cluster.objects.order_by("name")), "topics")
+        .order_by("starts_at", "pk")
+    )
+
+
+class EventListAPI(generics.ListAPIView):
+    """Events the requester may see; anonymous requests see public events."""
+
+    serializer_class = EventSerializer
+    filterset_class = EventAPIFilter
+    permission_classes = [AllowAny]
+
+    def get_queryset(self):
+        return _visible_events(self.request.user)
+
+
+class EventDetailAPI(generics.RetrieveAPIView):
+    serializer_class = EventDetailSerializer
+    permission_classes = [AllowAny]
+
+    def get_object(self):
+        queryset = _visible_events(self.request.user).prefetch_related(
+            Prefetch("sessions", queryset=Session.objects.order_by("starts_at", "track", "pk")),
+            Prefetch(
+                "stage_roles",
+                queryset=StageRole.objects.select_related("profile").order_by("order", "pk"),
+            ),
+        )
+        return get_object_or_404(queryset, pk=self.kwargs["pk"])
+
+
+def _status_body(registration: Registration) -> dict:
+    return {
+        "status": registration.status,
+        "waitlist_position": discovery.waitlist_number(registration=registration),
+    }
+
+
+def _error(error: services.RegistrationError) -> Response:
+    if isinstance(error, services.RegistrationBusy):
+        return Response(
+            {"detail": str(error)},
+            status=status.HTTP_409_CONFLICT,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+
+
+class _RegistrationActionAPI(generics.GenericAPIView):
+    serializer_class = RegistrationRequestSerializer
+    permission_classes = [IsAuthenticated]
+
+    def event_and_session(self, request, pk: int) -> tuple[Event, Session | None]:
+        event = selectors.events_visible_to(user=request.user).filter(pk=pk).first()
+        if event is None:
+            raise Http404("No such event.")
+        self.event = event
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return event, serializer.validated_data.get("session")
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "event": getattr(self, "event", None)}
+
+
+_status_responses = {
+    400: OpenApiResponse(description="Field errors, or `detail` saying why not."),
+    404: OpenApiResponse(description="No such event (or not visible to you)."),
+    409: OpenApiResponse(description="Busy: retry after the `Retry-After` seconds."),
+}
+
+
+class EventRegisterAPI(_RegistrationActionAPI):
+    @extend_schema(
+        request=RegistrationRequestSerializer,
+        responses={
+            201: RegistrationStatusSerializer,
+            200: OpenApiResponse(RegistrationStatusSerializer, description="Already registered."),
+            **_status_responses,
+        },
+    )
+    def post(self, request, pk: int):
+        """Register for the event, or for one of its sessions: confirmed, waitlisted or pending."""
+        event, session = self.event_and_session(request, pk)
+        before = selectors.registration_for(event=event, user=request.user, session=session)
+        already = before is not None and before.status in Registration.ACTIVE_STATUSES
+        try:
+            registration = services.event_register(event=event, user=request.user, session=session)
+        except services.RegistrationError as error:
+            return _error(error)
+        return Response(
+            _status_body(registration),
+            status=status.HTTP_200_OK if already else status.HTTP_201_CREATED,
+        )
+
+
+class EventCancelAPI(_RegistrationActionAPI):
+    @extend_schema(
+        request=RegistrationRequestSerializer,
+        responses={200: RegistrationStatusSerializer, **_status_responses},
+    )
+    def post(self, request, pk: int):
+        """Cancel my registration for the event (and its sessions), or for one session."""
+        event, session = self.event_and_session(request, pk)
+        registration = selectors.registration_for(event=event, user=request.user, session=session)
+        if registration is None:
+            return Response(
+                {"detail": "You are not registered for this."}, status=status.HTTP_400_BAD_REQUEST
+            )
+        try:
+            registration = services.registration_cancel(registration=registration, by=request.user)
+        except services.RegistrationError as error:
+            return _error(error)
+        return Response(_status_body(registration), status=status.HTTP_200_OK)
+
+
+def _queue_number() -> Case:
+    """A waitlisted registration's rank among those still waiting for the same seat."""
+
+    def ahead(same_seat: Q) -> Subquery:
+        rows = (
+            Registration.objects.filter(
+                same_seat,
+                status=Status.WAITLISTED,
+                waitlist_position__lte=OuterRef("waitlist_position"),
+            )
+            .order_by()
+            .values("status")
+            .annotate(n=Count("pk"))
+            .values("n")[:1]
+        )
+        return Subquery(rows, output_field=IntegerField())
+
+    return Case(
+        When(
+            status=Status.WAITLISTED,
+            session__isnull=True,
+            then=ahead(Q(event_id=OuterRef("event_id"), session__isnull=True)),
+        ),
+        When(status=Status.WAITLISTED, then=ahead(Q(session_id=OuterRef("session_id")))),
+        default=None,
+        output_field=IntegerField(),
+    )
+
+
+class MyRegistrationListAPI(generics.ListAPIView):
+    """My registrations, cancelled ones included, soonest event first."""
+
+    serializer_class = MyRegistrationSerializer
+    filterset_class = None
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Registration.objects.none()
+        return (
+            Registration.objects.filter(user=self.request.user)
+            .select_related("event__language", "session")
+            .prefetch_related(
+                Prefetch("event__clusters", queryset=Cluster.objects.order_by("name")),
+                "event__topics",
+            )
+            .annotate(queue_number=_queue_number())
+            .order_by("event__starts_at", "session__starts_at", "pk")
+        )

@@ -1,0 +1,164 @@
+"""Pure helpers for attendance: meeting-platform participant lists and check-in QR codes.
+
+Nothing here touches the database.
+"""
+
+import codecs
+import csv
+import io
+import re
+from dataclasses import dataclass
+
+import segno
+from django.core import signing
+
+CHECKIN_SALT = "events.checkin"
+MAX_HEADER_SEARCH_ROWS = 50
+
+
+class ParticipantFileError(ValueError):
+    """The uploaded file cannot be read as a participant list; the message says why."""
+
+
+@dataclass(frozen=True)
+class ParticipantRow:
+    line: int
+    email: str
+    name: str
+
+
+def _norm(header: str) -> str:
+    return re.sub(r"[^a-z]", "", header.lower())
+
+
+# Headers seen in Zoom ("User Email"), Teams ("Email", "Participant ID (UPN)") and Webex
+# ("Attendee Email", "Email Address") exports; the best match wins.
+_EMAIL_HEADERS_EXACT = ("email", "emailaddress", "mail")
+_EMAIL_HEADERS_GOOD = ("useremail", "attendeeemail", "participantemail", "guestemail")
+_NAME_HEADERS = (
+    "name",
+    "nameoriginalname",
+    "fullname",
+    "participantname",
+    "attendeename",
+    "displayname",
+    "username",
+)
+
+
+def email_column(header: list[str]) -> int | None:
+    """Index of the e-mail column of a header row (case-insensitive), or None."""
+    normalised = [_norm(cell) for cell in header]
+    for wanted in (_EMAIL_HEADERS_EXACT, _EMAIL_HEADERS_GOOD):
+        for index, cell in enumerate(normalised):
+            if cell in wanted:
+                return index
+    for index, cell in enumerate(normalised):
+        if "email" in cell and "host" not in cell:
+            return index
+    return None
+
+
+def _name_column(header: list[str]) -> int | None:
+    normalised = [_norm(cell) for cell in header]
+    for index, cell in enumerate(normalised):
+        if cell in _NAME_HEADERS:
+            return index
+    first, last = None, None
+    for index, cell in enumerate(normalised):
+        if cell in ("firstname", "givenname"):
+            first = index
+        elif cell in ("lastname", "surname", "familyname"):
+            last = index
+    return first if first is not None else last
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Teams writes its attendance lists as UTF-16 with a byte-order mark.
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as error:
+            raise ParticipantFileError("The file could not be read as text.") from error
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ParticipantFileError(
+            "The file is not UTF-8 text. Export the participant list as CSV (UTF-8) "
+            "from the meeting platform and upload it unchanged."
+        ) from error
+
+
+def parse_participants(data: bytes) -> list[ParticipantRow]:
+    """The participants of a meeting-platform CSV export (comma, semicolon or tab).
+
+    Exports often start with a summary block (Zoom's meeting details, Teams' "1. Summary");
+    the participant table is the last header row that has an e-mail column. Rows without
+    an address are kept (with an empty e-mail) so they can be reported as unmatched.
+    Raises `ParticipantFileError` on anything that is not such a file.
+    """
+    if not data.strip():
+        raise ParticipantFileError("The file is empty.")
+    if b"\x00" in data and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise ParticipantFileError("This is not a CSV file.")
+    text = _decode(data)
+    sample = text[:8192]
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    try:
+        rows = list(csv.reader(io.StringIO(text), dialect))
+    except csv.Error as error:
+        raise ParticipantFileError(f"This is not a readable CSV file ({error}).") from error
+
+    header_index, column = None, None
+    for index, row in enumerate(rows[:MAX_HEADER_SEARCH_ROWS]):
+        if any("@" in cell for cell in row):
+            continue
+        found = email_column(row)
+        if found is not None:
+            header_index, column = index, found
+    if header_index is None or column is None:
+        raise ParticipantFileError(
+            "No e-mail column found. The participant list needs a column headed "
+            "“Email” (or “User Email”, “Attendee Email”)."
+        )
+    name_column = _name_column(rows[header_index])
+    participants = []
+    for offset, row in enumerate(rows[header_index + 1 :], start=header_index + 2):
+        if not any(cell.strip() for cell in row):
+            continue
+        email = row[column].strip() if column < len(row) else ""
+        name = (
+            row[name_column].strip() if name_column is not None and name_column < len(row) else ""
+        )
+        participants.append(ParticipantRow(line=offset, email=email, name=name))
+    return participants
+
+
+# --- check-in QR codes -----------------------------------------------------------------
+
+
+def checkin_token(*, registration_id: int) -> str:
+    """A signed, URL-safe token naming one registration; it contains no personal data."""
+    return signing.TimestampSigner(salt=CHECKIN_SALT).sign(str(registration_id))
+
+
+def checkin_registration_id(token: str) -> int | None:
+    """The registration id a token was signed for, or None for a forged or broken token."""
+    try:
+        value = signing.TimestampSigner(salt=CHECKIN_SALT).unsign(token)
+    except signing.BadSignature:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def qr_svg(*, data: str, title: str = "") -> str:
+    """An inline SVG QR code for `data` (dark on white, scannable from a phone screen)."""
+    return segno.make(data, error="m").svg_inline(
+        scale=6, border=4, dark="#1b2330", light="#ffffff", title=title or None
+    )

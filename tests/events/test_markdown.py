@@ -1,0 +1,55 @@
+"""Organisers write Markdown; pages show it as safe HTML."""
+
+from events.markdown import markdown_to_html
+
+
+def test_scripts_are_removed_with_their_content():
+    html = markdown_to_html("Hello\n\n<script>alert('x')</script>\n\n<style>p{}</style>")
+
+    assert "<script" not in html
+    assert "alert" not in html
+    assert "<style" not in html
+    assert "Hello" in html
+
+
+def test_links_are_kept_and_marked_nofollow():
+    html = markdown_to_html("See [the agenda](https://example.org/agenda).")
+
+    assert (
+        '<a href="https://example.org/agenda" rel="nofollow noopener noreferrer">the agenda</a>'
+        in html
+    )
+
+
+def test_javascript_links_and_event_handlers_are_dropped():
+    html = markdown_to_html(
+        '[click](javascript:alert(1)) <a href="https://ok.example" onclick="steal()">ok</a>'
+        ' <img src="x" onerror="steal()">'
+    )
+
+    assert 'href="javascript' not in html
+    assert "onclick" not in html
+    assert "onerror" not in html
+    assert "<img" not in html
+    assert 'href="https://ok.example"' in html
+
+
+def test_formatting_lists_and_tables_render():
+    html = markdown_to_html(
+        "# Programme\n\n### Day one\n\n**Bold** and *italic*\n\n- one\n- two\n\n"
+        "| a | b |\n|---|---|\n| 1 | 2 |"
+    )
+
+    # Under the page's h1 (the title) and its h2 ("About"), headings start at h3.
+    assert "<h3>Programme</h3>" in html
+    assert "<h5>Day one</h5>" in html
+    assert "<strong>Bold</strong>" in html
+    assert "<em>italic</em>" in html
+    assert "<li>one</li>" in html
+    assert "<table>" in html
+    assert "<td>1</td>" in html
+
+
+def test_empty_text_renders_nothing():
+    assert markdown_to_html("") == ""
+    assert markdown_to_html("   \n") == ""
