@@ -1,24 +1,30 @@
 """Run the project's benchmarks. Each benchmark writes its figures to docs/benchmarks.md.
 
-No issue has set a performance target yet; the events, notifications, matchmaking and
-balance issues add their benchmarks to BENCHMARKS.
+`python -m bench` runs them all; `python -m bench event_list` runs the named ones.
+The HTTP benchmarks need PostgreSQL (DATABASE_URL, default
+postgres://postgres@127.0.0.1:5432/clusterhub_bench; the database is created and migrated).
 """
 
 import importlib
 import sys
 
-BENCHMARKS: list[str] = []
+BENCHMARKS: list[str] = [
+    "registration_concurrency",  # issue 3: 200 simultaneous registrations, 20 seats
+    "event_list",  # issue 3: event list and API list latency with 5,000 events
+]
 
 
-def main() -> int:
-    if not BENCHMARKS:
-        print("No benchmarks yet: no issue has set a performance target so far.")
-        return 0
-    for name in BENCHMARKS:
+def main(argv: list[str]) -> int:
+    names = argv or BENCHMARKS
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        print(f"Unknown benchmark(s): {', '.join(unknown)}. Known: {', '.join(BENCHMARKS)}")
+        return 2
+    for name in names:
         print(f"== {name}")
         importlib.import_module(f"bench.{name}").main()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

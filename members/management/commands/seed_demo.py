@@ -1,3 +1,7 @@
+import importlib
+from pathlib import Path
+
+from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -7,7 +11,8 @@ from members.demo import demo_seed
 class Command(BaseCommand):
     help = (
         "Build the demo network: 3 clusters, ~60 organisations, ~300 members and fixed "
-        "logins sharing one published password. Safe to run again: it changes nothing then."
+        "logins sharing one published password, then each app's own demo data (events, "
+        "matchmaking). Safe to run again: it changes nothing then."
     )
 
     def add_arguments(self, parser):
@@ -35,6 +40,15 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(f"Demo network ready ({summary}): {detail}."))
         else:
             self.stdout.write(self.style.SUCCESS(f"Demo network already up to date ({summary})."))
+        for app in self._project_apps():
+            try:
+                module = importlib.import_module(f"{app}.demo")
+            except ModuleNotFoundError as error:
+                if error.name != f"{app}.demo":
+                    raise  # the demo module exists but something it imports does not
+                continue
+            result = module.demo_seed(stdout_write=self.stdout.write)
+            self.stdout.write(self.style.SUCCESS(str(result)))
 
         width = max(
             len(login.email) for login in (logins.staff, *logins.organisers, *logins.members)
@@ -53,6 +67,19 @@ class Command(BaseCommand):
                 )
         lines += ["", f"  Mail       {self._mail_destination()}", ""]
         self.stdout.write("\n".join(lines))
+
+    def _project_apps(self) -> list[str]:
+        """The project's own apps after `members`, in INSTALLED_APPS order (events, ...).
+
+        Members never imports them; an app that has a `demo` module builds on the network.
+        """
+        base = Path(settings.BASE_DIR).resolve()
+        names = [
+            config.name
+            for config in apps.get_app_configs()
+            if Path(config.path).resolve().is_relative_to(base) and config.name != "members"
+        ]
+        return sorted(names, key=settings.INSTALLED_APPS.index)
 
     def _mail_destination(self) -> str:
         if settings.EMAIL_BACKEND == "django.core.mail.backends.filebased.EmailBackend":
