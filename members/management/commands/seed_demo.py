@@ -1,4 +1,5 @@
 import importlib
+import logging
 from pathlib import Path
 
 from django.apps import apps
@@ -28,6 +29,8 @@ class Command(BaseCommand):
                 "DEBUG is off, so this may be a real site: the demo data includes a superuser "
                 "whose password is published. Pass --force if this really is a demo."
             )
+        # Demo registrations send their mail in-process; one log line per message is noise.
+        logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
         logins = demo_seed(stdout_write=self.stdout.write)
 
         changes = sum(logins.created.values()) + sum(logins.updated.values())
