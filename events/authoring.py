@@ -261,7 +261,7 @@ def event_update(
     if unknown:
         raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
     # The same row lock the registration services take: seats cannot move meanwhile.
-    event = Event.objects.select_for_update().get(pk=event.pk)
+    event = Event.objects.select_for_update(of=("self",)).get(pk=event.pk)
     if event.status in (Event.Status.CANCELLED, Event.Status.COMPLETED):
         raise ValidationError(f"A {event.get_status_display().lower()} event cannot be edited.")
     old_capacity = event.capacity
@@ -292,7 +292,7 @@ def event_update(
 @transaction.atomic
 def event_publish(*, event: Event, by: User) -> Event:
     _require_manager(user=by, event=event)
-    event = Event.objects.select_for_update().get(pk=event.pk)
+    event = Event.objects.select_for_update(of=("self",)).get(pk=event.pk)
     if event.status != Event.Status.DRAFT:
         raise ValidationError("Only a draft can be published.")
     if event.ends_at <= timezone.now():
@@ -348,7 +348,7 @@ def event_cancel(*, event: Event, by: User) -> int:
     is cancelled too.
     """
     _require_manager(user=by, event=event)
-    event = Event.objects.select_for_update().get(pk=event.pk)
+    event = Event.objects.select_for_update(of=("self",)).get(pk=event.pk)
     if event.status == Event.Status.CANCELLED:
         return 0
     if event.status == Event.Status.COMPLETED:
@@ -358,7 +358,7 @@ def event_cancel(*, event: Event, by: User) -> int:
     event.save(update_fields=["status", "sequence", "updated_at"])
     told = 0
     registrations = (
-        Registration.objects.select_for_update()
+        Registration.objects.select_for_update(of=("self",))
         .filter(event=event, status__in=Registration.ACTIVE_STATUSES)
         .order_by("session_id", "pk")
     )
@@ -408,7 +408,7 @@ def session_create(*, event: Event, by: User, fields: dict[str, Any]) -> Session
     unknown = set(fields) - set(SESSION_FIELDS)
     if unknown:
         raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
-    event = Event.objects.select_for_update().get(pk=event.pk)
+    event = Event.objects.select_for_update(of=("self",)).get(pk=event.pk)
     if event.status == Event.Status.CANCELLED:
         raise ValidationError("The event is cancelled.")
     session = Session(event=event, **fields)
@@ -424,8 +424,8 @@ def session_update(*, session: Session, by: User, changes: dict[str, Any]) -> Se
     unknown = set(changes) - set(SESSION_FIELDS)
     if unknown:
         raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
-    event = Event.objects.select_for_update().get(pk=session.event_id)
-    session = Session.objects.select_for_update().get(pk=session.pk, event=event)
+    event = Event.objects.select_for_update(of=("self",)).get(pk=session.event_id)
+    session = Session.objects.select_for_update(of=("self",)).get(pk=session.pk, event=event)
     if session.is_cancelled:
         raise ValidationError("A cancelled session cannot be edited.")
     old_capacity = session.capacity
@@ -452,7 +452,9 @@ def session_update(*, session: Session, by: User, changes: dict[str, Any]) -> Se
 def session_cancel(*, session: Session, by: User) -> int:
     """Cancel a session and its registrations, telling each person; returns how many."""
     _require_manager(user=by, event=session.event)
-    session = Session.objects.select_for_update().select_related("event").get(pk=session.pk)
+    session = (
+        Session.objects.select_for_update(of=("self",)).select_related("event").get(pk=session.pk)
+    )
     if session.is_cancelled:
         return 0
     session.is_cancelled = True
@@ -460,7 +462,7 @@ def session_cancel(*, session: Session, by: User) -> int:
     session.save(update_fields=["is_cancelled", "sequence", "updated_at"])
     told = 0
     for registration in (
-        Registration.objects.select_for_update()
+        Registration.objects.select_for_update(of=("self",))
         .filter(session=session, status__in=Registration.ACTIVE_STATUSES)
         .select_related("user__profile", "event", "session")
     ):

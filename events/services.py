@@ -45,9 +45,11 @@ def capacity_locked(
                     cursor.execute(
                         "SET LOCAL lock_timeout = %s", [f"{settings.EVENTS_LOCK_TIMEOUT_MS}ms"]
                     )
-            locked_event = Event.objects.select_for_update().get(pk=event.pk)
+            locked_event = Event.objects.select_for_update(of=("self",)).get(pk=event.pk)
             locked_session = (
-                Session.objects.select_for_update().get(pk=session.pk, event=locked_event)
+                Session.objects.select_for_update(of=("self",)).get(
+                    pk=session.pk, event=locked_event
+                )
                 if session
                 else None
             )
@@ -127,7 +129,7 @@ def event_register(*, event: Event, user: User, session: Session | None = None) 
     try:
         with capacity_locked(event=event, session=session) as (event, session):
             existing = (
-                Registration.objects.select_for_update()
+                Registration.objects.select_for_update(of=("self",))
                 .filter(event=event, session=session, user=user)
                 .first()
             )
@@ -217,7 +219,7 @@ def registration_cancel(
         event,
         session,
     ):
-        registration = Registration.objects.select_for_update().get(pk=registration.pk)
+        registration = Registration.objects.select_for_update(of=("self",)).get(pk=registration.pk)
         if registration.status in (Status.CANCELLED, Status.DECLINED):
             return registration
         registration.status = Status.CANCELLED
@@ -250,7 +252,7 @@ def registration_approve(*, registration: Registration, by: User) -> Registratio
         event,
         session,
     ):
-        registration = Registration.objects.select_for_update().get(pk=registration.pk)
+        registration = Registration.objects.select_for_update(of=("self",)).get(pk=registration.pk)
         if registration.status != Status.PENDING:
             raise RegistrationError("Only pending registrations can be approved.")
         if _has_free_seat(event, session):
@@ -267,7 +269,7 @@ def registration_approve(*, registration: Registration, by: User) -> Registratio
 def registration_decline(*, registration: Registration, by: User) -> Registration:
     _require_organiser(user=by, event=registration.event)
     with capacity_locked(event=registration.event, session=registration.session):
-        registration = Registration.objects.select_for_update().get(pk=registration.pk)
+        registration = Registration.objects.select_for_update(of=("self",)).get(pk=registration.pk)
         if registration.status != Status.PENDING:
             raise RegistrationError("Only pending registrations can be declined.")
         registration.status = Status.DECLINED
@@ -284,7 +286,7 @@ def waitlist_promote(*, registration: Registration, by: User) -> Registration:
         event,
         session,
     ):
-        registration = Registration.objects.select_for_update().get(pk=registration.pk)
+        registration = Registration.objects.select_for_update(of=("self",)).get(pk=registration.pk)
         if registration.status != Status.WAITLISTED:
             raise RegistrationError("This person is not on the waitlist.")
         if not _has_free_seat(event, session):
@@ -304,7 +306,9 @@ def waitlist_move(*, registration: Registration, position: int, by: User) -> Non
         event,
         session,
     ):
-        queue = list(selectors.waitlist(event=event, session=session).select_for_update())
+        queue = list(
+            selectors.waitlist(event=event, session=session).select_for_update(of=("self",))
+        )
         current = next((r for r in queue if r.pk == registration.pk), None)
         if current is None:
             raise RegistrationError("This person is not on the waitlist.")
@@ -320,7 +324,9 @@ def attendance_mark(*, registration: Registration, by: User, attended: bool = Tr
     _require_organiser(user=by, event=registration.event)
     with transaction.atomic():
         registration = (
-            Registration.objects.select_for_update().select_related("event").get(pk=registration.pk)
+            Registration.objects.select_for_update(of=("self",))
+            .select_related("event")
+            .get(pk=registration.pk)
         )
         if registration.event.status == Event.Status.CANCELLED:
             raise RegistrationError("This event is cancelled.")
