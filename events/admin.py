@@ -25,7 +25,9 @@ class EventAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["title"]}
     filter_horizontal = ["clusters", "topics"]
     date_hierarchy = "starts_at"
-    readonly_fields = ["uid", "sequence", "created_by"]
+    # Capacity changes go through the organiser pages: they check seats taken and fill
+    # the waitlist under the capacity lock.
+    readonly_fields = ["uid", "sequence", "created_by", "capacity"]
     inlines = [SessionInline, StageRoleInline]
 
 
@@ -59,6 +61,9 @@ class RegistrationAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 

@@ -34,7 +34,13 @@ def _norm(header: str) -> str:
 # Headers seen in Zoom ("User Email"), Teams ("Email", "Participant ID (UPN)") and Webex
 # ("Attendee Email", "Email Address") exports; the best match wins.
 _EMAIL_HEADERS_EXACT = ("email", "emailaddress", "mail")
-_EMAIL_HEADERS_GOOD = ("useremail", "attendeeemail", "participantemail", "guestemail")
+_EMAIL_HEADERS_GOOD = (
+    "useremail",
+    "attendeeemail",
+    "participantemail",
+    "guestemail",
+    "participantidupn",
+)
 _NAME_HEADERS = (
     "name",
     "nameoriginalname",
@@ -89,6 +95,26 @@ def _decode(data: bytes) -> str:
         ) from error
 
 
+def _dialect_by_header(text: str) -> type[csv.Dialect]:
+    """The delimiter that splits an e-mail header line into columns.
+
+    The sniffer gives up on files that open with a summary block (Teams' "1. Summary");
+    the participant table's header line still tells the delimiter.
+    """
+    for line in text.splitlines()[:MAX_HEADER_SEARCH_ROWS]:
+        for dialect in (csv.excel_tab, csv.excel):
+            cells = next(csv.reader([line], dialect), [])
+            if len(cells) > 1 and "@" not in line and email_column(cells) is not None:
+                return dialect
+        if len(line.split(";")) > 1 and email_column(line.split(";")) is not None:
+
+            class Semicolon(csv.excel):
+                delimiter = ";"
+
+            return Semicolon
+    return csv.excel
+
+
 def parse_participants(data: bytes) -> list[ParticipantRow]:
     """The participants of a meeting-platform CSV export (comma, semicolon or tab).
 
@@ -106,7 +132,7 @@ def parse_participants(data: bytes) -> list[ParticipantRow]:
     try:
         dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
     except csv.Error:
-        dialect = csv.excel
+        dialect = _dialect_by_header(text)
     try:
         rows = list(csv.reader(io.StringIO(text), dialect))
     except csv.Error as error:

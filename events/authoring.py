@@ -597,6 +597,8 @@ def attendance_import(*, event: Event, by: User, rows: Iterable[Any]) -> Attenda
     matches are returned, as are people on the list who hold no seat (waitlisted, …).
     """
     _require_manager(user=by, event=event)
+    if event.status == Event.Status.CANCELLED:
+        raise ValidationError("This event is cancelled: there is no attendance to import.")
     rows = list(rows)
     registrations = {
         r.user.email.lower(): r

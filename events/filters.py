@@ -11,9 +11,14 @@ from django.utils.translation import gettext_lazy as _
 from events.models import Event
 from members.models import Cluster, Language, Topic
 
+# Dates outside this range cannot be turned into aware datetimes in every zone; they are
+# clamped, which finds the same events.
+EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2200, 12, 31)
+
 
 def _start_of_day(day: dt.date) -> dt.datetime:
     """Midnight of `day` in the zone the viewer sees times in."""
+    day = min(max(day, EARLIEST), LATEST)
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
@@ -96,7 +101,9 @@ class EventFilter(django_filters.FilterSet):
         """Events that start on or before that day."""
         if not value:
             return queryset
-        return queryset.filter(starts_at__lt=_start_of_day(value + dt.timedelta(days=1)))
+        return queryset.filter(
+            starts_at__lt=_start_of_day(min(value, LATEST) + dt.timedelta(days=1))
+        )
 
     def filter_format(self, queryset, name, value):
         online = ~Q(online_url="") | ~Q(online_platform="")

@@ -52,6 +52,8 @@ class LocalDateTimeField(forms.Field):
 
 def local_to_utc(value: datetime, zone: zoneinfo.ZoneInfo) -> datetime:
     """A wall-clock time in `zone` as UTC; refuses times a DST change skips or repeats."""
+    if not 1900 <= value.year <= 2200:
+        raise ValidationError(_("Enter a date between 1900 and 2200."), code="out_of_range")
     first = value.replace(tzinfo=zone, fold=0)
     second = value.replace(tzinfo=zone, fold=1)
     if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != value:

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
+from events import ical
 from events.discovery import waitlist_number
 from events.models import Registration
 from notifications.services import email_enqueue
@@ -21,6 +22,9 @@ def registration_changed(
         "event": registration.event,
         "session": registration.session,
         "kind": kind,
+        "event_cancelled": registration.event.status == registration.event.Status.CANCELLED,
+        "session_cancelled": bool(registration.session and registration.session.is_cancelled),
+        "when": registration.session or registration.event,
         "approved": approved,
         "waitlist_number": waitlist_number(registration=registration),
         "site_name": settings.SITE_NAME,
@@ -33,5 +37,11 @@ def registration_changed(
         body=body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[registration.user.email],
+    )
+    method = ical.invitation_method(registration)
+    message.attach(
+        "invitation.ics",
+        ical.registration_invitation(registration, method).decode(),
+        f"text/calendar; method={method}; charset=utf-8",
     )
     email_enqueue(message=message)

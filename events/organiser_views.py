@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 
-from events import attendance, authoring, selectors, services
+from events import attendance, authoring, discovery, selectors, services
 from events.forms import (
     AttendanceImportForm,
     EventForm,
@@ -36,6 +36,14 @@ from members.views import paginate, querystring_without_page
 
 Status = Registration.Status
 CHECKIN_RESULTS = 50
+
+
+def posted_id(request, name: str) -> int:
+    """An id from a POST form; anything but digits is no object (404), never a 500."""
+    value = request.POST.get(name, "")
+    if not value.isdigit():
+        raise Http404("No such object.")
+    return int(value)
 
 
 def _error_text(error: ValidationError) -> str:
@@ -271,7 +279,7 @@ class StageView(ManagedEventView):
     def post(self, request, slug: str):
         event = self.managed_event(request, slug)
         if request.POST.get("action") == "remove":
-            role = get_object_or_404(StageRole, pk=request.POST.get("role_id") or 0, event=event)
+            role = get_object_or_404(StageRole, pk=posted_id(request, "role_id"), event=event)
             authoring.stage_role_remove(stage_role=role, by=request.user)
             messages.success(request, _("Removed."))
             return redirect("events:stage", slug=event.slug)
@@ -323,9 +331,23 @@ class InvitationsView(ManagedEventView):
 
 
 def _event_registrations(event: Event):
+    # Place in line (1 = next), counted in the database: stored positions keep gaps.
+    ahead_or_same = (
+        Registration.objects.filter(
+            event=event,
+            session__isnull=True,
+            status=Registration.Status.WAITLISTED,
+            waitlist_position__lte=OuterRef("waitlist_position"),
+        )
+        .order_by()
+        .values("event")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     return (
         Registration.objects.filter(event=event, session__isnull=True)
         .select_related("user__profile__organisation")
+        .annotate(waitlist_rank=Subquery(ahead_or_same))
         .order_by("status", "waitlist_position", "created_at", "pk")
     )
 
@@ -374,7 +396,7 @@ class DashboardView(ManagedEventView):
         action = request.POST.get("action")
         registration = get_object_or_404(
             Registration.objects.select_related("event", "session", "user"),
-            pk=request.POST.get("registration_id") or 0,
+            pk=posted_id(request, "registration_id"),
             event=event,
         )
         try:
@@ -385,7 +407,8 @@ class DashboardView(ManagedEventView):
             elif action == "promote":
                 services.waitlist_promote(registration=registration, by=request.user)
             elif action in ("move_up", "move_down"):
-                position = (registration.waitlist_position or 1) + (
+                # Stored positions keep gaps after promotions; move by place in line.
+                position = (discovery.waitlist_number(registration=registration) or 1) + (
                     -1 if action == "move_up" else 1
                 )
                 services.waitlist_move(
@@ -495,7 +518,7 @@ class CheckinView(ManagedEventView):
         event = self.managed_event(request, slug)
         registration = get_object_or_404(
             Registration.objects.select_related("event"),
-            pk=request.POST.get("registration_id") or 0,
+            pk=posted_id(request, "registration_id"),
             event=event,
             session__isnull=True,
         )
@@ -602,7 +625,13 @@ class AttendanceImportView(ManagedEventView):
             except attendance.ParticipantFileError as error:
                 form.add_error("file", str(error))
             else:
-                result = authoring.attendance_import(event=event, by=request.user, rows=rows)
+                try:
+                    result = authoring.attendance_import(event=event, by=request.user, rows=rows)
+                except (ValidationError, services.RegistrationError) as error:
+                    form.add_error(
+                        "file",
+                        _error_text(error) if isinstance(error, ValidationError) else str(error),
+                    )
         return render(
             request,
             self.template_name,

@@ -47,7 +47,13 @@ def events_visible_to(*, user: User) -> QuerySet[Event]:
     my_clusters = list(clusters_for_user(user=user).values_list("pk", flat=True))
     managed = list(clusters_managed_by(user=user).values_list("pk", flat=True))
     invited = Exists(Invitation.objects.filter(event_id=OuterRef("pk"), email__iexact=user.email))
-    registered = Exists(Registration.objects.filter(event_id=OuterRef("pk"), user=user))
+    registered = Exists(
+        Registration.objects.filter(
+            event_id=OuterRef("pk"),
+            user=user,
+            status__in=Registration.ACTIVE_STATUSES + Registration.SEAT_STATUSES,
+        )
+    )
     visible = public | (Q(audience=Event.Audience.INVITATION) & (invited | registered))
     if my_clusters:
         visible |= Q(audience=Event.Audience.MEMBERS) & _organising_cluster_is_one_of(my_clusters)

@@ -222,6 +222,12 @@ def registration_cancel(
         registration = Registration.objects.select_for_update(of=("self",)).get(pk=registration.pk)
         if registration.status in (Status.CANCELLED, Status.DECLINED):
             return registration
+        if (
+            registration.status in (Status.ATTENDED, Status.NO_SHOW)
+            or timezone.now() >= (session or event).ends_at
+        ):
+            # Attendance is history that reports and funders rely on.
+            raise RegistrationError("This is over: past attendance cannot be cancelled.")
         registration.status = Status.CANCELLED
         registration.waitlist_position = None
         registration.sequence += 1
@@ -234,7 +240,8 @@ def registration_cancel(
                 event=event,
                 user=registration.user,
                 session__isnull=False,
-                status__in=Registration.ACTIVE_STATUSES,
+                session__ends_at__gt=timezone.now(),
+                status__in=(Status.PENDING, Status.CONFIRMED, Status.WAITLISTED),
             ).select_related("session"):
                 registration_cancel(registration=session_registration, by=by, notify_person=False)
         _fill_from_waitlist(event=event, session=session)

@@ -1,5 +1,7 @@
 """The member-facing event pages: discovery, the event page, one-click registration."""
 
+import zoneinfo
+
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import redirect_to_login
@@ -74,6 +76,9 @@ class EventDetailView(View):
             )
         now = timezone.now()
         event_url = request.build_absolute_uri(event.get_absolute_url())
+        if not request.user.is_authenticated:
+            # Visitors have no zone of their own: every time on the page is the event's.
+            timezone.activate(zoneinfo.ZoneInfo(event.timezone))
         return render(
             request,
             "events/event_detail.html",

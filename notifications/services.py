@@ -23,6 +23,11 @@ def email_payload(*, message: EmailMessage) -> dict:
         "reply_to": list(message.reply_to),
         "headers": dict(message.extra_headers),
         "alternatives": alternatives,
+        # (filename, text content, mimetype): calendar files and the like.
+        "attachments": [
+            [name, content.decode() if isinstance(content, bytes) else content, mimetype]
+            for name, content, mimetype in message.attachments
+        ],
     }
 
 
@@ -37,6 +42,8 @@ def email_message_from_payload(payload: dict) -> EmailMultiAlternatives:
     )
     for content, mimetype in payload.get("alternatives", []):
         message.attach_alternative(content, mimetype)
+    for name, content, mimetype in payload.get("attachments", []):
+        message.attach(name, content, mimetype)
     return message
 
 

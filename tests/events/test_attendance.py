@@ -109,3 +109,22 @@ def test_the_qr_code_is_a_well_formed_svg():
     root = ET.fromstring(svg)  # noqa: S314 - our own output
     assert root.tag.endswith("svg")
     assert "<title>Code</title>" in svg
+
+
+def test_a_teams_report_in_utf16_with_a_summary_block_is_read():
+    report = (
+        "1. Summary\nMeeting title\tPlant visit\nAttended participants\t2\n\n"
+        "2. Participants\nName\tFirst Join\tLast Leave\tEmail\tRole\n"
+        "Anna Keller\t1/1/25\t1/1/25\tanna@example.org\tAttendee\n"
+        "Bo Berg\t1/1/25\t1/1/25\tbo@example.org\tAttendee\n"
+    )
+    rows = parse_participants(report.encode("utf-16"))
+    assert [(r.email, r.name) for r in rows] == [
+        ("anna@example.org", "Anna Keller"),
+        ("bo@example.org", "Bo Berg"),
+    ]
+
+
+def test_an_older_teams_export_with_only_a_upn_column_is_read():
+    rows = parse_participants(b"Name,Participant ID (UPN),Role\nAnna,anna@example.org,Attendee\n")
+    assert [r.email for r in rows] == ["anna@example.org"]

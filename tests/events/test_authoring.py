@@ -278,7 +278,9 @@ def test_cancelling_an_event_cancels_every_registration_and_mails_each_person(
     declined.refresh_from_db()
     assert declined.status == Status.DECLINED
     assert sorted(m.to[0] for m in mailoutbox) == sorted(u.email for u in users)
-    assert all("Registration cancelled" in m.subject for m in mailoutbox)
+    assert all("Cancelled by the organisers" in m.subject for m in mailoutbox)
+    assert all("The organisers have cancelled" in m.body for m in mailoutbox)
+    assert all("METHOD:CANCEL" in m.attachments[0][1] for m in mailoutbox)
     assert not Registration.objects.filter(waitlist_position__isnull=False).exists()
 
 

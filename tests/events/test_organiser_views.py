@@ -534,3 +534,59 @@ def test_an_ended_event_can_still_be_checked_in_after_the_fact(client_for, organ
     )
     late.refresh_from_db()
     assert late.status == Status.ATTENDED
+
+
+def test_waitlist_up_and_down_move_by_place_in_line_even_after_promotions(
+    client_for, organiser, cluster, organisation
+):
+    event = EventFactory(clusters=[cluster], capacity=1)
+    holder, a, b, c = (ProfileFactory(organisation=organisation).user for _ in range(4))
+    seat = services.event_register(event=event, user=holder)
+    for person in (a, b, c):
+        services.event_register(event=event, user=person)
+    services.registration_cancel(registration=seat, by=holder)  # a is promoted; b, c keep 2, 3
+    last = Registration.objects.get(event=event, user=c)
+    client_for(organiser).post(
+        reverse("events:dashboard", args=[event.slug]),
+        {"action": "move_up", "registration_id": last.pk},
+    )
+    line = Registration.objects.filter(event=event, status="waitlisted").order_by(
+        "waitlist_position"
+    )
+    assert [r.user for r in line] == [c, b]
+
+
+@pytest.mark.parametrize("name", ["dashboard", "checkin", "stage"])
+def test_a_crafted_non_numeric_id_is_not_found_rather_than_an_error(
+    client_for, organiser, event, name
+):
+    response = client_for(organiser).post(
+        reverse(f"events:{name}", args=[event.slug]),
+        {"action": "remove", "registration_id": "abc", "role_id": "abc"},
+    )
+    assert response.status_code == 404
+
+
+def test_attendance_cannot_be_imported_for_a_cancelled_event(client_for, organiser, event):
+    Event.objects.filter(pk=event.pk).update(status=Event.Status.CANCELLED)
+    upload = SimpleUploadedFile("p.csv", b"Name,Email\nAnna,anna@example.org\n", "text/csv")
+    response = client_for(organiser).post(
+        reverse("events:attendance_import", args=[event.slug]), {"file": upload}
+    )
+    assert response.status_code in (200, 400)
+    assert "cancelled" in response.content.decode()
+
+
+def test_an_event_form_with_a_year_out_of_range_says_so(organiser, cluster):
+    data = {
+        "kind": "webinar",
+        "title": "Far future",
+        "clusters": [cluster.pk],
+        "timezone": "America/New_York",
+        "audience": "members",
+        "starts_at": "9999-12-31T20:00",
+        "ends_at": "9999-12-31T22:00",
+    }
+    form = EventForm(data=data)
+    assert not form.is_valid()
+    assert "between 1900 and 2200" in str(form.errors)

@@ -252,3 +252,27 @@ def test_my_data_export_lists_my_registrations(cluster, member):
     data = personal_data_export(user=member.user)
     assert data["event_registrations"][0]["event"] == "Cyber resilience day"
     assert data["event_registrations"][0]["status"] == "confirmed"
+
+
+def test_past_attendance_cannot_be_cancelled_afterwards(cluster, member, organiser):
+    event = make_event(cluster)
+    registration = services.event_register(event=event, user=member.user)
+    services.attendance_mark(registration=registration, by=organiser)
+    with pytest.raises(RegistrationError, match="past attendance"):
+        services.registration_cancel(registration=registration, by=member.user)
+    registration.refresh_from_db()
+    assert registration.status == Status.ATTENDED
+
+
+def test_registration_mail_carries_the_calendar_invitation(
+    cluster, member, mailoutbox, django_capture_on_commit_callbacks
+):
+    event = make_event(cluster)
+    with django_capture_on_commit_callbacks(execute=True):
+        registration = services.event_register(event=event, user=member.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.registration_cancel(registration=registration, by=member.user)
+    request, cancel = mailoutbox
+    assert "METHOD:REQUEST" in request.attachments[0][1]
+    assert request.attachments[0][2].startswith("text/calendar; method=REQUEST")
+    assert "METHOD:CANCEL" in cancel.attachments[0][1]

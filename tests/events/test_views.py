@@ -711,3 +711,27 @@ def test_the_event_page_and_timetable_issue_the_same_queries_for_1_or_50_session
     fifty = count_queries(client, url)
 
     assert one == fifty
+
+
+@pytest.mark.parametrize("query", ["date_to=9999-12-31", "date_from=0001-01-01"])
+def test_extreme_dates_in_the_event_filters_are_not_an_error(client, query):
+    assert client.get(f"{reverse('events:list')}?{query}").status_code == 200
+    assert client.get(f"/api/v1/events/?{query}").status_code == 200
+
+
+def test_visitors_see_every_time_on_the_event_page_in_the_events_own_zone(client, cluster):
+    start = datetime(2027, 6, 1, 9, 0, tzinfo=UTC)  # 10:00 in Lisbon, 11:00 in Brussels
+    event = EventFactory(
+        clusters=[cluster],
+        audience=Event.Audience.PUBLIC,
+        timezone="Europe/Lisbon",
+        starts_at=start,
+        ends_at=start + timedelta(hours=8),
+        kind=Event.Kind.CONFERENCE,
+    )
+    SessionFactory(
+        event=event, title="Opening", starts_at=start, ends_at=start + timedelta(hours=1)
+    )
+    html = client.get(event.get_absolute_url()).content.decode()
+    assert "10:00</time>–11:00" in html  # the session, in Lisbon time like the header
+    assert "11:00</time>–12:00" not in html  # not in the site's default zone (Brussels)
