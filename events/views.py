@@ -14,6 +14,7 @@ from django.views import View
 from events import discovery, selectors, services
 from events.filters import EventFilter
 from events.models import Event, Registration, Session
+from members.selectors import user_is_organiser
 from members.views import paginate, querystring_without_page
 
 PAGE_SIZE = 20
@@ -49,6 +50,7 @@ class EventListView(View):
             {
                 "filter": event_filter,
                 "past": past,
+                "can_create": user_is_organiser(user=request.user),
                 "page_obj": page_obj,
                 "querystring": querystring_without_page(request),
                 "filter_querystring": filters_only.urlencode(),
