@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from events import discovery, services
 from events.models import Event, Registration, Session
-from tests.events.discovery_factories import EventFactory, SessionFactory, StageRoleFactory
+from tests.events.factories import EventFactory, SessionFactory, StageRoleFactory
 from tests.factories import ProfileFactory
 
 Status = Registration.Status

@@ -12,7 +12,7 @@ from django.utils import timezone
 from events import services
 from events.models import Event, Registration, Session, StageRole
 from members.models import Language
-from tests.events.discovery_factories import (
+from tests.events.factories import (
     EventFactory,
     RegistrationFactory,
     SessionFactory,

@@ -1,4 +1,4 @@
-"""factory_boy factories for events, used by the discovery page tests."""
+"""factory_boy factories for events: a published members-only webinar and its parts."""
 
 from datetime import timedelta
 
