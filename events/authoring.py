@@ -153,6 +153,11 @@ def _validate_event(
             add("clusters", "Choose at least one organising cluster.")
         elif not managed:
             add("clusters", "At least one organising cluster must be one that you organise.")
+        if not creating and not by.is_staff:
+            # A co-organiser cannot lock the other clusters' organisers out of the event.
+            removed = set(event.clusters.values_list("pk", flat=True)) - chosen
+            if removed - set(clusters_managed_by(user=by).values_list("pk", flat=True)):
+                add("clusters", "You can only remove clusters that you organise.")
     if not creating and event.capacity is not None:
         taken = selectors.seats_taken(event=event)
         if event.capacity < taken:
@@ -212,7 +217,8 @@ def _notify_changed(*, event: Event, what: list[str], session: Session | None = 
                 body=body,
                 from_email=settings.DEFAULT_FROM_EMAIL,
                 to=[registration.user.email],
-            )
+            ),
+            kind="events.changed",
         )
         count += 1
     return count

@@ -459,3 +459,12 @@ def test_the_beat_task_closes_attendance_too(cluster):
     assert attendance_close_task.delay().get() == {ended.pk: 1}
     registration.refresh_from_db()
     assert registration.status == Status.NO_SHOW
+
+
+def test_a_co_organiser_cannot_remove_the_other_organising_cluster(cluster, other_cluster):
+    event = EventFactory(clusters=[cluster, other_cluster])
+    co_organiser = ProfileFactory().user
+    ClusterOrganiserFactory(cluster=other_cluster, user=co_organiser)
+    with pytest.raises(ValidationError, match="only remove clusters that you organise"):
+        authoring.event_update(event=event, by=co_organiser, changes={}, clusters=[other_cluster])
+    assert set(event.clusters.all()) == {cluster, other_cluster}
