@@ -219,6 +219,11 @@ def _notify_changed(*, event: Event, what: list[str], session: Session | None = 
                 to=[registration.user.email],
             ),
             kind="events.changed",
+            # One message per person per version of the event (or session).
+            idempotency_key=(
+                f"events.changed:{registration.pk}:{event.sequence}"
+                f":{session.sequence if session else '-'}"
+            ),
         )
         count += 1
     return count

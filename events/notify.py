@@ -44,4 +44,9 @@ def registration_changed(
         ical.registration_invitation(registration, method).decode(),
         f"text/calendar; method={method}; charset=utf-8",
     )
-    email_enqueue(message=message)
+    email_enqueue(
+        message=message,
+        kind="events.registration",
+        # Each state of a registration is told once: status and sequence identify it.
+        idempotency_key=(f"events.registration:{registration.pk}:{kind}:{registration.sequence}"),
+    )

@@ -12,4 +12,7 @@ class AccountAdapter(DefaultAccountAdapter):
         request = allauth_context.request
         ctx = {"request": request, "email": email, "current_site": get_current_site(request)}
         ctx.update(context)
-        email_enqueue(message=self.render_mail(template_prefix, email, ctx))
+        email_enqueue(
+            message=self.render_mail(template_prefix, email, ctx),
+            kind="account." + template_prefix.rsplit("/", 1)[-1],
+        )

@@ -1,52 +1,297 @@
 """Outgoing mail. Other apps build a message and hand it here; this app knows none of them.
 
-A message is queued after the surrounding transaction commits, so a rolled-back action
-sends nothing, and the web request never waits for SMTP.
+Every message is first an `OutboxMessage` row written in the caller's transaction, so a
+rolled-back action sends nothing. After commit the row's id goes to Celery; the web
+request never waits for SMTP. A periodic sweeper re-enqueues rows whose task was lost.
+
+Delivery is at-least-once, with exactly one window for a duplicate: if a worker dies
+after the SMTP server accepted the message but before the row was marked sent, the row
+stays `sending`, the sweeper re-queues it once it is stale, and the message goes out a
+second time (with the same Message-ID, which lets mail clients fold the two). SMTP has
+no two-phase commit, so no design closes that window; this one keeps it to a single
+message per dead worker.
 """
 
-from django.core.mail import EmailMessage, EmailMultiAlternatives
-from django.db import transaction
+import base64
+import logging
+import smtplib
+from datetime import timedelta
+from email.utils import formatdate, make_msgid
+from urllib.parse import urlsplit
 
-from notifications.tasks import email_send_task
+from django.conf import settings
+from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
 
+from notifications.models import OutboxMessage
 
-def email_payload(*, message: EmailMessage) -> dict:
-    """A message as plain data a task can carry."""
-    alternatives = [
-        [content, mimetype] for content, mimetype in getattr(message, "alternatives", [])
-    ]
-    return {
-        "subject": message.subject,
-        "body": message.body,
-        "from_email": message.from_email,
-        "to": list(message.to),
-        "reply_to": list(message.reply_to),
-        "headers": dict(message.extra_headers),
-        "alternatives": alternatives,
-        # (filename, text content, mimetype): calendar files and the like.
-        "attachments": [
-            [name, content.decode() if isinstance(content, bytes) else content, mimetype]
-            for name, content, mimetype in message.attachments
-        ],
-    }
+logger = logging.getLogger(__name__)
+
+Status = OutboxMessage.Status
 
 
-def email_message_from_payload(payload: dict) -> EmailMultiAlternatives:
-    message = EmailMultiAlternatives(
-        subject=payload["subject"],
-        body=payload["body"],
-        from_email=payload["from_email"],
-        to=payload["to"],
-        reply_to=payload.get("reply_to") or None,
-        headers=payload.get("headers") or None,
+class TransientDeliveryError(Exception):
+    """The mail server could not take the message now; the task retries it later."""
+
+
+# --- settings ------------------------------------------------------------------------
+
+
+def requeue_after() -> timedelta:
+    """A row still `queued` after this long has probably lost its task."""
+    return timedelta(seconds=getattr(settings, "OUTBOX_REQUEUE_AFTER_SECONDS", 5 * 60))
+
+
+def sending_stale_after() -> timedelta:
+    """A row `sending` for this long belongs to a dead worker.
+
+    Must exceed CELERY_TASK_TIME_LIMIT, so a live worker is never overtaken.
+    """
+    return timedelta(seconds=getattr(settings, "OUTBOX_SENDING_STALE_AFTER_SECONDS", 15 * 60))
+
+
+def max_age() -> timedelta:
+    """After this long since it was queued, a message is given up."""
+    return timedelta(seconds=getattr(settings, "OUTBOX_MAX_AGE_SECONDS", 2 * 24 * 60 * 60))
+
+
+def _message_id_domain() -> str:
+    return urlsplit(settings.SITE_URL).hostname or "localhost"
+
+
+# --- enqueue -------------------------------------------------------------------------
+
+
+def _attachments_as_data(message: EmailMessage) -> list[list[str]]:
+    rows = []
+    for attachment in message.attachments:
+        if not isinstance(attachment, tuple):
+            raise ValueError("MIME objects cannot be queued; attach (filename, content, mimetype)")
+        name, content, mimetype = attachment
+        if isinstance(content, bytes):
+            try:
+                rows.append([name, content.decode(), mimetype])
+            except UnicodeDecodeError:
+                rows.append([name, base64.b64encode(content).decode(), mimetype, "base64"])
+        else:
+            rows.append([name, content, mimetype])
+    return rows
+
+
+def _html_alternative(message: EmailMessage) -> str:
+    html = ""
+    for content, mimetype in getattr(message, "alternatives", []):
+        if mimetype != "text/html" or html:
+            raise ValueError(f"only one text/html alternative can be queued, got {mimetype}")
+        html = content
+    return html
+
+
+def email_enqueue(
+    *, message: EmailMessage, kind: str = "mail", idempotency_key: str | None = None
+) -> OutboxMessage:
+    """Write `message` to the outbox in the caller's transaction; send it after commit.
+
+    The message must have exactly one recipient (one row per person, so one person's
+    refused address never holds back another's). With an `idempotency_key` already in the
+    outbox, the existing row is returned and nothing is sent again.
+    """
+    recipients = message.recipients()
+    if len(recipients) != 1 or message.cc or message.bcc:
+        raise ValueError(f"an outbox message has exactly one recipient, got {recipients}")
+    if idempotency_key is not None:
+        existing = OutboxMessage.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+    row = OutboxMessage(
+        recipient=recipients[0],
+        kind=kind,
+        subject=message.subject,
+        body_text=message.body,
+        body_html=_html_alternative(message),
+        from_email=message.from_email or settings.DEFAULT_FROM_EMAIL,
+        reply_to=", ".join(message.reply_to),
+        headers=dict(message.extra_headers),
+        attachments=_attachments_as_data(message),
+        idempotency_key=idempotency_key,
+        message_id=make_msgid(domain=_message_id_domain()),
     )
-    for content, mimetype in payload.get("alternatives", []):
-        message.attach_alternative(content, mimetype)
-    for name, content, mimetype in payload.get("attachments", []):
-        message.attach(name, content, mimetype)
-    return message
+    try:
+        with transaction.atomic():
+            row.save(force_insert=True)
+    except IntegrityError:
+        # A concurrent transaction wrote the same key first (PostgreSQL made us wait for
+        # its commit); that row is the message.
+        if idempotency_key is None:
+            raise
+        return OutboxMessage.objects.get(idempotency_key=idempotency_key)
+    _enqueue_after_commit([row.pk])
+    return row
 
 
-def email_enqueue(*, message: EmailMessage) -> None:
-    payload = email_payload(message=message)
-    transaction.on_commit(lambda: email_send_task.delay(payload=payload))
+def _enqueue_after_commit(ids: list[int]) -> None:
+    from notifications.tasks import outbox_send_task
+
+    for pk in ids:
+        # robust: a broker that is down must not fail the caller's request; the row is
+        # committed and the sweeper sends it later.
+        transaction.on_commit(lambda pk=pk: outbox_send_task.delay(message_id=pk), robust=True)
+
+
+# --- send ----------------------------------------------------------------------------
+
+
+def _email_from_row(row: OutboxMessage) -> EmailMultiAlternatives:
+    headers = {
+        **row.headers,
+        "Message-ID": row.message_id,
+        "Date": formatdate(localtime=False),
+    }
+    email = EmailMultiAlternatives(
+        subject=row.subject,
+        body=row.body_text,
+        from_email=row.from_email,
+        to=[row.recipient],
+        reply_to=[a.strip() for a in row.reply_to.split(",") if a.strip()] or None,
+        headers=headers,
+    )
+    if row.body_html:
+        email.attach_alternative(row.body_html, "text/html")
+    for name, content, mimetype, *encoding in row.attachments:
+        if encoding == ["base64"]:
+            content = base64.b64decode(content)
+        email.attach(name, content, mimetype)
+    return email
+
+
+def _is_transient(error: Exception) -> bool:
+    """4xx answers and network trouble are worth retrying; 5xx and bad addresses are not."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return any(code < 500 for code, _ in error.recipients.values())
+    if isinstance(error, smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError):
+        return True
+    if isinstance(error, smtplib.SMTPResponseException):
+        return 400 <= error.smtp_code < 500
+    return isinstance(error, ConnectionError | TimeoutError)
+
+
+def _claim(*, message_id: int) -> OutboxMessage | None:
+    """Mark the row `sending` and return it, or None when there is nothing to do.
+
+    PostgreSQL: the row lock with SKIP LOCKED means a second worker holding the same id
+    leaves at once. SQLite ignores FOR UPDATE, but its IMMEDIATE transactions serialise
+    writers, so the status check below is just as safe.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        row = (
+            OutboxMessage.objects.select_for_update(skip_locked=True).filter(pk=message_id).first()
+        )
+        if row is None or row.status in (Status.SENT, Status.FAILED):
+            return None
+        if row.status == Status.SENDING and row.sending_started_at > now - sending_stale_after():
+            return None  # another worker has it
+        row.status = Status.SENDING
+        row.attempts += 1
+        row.sending_started_at = now
+        row.updated_at = now
+        row.save(update_fields=["status", "attempts", "sending_started_at", "updated_at"])
+    return row
+
+
+def _finish(row: OutboxMessage, **fields) -> None:
+    """Record the outcome, unless another worker took the row over in the meantime."""
+    OutboxMessage.objects.filter(
+        pk=row.pk, status=Status.SENDING, sending_started_at=row.sending_started_at
+    ).update(updated_at=timezone.now(), **fields)
+
+
+def outbox_send(*, message_id: int) -> None:
+    """Send one outbox row; running it twice sends once.
+
+    The SMTP conversation happens outside any transaction, between marking the row
+    `sending` and marking it `sent`. A crash inside that window leaves the row `sending`;
+    the sweeper re-queues it once stale, so the message is never lost but may go out twice
+    (see the module docstring).
+    """
+    row = _claim(message_id=message_id)
+    if row is None:
+        return
+    try:
+        email = _email_from_row(row)
+        with get_connection() as connection:
+            connection.send_messages([email])
+    except (smtplib.SMTPException, OSError, ValueError) as error:
+        reason = f"{type(error).__name__}: {error}"[:2000]
+        if _is_transient(error):
+            _finish(row, status=Status.QUEUED, last_error=reason)
+            raise TransientDeliveryError(reason) from error
+        logger.warning("outbox message %s failed permanently: %s", row.pk, reason)
+        _finish(row, status=Status.FAILED, last_error=reason)
+        return
+    except Exception as error:
+        # A bug, not the mail server: queue it again for the sweeper and let it surface.
+        _finish(row, status=Status.QUEUED, last_error=f"{type(error).__name__}: {error}"[:2000])
+        raise
+    # Sent is sent: record it even if the sweeper re-queued the row meanwhile.
+    OutboxMessage.objects.filter(pk=row.pk).exclude(status=Status.SENT).update(
+        status=Status.SENT, sent_at=timezone.now(), updated_at=timezone.now(), last_error=""
+    )
+
+
+# --- repair --------------------------------------------------------------------------
+
+
+SWEEP_BATCH = 1000
+
+
+def outbox_sweep() -> int:
+    """Re-enqueue rows whose task was lost; give up on rows past the maximum age.
+
+    Returns how many rows were re-enqueued. Run every minute by celery beat.
+    """
+    from notifications.tasks import outbox_send_task
+
+    now = timezone.now()
+    open_rows = Q(status=Status.QUEUED) | Q(
+        status=Status.SENDING, sending_started_at__lt=now - sending_stale_after()
+    )
+    given_up = OutboxMessage.objects.filter(open_rows, queued_at__lt=now - max_age()).update(
+        status=Status.FAILED, last_error="gave up after max age", updated_at=now
+    )
+    if given_up:
+        logger.warning("outbox: gave up on %s message(s) after max age", given_up)
+
+    stale = OutboxMessage.objects.filter(
+        Q(status=Status.QUEUED, updated_at__lt=now - requeue_after())
+        | Q(status=Status.SENDING, sending_started_at__lt=now - sending_stale_after())
+    )
+    ids = list(stale.order_by("updated_at").values_list("pk", flat=True)[:SWEEP_BATCH])
+    if not ids:
+        return 0
+    # The conditions again, so a row that moved on since the read is left alone; bumping
+    # updated_at keeps the next sweep from sending the same task again at once.
+    OutboxMessage.objects.filter(pk__in=ids).filter(
+        Q(status=Status.QUEUED)
+        | Q(status=Status.SENDING, sending_started_at__lt=now - sending_stale_after())
+    ).update(status=Status.QUEUED, updated_at=now)
+    for pk in ids:
+        outbox_send_task.delay(message_id=pk)
+    return len(ids)
+
+
+@transaction.atomic
+def outbox_retry_failed(*, ids: list[int] | None = None) -> int:
+    """Queue failed messages again (all of them, or those in `ids`); returns the count."""
+    failed = OutboxMessage.objects.select_for_update().filter(status=Status.FAILED)
+    if ids is not None:
+        failed = failed.filter(pk__in=ids)
+    retry_ids = list(failed.values_list("pk", flat=True))
+    now = timezone.now()
+    OutboxMessage.objects.filter(pk__in=retry_ids).update(
+        status=Status.QUEUED, queued_at=now, updated_at=now
+    )
+    _enqueue_after_commit(retry_ids)
+    return len(retry_ids)

@@ -1,25 +1,19 @@
-import smtplib
-
 from celery import shared_task
 
-# Network trouble and 4xx answers are worth retrying; a refused recipient (5xx) is not.
-TRANSIENT_ERRORS = (
-    ConnectionError,
-    TimeoutError,
-    smtplib.SMTPServerDisconnected,
-    smtplib.SMTPConnectError,
-)
+from notifications import services
 
 
 @shared_task(
-    bind=True,
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=30,
-    retry_backoff_max=30 * 60,
+    autoretry_for=(services.TransientDeliveryError,),
+    retry_backoff=True,
+    retry_backoff_max=600,  # below the Redis visibility_timeout (settings)
     retry_jitter=True,
     max_retries=8,
 )
-def email_send_task(self, *, payload: dict) -> None:
-    from notifications.services import email_message_from_payload
+def outbox_send_task(*, message_id: int) -> None:
+    services.outbox_send(message_id=message_id)
 
-    email_message_from_payload(payload).send()
+
+@shared_task
+def outbox_sweep_task() -> int:
+    return services.outbox_sweep()

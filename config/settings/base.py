@@ -170,18 +170,36 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A task not acknowledged within this time is redelivered by Redis; it must exceed
-# every countdown/ETA used by the project.
+# every countdown/ETA used by the project. The longest is the outbox retry backoff
+# (retry_backoff_max=600 s in notifications/tasks.py), far below these 6 hours.
+# No result backend is configured, so there is no second visibility timeout to match.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 60 * 60}
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_TIME_LIMIT = 10 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 9 * 60
 CELERY_BEAT_SCHEDULE = {
+    # Re-enqueue outbox rows whose task was lost (killed worker, broker restart).
+    "notifications-outbox-sweep": {
+        "task": "notifications.tasks.outbox_sweep_task",
+        "schedule": 60.0,
+    },
     # Confirmed people nobody checked in become no-shows once an event has ended.
     "events-attendance-close": {
         "task": "events.tasks.attendance_close_task",
         "schedule": crontab(minute=15),
     },
 }
+
+# --- Outbox ---------------------------------------------------------------------------
+# A row still queued after this long has lost its task and is enqueued again.
+OUTBOX_REQUEUE_AFTER_SECONDS = env.int("OUTBOX_REQUEUE_AFTER_SECONDS", default=5 * 60)
+# A row "sending" this long belongs to a dead worker; longer than CELERY_TASK_TIME_LIMIT,
+# so a live worker is never overtaken.
+OUTBOX_SENDING_STALE_AFTER_SECONDS = env.int(
+    "OUTBOX_SENDING_STALE_AFTER_SECONDS", default=CELERY_TASK_TIME_LIMIT + 5 * 60
+)
+# Undelivered after this long since it was queued: marked failed, "gave up after max age".
+OUTBOX_MAX_AGE_SECONDS = env.int("OUTBOX_MAX_AGE_SECONDS", default=2 * 24 * 60 * 60)
 
 # --- I18N / time ----------------------------------------------------------------------
 LANGUAGE_CODE = "en"

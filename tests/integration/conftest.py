@@ -4,6 +4,7 @@ Locally a missing service skips these tests; in CI (CI=true) it fails them, so a
 machine can never pass as green.
 """
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -71,8 +72,15 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self._lock = threading.Lock()
+        # Once this many messages arrived, the next DATA hangs until `stall_after` is
+        # cleared and is then refused: a sender caught mid-conversation, for crash tests.
+        self.stall_after: int | None = None
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        if self.stall_after is not None and len(self.messages) >= self.stall_after:
+            while self.stall_after is not None:
+                await asyncio.sleep(0.05)
+            return "451 Requested action aborted"
         message = message_from_bytes(envelope.content, policy=policy.default)
         with self._lock:
             self.messages.append(message)
@@ -100,65 +108,90 @@ def smtp_server() -> Iterator[tuple[Mailbox, int]]:
         controller.stop()
 
 
+class Workers:
+    """Starts real `celery worker` processes on the test database and SMTP server."""
+
+    def __init__(self, redis_url: str, smtp_port: int) -> None:
+        db = connection.settings_dict
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings.base",
+            "CELERY_BROKER_URL": redis_url,
+            "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
+            "PYTHONUNBUFFERED": "1",
+        }
+        if db["ENGINE"].endswith("postgresql"):
+            self.env["DATABASE_URL"] = (
+                f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/"
+                f"{db['NAME']}"
+            )
+        self.started: list[subprocess.Popen] = []
+
+    def start(self) -> subprocess.Popen:
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--pool=solo",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--hostname",
+                f"itest-{os.getpid()}-{len(self.started)}@%h",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.started.append(worker)
+        ready = threading.Event()
+        log: list[str] = []
+
+        def read_output() -> None:
+            for line in worker.stdout:
+                log.append(line)
+                if " ready." in line:
+                    ready.set()
+
+        threading.Thread(target=read_output, daemon=True).start()
+        if not ready.wait(60):
+            worker.kill()
+            pytest.fail("Celery worker did not start:\n" + "".join(log[-40:]))
+        worker.log = log
+        return worker
+
+    def stop_all(self) -> None:
+        for worker in self.started:
+            if worker.poll() is None:
+                worker.terminate()
+        for worker in self.started:
+            try:
+                worker.wait(20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+
 @pytest.fixture
-def celery_worker(redis_url, smtp_server, transactional_db) -> Iterator[subprocess.Popen]:
-    """A real `celery worker` process, on the test database, sending to the test SMTP server."""
+def celery_workers(redis_url, smtp_server, transactional_db) -> Iterator[Workers]:
+    """Start (and SIGKILL, and start again) real worker processes; all stopped at the end."""
     import redis
 
     redis.Redis.from_url(redis_url).flushdb()  # no stale tasks from an earlier run
     _, smtp_port = smtp_server
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.base",
-        "CELERY_BROKER_URL": redis_url,
-        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
-        "PYTHONUNBUFFERED": "1",
-    }
-    if db["ENGINE"].endswith("postgresql"):
-        env["DATABASE_URL"] = (
-            f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-        )
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool=solo",
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--hostname",
-            f"itest-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    ready = threading.Event()
-    log: list[str] = []
-
-    def read_output() -> None:
-        for line in worker.stdout:
-            log.append(line)
-            if " ready." in line:
-                ready.set()
-
-    threading.Thread(target=read_output, daemon=True).start()
-    if not ready.wait(60):
-        worker.kill()
-        pytest.fail("Celery worker did not start:\n" + "".join(log[-40:]))
-    worker.log = log
+    workers = Workers(redis_url, smtp_port)
     try:
-        yield worker
+        yield workers
     finally:
-        worker.terminate()
-        try:
-            worker.wait(20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        workers.stop_all()
+
+
+@pytest.fixture
+def celery_worker(celery_workers) -> subprocess.Popen:
+    """A real `celery worker` process, on the test database, sending to the test SMTP server."""
+    return celery_workers.start()

@@ -37,7 +37,7 @@ def test_sign_up_mail_reaches_the_mailbox_through_a_real_worker_and_confirms_the
     assert client.get(confirm_path).status_code == 200
     client.post(confirm_path)
     assert EmailAddress.objects.get(email="ines.duarte@example.org").verified
-    assert any("email_send_task" in line and "succeeded" in line for line in celery_worker.log)
+    assert any("outbox_send_task" in line and "succeeded" in line for line in celery_worker.log)
 
 
 def test_password_reset_mail_is_delivered_by_the_worker(
