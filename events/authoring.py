@@ -52,6 +52,7 @@ EVENT_FIELDS = (
     "approval_required",
     "materials_url",
     "recording_url",
+    "reminder_offsets",
 )
 EVENT_M2M_FIELDS = ("clusters", "topics")
 # A change of any of these changes the calendar entry people hold.

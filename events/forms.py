@@ -16,7 +16,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from events.authoring import GUEST_GENDERS
-from events.models import Event, Session, StageRole
+from events.models import Event, Session, StageRole, default_reminder_offsets
+from events.reminders import REMINDER_OFFSET_CHOICES
 from members.models import Cluster, GenderIdentity, Language, Profile, Topic
 
 LOCAL_INPUT_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M")
@@ -161,6 +162,18 @@ class EventForm(EventTimesMixin, forms.Form):
     )
     materials_url = forms.URLField(label=_("Materials"), required=False, assume_scheme="https")
     recording_url = forms.URLField(label=_("Recording"), required=False, assume_scheme="https")
+    reminder_offsets = forms.TypedMultipleChoiceField(
+        label=_("Reminders"),
+        choices=[(str(minutes), label) for minutes, label in REMINDER_OFFSET_CHOICES],
+        coerce=int,
+        required=False,
+        initial=[str(minutes) for minutes in default_reminder_offsets()],
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_(
+            "E-mailed to confirmed participants. A new online event also gets the "
+            "one-hour reminder unless you change this."
+        ),
+    )
 
     def __init__(self, *args, instance: Event | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -178,7 +191,17 @@ class EventForm(EventTimesMixin, forms.Form):
         zone_name = cleaned.get("timezone")
         if zone_name:
             self._to_utc(cleaned, zoneinfo.ZoneInfo(zone_name))
+        self._clean_reminder_offsets(cleaned)
         return cleaned
+
+    def _clean_reminder_offsets(self, cleaned: dict) -> None:
+        offsets = cleaned.get("reminder_offsets")
+        if offsets is None:
+            return
+        online = bool(cleaned.get("online_url") or cleaned.get("online_platform"))
+        if self.instance is None and online and "reminder_offsets" not in self.changed_data:
+            offsets = [*offsets, 60]  # online events: also one hour before, by default
+        cleaned["reminder_offsets"] = sorted(set(offsets), reverse=True)
 
     def changes(self) -> dict:
         """Plain field values for `events.authoring` (clusters and topics go separately)."""

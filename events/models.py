@@ -15,6 +15,11 @@ from django.utils.translation import gettext_lazy as _
 from members.models import Cluster, GenderIdentity, Language, Profile, Topic
 
 
+def default_reminder_offsets() -> list[int]:
+    """Minutes before the start at which registered people are reminded: one day."""
+    return [1440]
+
+
 class Event(models.Model):
     class Kind(models.TextChoices):
         WEBINAR = "webinar", _("Webinar")
@@ -63,6 +68,16 @@ class Event(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     materials_url = models.URLField(blank=True)
     recording_url = models.URLField(blank=True)
+    reminder_offsets = models.JSONField(
+        default=default_reminder_offsets,
+        blank=True,
+        help_text=_(
+            "Minutes before the start at which confirmed participants are reminded, "
+            "e.g. [1440] (one day) or [1440, 60] (one day and one hour)."
+        ),
+    )
+    # When the follow-up (materials, recording, feedback) went to the attendees.
+    followup_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
     # iCalendar SEQUENCE: rises on every change of time, place or status.
     sequence = models.PositiveIntegerField(default=0, editable=False)
     created_by = models.ForeignKey(

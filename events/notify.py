@@ -39,11 +39,12 @@ def registration_changed(
         to=[registration.user.email],
     )
     method = ical.invitation_method(registration)
-    message.attach(
-        "invitation.ics",
-        ical.registration_invitation(registration, method).decode(),
-        f"text/calendar; method={method}; charset=utf-8",
-    )
+    invitation = ical.registration_invitation(registration, method).decode()
+    calendar_type = f"text/calendar; method={method}; charset=utf-8"
+    # As an alternative part, Outlook and Gmail show their RSVP card; as an attachment,
+    # every other client can still open or import it.
+    message.attach_alternative(invitation, calendar_type)
+    message.attach("invitation.ics", invitation, calendar_type)
     email_enqueue(
         message=message,
         kind="events.registration",

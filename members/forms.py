@@ -138,3 +138,19 @@ class AccountDeleteForm(forms.Form):
 class TopicForm(forms.Form):
     name = forms.CharField(max_length=80, label=_("Topic"))
     description = forms.CharField(max_length=240, required=False, label=_("Short description"))
+
+
+class MessagePreferencesForm(forms.Form):
+    invitations = forms.BooleanField(
+        required=False, label=_("Invitations to events organised by my clusters")
+    )
+    invitation_topics = forms.ModelMultipleChoiceField(
+        Topic.objects.all(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label=_("Only invitations about these topics"),
+        help_text=_("Tick none to get invitations about every topic."),
+    )
+    reminders = forms.BooleanField(
+        required=False, label=_("Reminders before events I registered for")
+    )

@@ -305,3 +305,32 @@ class GenderIdentity(models.Model):
     def __str__(self):
         # Deliberately without the gender: this string can end up in logs and admin pages.
         return f"Gender self-identification of user #{self.user_id}"
+
+
+class MessagePreferences(models.Model):
+    """Which optional messages a member gets. No row means the defaults: everything.
+
+    Transactional mail (registration confirmations, changes, cancellations) is not
+    optional and is not governed here. Read and written through `members/preferences.py`.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="message_preferences"
+    )
+    invitations = models.BooleanField(_("invitations to events"), default=True)
+    invitation_topics = models.ManyToManyField(
+        Topic,
+        blank=True,
+        related_name="+",
+        verbose_name=_("invitation topics"),
+        help_text=_("Only invitations about these topics; none = all."),
+    )
+    reminders = models.BooleanField(_("reminders before events I registered for"), default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("message preferences")
+        verbose_name_plural = _("message preferences")
+
+    def __str__(self):
+        return f"Message preferences of user #{self.user_id}"

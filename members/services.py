@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from members import personal_data, privacy, selectors
+from members import personal_data, preferences, privacy, selectors
 from members.models import Cluster, ClusterOrganiser, Profile, Topic, User
 
 logger = logging.getLogger(__name__)
@@ -143,6 +143,7 @@ def personal_data_export(*, user: User) -> dict[str, Any]:
                 gender.consent_changed_at.isoformat() if gender.consent_changed_at else None
             ),
         }
+    data["message_preferences"] = preferences.preferences_export(user=user)
     for section, exporter in personal_data.exporters().items():
         data[section] = exporter(user)
     return data
@@ -167,6 +168,7 @@ def account_erase(*, user: User) -> None:
         if photo:
             transaction.on_commit(lambda: storage.delete(photo))
     privacy.gender_clear(user=user)
+    preferences.preferences_erase(user=user)
     EmailAddress.objects.filter(user=user).delete()
     ClusterOrganiser.objects.filter(user=user).delete()
     user.email = f"erased-{user.pk}-{secrets.token_hex(8)}@invalid.invalid"

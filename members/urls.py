@@ -14,6 +14,8 @@ urlpatterns = [
     path("me/data.json", views.DataExportView.as_view(), name="data_export"),
     path("me/delete/", views.AccountDeleteView.as_view(), name="account_delete"),
     path("me/api-token/", views.ApiTokenView.as_view(), name="api_token"),
+    path("me/messages/", views.MessagePreferencesView.as_view(), name="message_preferences"),
+    path("unsubscribe/<str:token>/", views.UnsubscribeView.as_view(), name="unsubscribe"),
     path("organisations/", views.OrganisationListView.as_view(), name="organisation_list"),
     path(
         "organisations/<slug:slug>/",

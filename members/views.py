@@ -10,13 +10,21 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views import View
+from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import TemplateView
 
-from members import api_tokens, privacy, selectors, services
+from members import api_tokens, preferences, privacy, selectors, services
 from members.filters import DirectoryFilter
-from members.forms import AccountDeleteForm, GenderForm, ProfileForm, TopicForm
+from members.forms import (
+    AccountDeleteForm,
+    GenderForm,
+    MessagePreferencesForm,
+    ProfileForm,
+    TopicForm,
+)
 from members.models import Organisation, User
 
 PAGE_SIZE = 24
@@ -185,6 +193,69 @@ class ApiTokenView(LoginRequiredMixin, View):
         response = render(request, self.template_name, {"token": token, "new_key": token.key})
         response["Cache-Control"] = "no-store"
         return response
+
+
+class MessagePreferencesView(LoginRequiredMixin, View):
+    """Which optional messages I get; unsubscribe links point here afterwards."""
+
+    template_name = "members/message_preferences.html"
+
+    def get(self, request):
+        current = preferences.preferences_for(user=request.user)
+        initial = {
+            "invitations": current.invitations,
+            "reminders": current.reminders,
+            "invitation_topics": list(current.invitation_topics.all()) if current.pk else [],
+        }
+        return render(
+            request, self.template_name, {"form": MessagePreferencesForm(initial=initial)}
+        )
+
+    def post(self, request):
+        form = MessagePreferencesForm(request.POST)
+        if not form.is_valid():
+            return render(request, self.template_name, {"form": form}, status=400)
+        preferences.preferences_update(user=request.user, **form.cleaned_data)
+        messages.success(request, _("Your message preferences are saved."))
+        return redirect("members:message_preferences")
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class UnsubscribeView(View):
+    """The link in optional mail. The signed token is the credential: no login, no CSRF.
+
+    GET only asks (link scanners and previews open links); a POST from the page's button
+    or a mail client's one-click request (RFC 8058) turns the kind off.
+    """
+
+    template_name = "members/unsubscribe.html"
+
+    def request_for(self, token: str) -> preferences.Unsubscribe:
+        unsubscribe = preferences.unsubscribe_from_token(token)
+        if unsubscribe is None:
+            raise Http404("This unsubscribe link is not valid.")
+        return unsubscribe
+
+    def page(self, request, unsubscribe: preferences.Unsubscribe, *, done: bool):
+        response = render(
+            request,
+            self.template_name,
+            {"kind": unsubscribe.kind, "done": done},
+        )
+        # The token is in the address: keep it out of Referer headers and caches.
+        response["Referrer-Policy"] = "no-referrer"
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def get(self, request, token: str):
+        return self.page(request, self.request_for(token), done=False)
+
+    def post(self, request, token: str):
+        unsubscribe = self.request_for(token)
+        preferences.unsubscribe(user=unsubscribe.user, kind=unsubscribe.kind)
+        if request.POST.get("List-Unsubscribe") == "One-Click":
+            return HttpResponse("Unsubscribed.", content_type="text/plain; charset=utf-8")
+        return self.page(request, unsubscribe, done=True)
 
 
 class AccountDeleteView(LoginRequiredMixin, View):

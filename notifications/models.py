@@ -26,6 +26,10 @@ class OutboxMessage(models.Model):
     from_email = models.CharField(max_length=320)
     reply_to = models.CharField(max_length=998, blank=True)
     headers = models.JSONField(default=dict, blank=True)
+    # [[content, mimetype], ...] — alternative renderings of the body besides the HTML one,
+    # sent after it inside multipart/alternative; e.g. the
+    # "text/calendar; method=REQUEST" part that Outlook and Gmail turn into an RSVP card.
+    alternatives = models.JSONField(default=list, blank=True)
     # [[filename, text content, mimetype], ...] — calendar files and the like; binary
     # content is stored base64-encoded with a fourth element "base64".
     attachments = models.JSONField(default=list, blank=True)

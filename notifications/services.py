@@ -80,13 +80,37 @@ def _attachments_as_data(message: EmailMessage) -> list[list[str]]:
     return rows
 
 
-def _html_alternative(message: EmailMessage) -> str:
-    html = ""
+def _alternatives_as_data(message: EmailMessage) -> tuple[str, list[list[str]]]:
+    """The HTML body, and every other alternative (e.g. text/calendar) as [content, mimetype].
+
+    Alternatives are renderings of the body, so they must be text.
+    """
+    html, others = "", []
     for content, mimetype in getattr(message, "alternatives", []):
-        if mimetype != "text/html" or html:
-            raise ValueError(f"only one text/html alternative can be queued, got {mimetype}")
-        html = content
-    return html
+        if not mimetype.startswith("text/"):
+            raise ValueError(f"an alternative must be text/*, got {mimetype}")
+        if isinstance(content, bytes):
+            content = content.decode()
+        if mimetype == "text/html":
+            if html:
+                raise ValueError("only one text/html alternative can be queued")
+            html = content
+        else:
+            others.append([content, mimetype])
+    return html, others
+
+
+def list_unsubscribe_headers(*, url: str) -> dict[str, str]:
+    """Headers that give optional mail a one-click unsubscribe button (RFC 2369, RFC 8058).
+
+    `url` must be an https URL that unsubscribes on a POST with the body
+    `List-Unsubscribe=One-Click` and no cookies or CSRF token. Transactional mail
+    carries no such headers.
+    """
+    return {
+        "List-Unsubscribe": f"<{url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
 
 
 def email_enqueue(
@@ -105,15 +129,17 @@ def email_enqueue(
         existing = OutboxMessage.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return existing
+    body_html, alternatives = _alternatives_as_data(message)
     row = OutboxMessage(
         recipient=recipients[0],
         kind=kind,
         subject=message.subject,
         body_text=message.body,
-        body_html=_html_alternative(message),
+        body_html=body_html,
         from_email=message.from_email or settings.DEFAULT_FROM_EMAIL,
         reply_to=", ".join(message.reply_to),
         headers=dict(message.extra_headers),
+        alternatives=alternatives,
         attachments=_attachments_as_data(message),
         idempotency_key=idempotency_key,
         message_id=make_msgid(domain=_message_id_domain()),
@@ -129,6 +155,18 @@ def email_enqueue(
         return OutboxMessage.objects.get(idempotency_key=idempotency_key)
     _enqueue_after_commit([row.pk])
     return row
+
+
+def keys_already_queued(*, keys: list[str], batch: int = 500) -> set[str]:
+    """Which of these idempotency keys the outbox already holds (senders skip those)."""
+    found: set[str] = set()
+    for start in range(0, len(keys), batch):
+        found.update(
+            OutboxMessage.objects.filter(
+                idempotency_key__in=keys[start : start + batch]
+            ).values_list("idempotency_key", flat=True)
+        )
+    return found
 
 
 def _enqueue_after_commit(ids: list[int]) -> None:
@@ -157,13 +195,31 @@ def _email_from_row(row: OutboxMessage) -> EmailMultiAlternatives:
         reply_to=[a.strip() for a in row.reply_to.split(",") if a.strip()] or None,
         headers=headers,
     )
+    # The order is the sender's order of preference: plain text, HTML, then the calendar.
     if row.body_html:
         email.attach_alternative(row.body_html, "text/html")
+    for content, mimetype in row.alternatives:
+        email.attach_alternative(content, _without_charset(mimetype))
     for name, content, mimetype, *encoding in row.attachments:
         if encoding == ["base64"]:
             content = base64.b64decode(content)
-        email.attach(name, content, mimetype)
+        email.attach(name, content, _without_charset(mimetype))
     return email
+
+
+def _without_charset(mimetype: str) -> str:
+    """Django encodes text parts itself and adds their charset; a second one would clash.
+
+    "text/calendar; method=REQUEST; charset=utf-8" → "text/calendar; method=REQUEST".
+    """
+    if not mimetype.startswith("text/"):
+        return mimetype
+    kept = [
+        part
+        for part in mimetype.split(";")
+        if part.strip().partition("=")[0].strip().lower() != "charset"
+    ]
+    return ";".join(kept).strip()
 
 
 def _is_transient(error: Exception) -> bool:

@@ -188,6 +188,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "events.tasks.attendance_close_task",
         "schedule": crontab(minute=15),
     },
+    # Reminders before events; `events.reminders` reads this interval (late = 2 sweeps).
+    "events-reminders": {
+        "task": "events.tasks.reminders_send_due_task",
+        "schedule": 5 * 60.0,
+    },
+    # Follow-ups after events, once attendance_close (minute 15) has marked the no-shows.
+    "events-followups": {
+        "task": "events.tasks.followups_send_due_task",
+        "schedule": crontab(minute=45),
+    },
 }
 
 # --- Outbox ---------------------------------------------------------------------------

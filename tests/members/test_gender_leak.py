@@ -28,6 +28,7 @@ from events import services
 from events.attendance import checkin_token
 from events.models import CalendarFeed, Event, Invitation, Registration, Session, StageRole
 from members.models import Profile, User
+from members.preferences import OPTIONAL_KINDS, unsubscribe_token
 from tests.factories import (
     ClusterOrganiserFactory,
     GenderIdentityFactory,
@@ -272,6 +273,11 @@ def fillings(route: str, targets: Targets) -> list[dict[str, str]] | None:
         "api/v1/events/<int:pk>/register/": [{"pk": str(targets.event.pk)}],
         "api/v1/events/<int:pk>/cancel/": [{"pk": str(targets.event.pk)}],
         "admin/(?P<url>.*)$": [{"url": "no-such-admin-page/"}],
+        "unsubscribe/<str:token>/": [
+            {"token": unsubscribe_token(user=u, kind=kind)}
+            for u in targets.users
+            for kind in OPTIONAL_KINDS
+        ],
     }
     if route in explicit:
         return explicit[route]

@@ -13,6 +13,7 @@ from notifications.models import OutboxMessage
 from notifications.services import (
     TransientDeliveryError,
     email_enqueue,
+    list_unsubscribe_headers,
     outbox_retry_failed,
     outbox_send,
     outbox_sweep,
@@ -344,3 +345,69 @@ def test_the_sweep_command_sends_what_a_lost_task_left_behind(mailoutbox, settin
     assert OutboxMessage.objects.get(pk=row.pk).status == OutboxMessage.Status.QUEUED
     call_command("sweep_outbox")
     assert [m.to for m in mailoutbox] == [["lost@example.org"]]
+
+
+def an_invitation(method: str = "REQUEST") -> EmailMultiAlternatives:
+    """A message whose calendar is both the RSVP part and an attachment."""
+    calendar = CALENDAR.replace("METHOD:REQUEST", f"METHOD:{method}")
+    calendar_type = f"text/calendar; method={method}; charset=utf-8"
+    message = EmailMultiAlternatives(
+        "Invitation: Robotics roundtable", "You are registered.", to=["anna@example.org"]
+    )
+    message.attach_alternative("<p>You are registered.</p>", "text/html")
+    message.attach_alternative(calendar, calendar_type)
+    message.attach("invitation.ics", calendar, calendar_type)
+    return message
+
+
+@pytest.mark.parametrize("method", ["REQUEST", "CANCEL"])
+def test_a_calendar_part_arrives_as_an_alternative_and_as_an_attachment(smtp, method):
+    row = queued(an_invitation(method))
+
+    outbox_send(message_id=row.pk)
+
+    [raw] = smtp.received
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert parsed.get_content_type() == "multipart/mixed"
+    [alternative] = [p for p in parsed.iter_parts() if p.is_multipart()]
+    assert alternative.get_content_type() == "multipart/alternative"
+    # Plain text, HTML, then the calendar: the order mail clients expect for an RSVP card.
+    assert [p.get_content_type() for p in alternative.iter_parts()] == [
+        "text/plain",
+        "text/html",
+        "text/calendar",
+    ]
+    rsvp = list(alternative.iter_parts())[-1]
+    assert rsvp.get_param("method") == method
+    assert rsvp.get_content_charset() == "utf-8"
+    assert rsvp["Content-Type"].count("charset") == 1  # not "charset=utf-8; charset=utf-8"
+    assert rsvp.get_content_disposition() is None  # inline, not an attachment
+    assert f"METHOD:{method}" in rsvp.get_content().splitlines()
+    [attachment] = list(parsed.iter_attachments())
+    assert attachment.get_filename() == "invitation.ics"
+    assert attachment.get_content_type() == "text/calendar"
+    assert attachment.get_param("method") == method
+    assert attachment.get_content().splitlines() == rsvp.get_content().splitlines()
+
+
+def test_a_non_text_alternative_is_refused():
+    message = EmailMultiAlternatives("Hi", "Body", to=["a@example.org"])
+    message.attach_alternative(b"\x89PNG", "image/png")
+
+    with pytest.raises(ValueError, match="text"):
+        email_enqueue(message=message)
+
+
+def test_list_unsubscribe_headers_survive_the_outbox(smtp):
+    url = "https://events.cluster.example/unsubscribe/abc:def/"
+    message = EmailMessage(
+        "Reminder", "Tomorrow.", to=["anna@example.org"], headers=list_unsubscribe_headers(url=url)
+    )
+    row = queued(message)
+
+    outbox_send(message_id=row.pk)
+
+    [raw] = smtp.received
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert parsed["List-Unsubscribe"] == f"<{url}>"
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
