@@ -10,4 +10,5 @@ class EventsConfig(AppConfig):
         from members.personal_data import register_eraser, register_exporter
 
         register_exporter("event_registrations", personal_data.export_registrations)
+        register_exporter("event_invitations", personal_data.export_invitations)
         register_eraser("event_registrations", personal_data.erase)

@@ -84,6 +84,7 @@ RESERVED_SLUGS = {
     "cluster",
     "clusters",
     "me",
+    "rsvp",
 }
 
 GUEST_GENDERS = (
@@ -197,6 +198,7 @@ def _notify_changed(*, event: Event, what: list[str], session: Session | None = 
         .filter(session=session if session else None)
         .select_related("user__profile")
     )
+    reply_to = notify.organiser_reply_to(event=event)
     count = 0
     for registration in registrations:
         context = {
@@ -211,20 +213,25 @@ def _notify_changed(*, event: Event, what: list[str], session: Session | None = 
             "event_url": settings.SITE_URL + event.get_absolute_url(),
         }
         subject = render_to_string("events/email/event_changed_subject.txt", context)
-        body = render_to_string("events/email/event_changed_body.txt", context)
+        message = EmailMultiAlternatives(
+            subject=" ".join(subject.split()),
+            body=render_to_string("events/email/event_changed_body.txt", context),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[registration.user.email],
+            reply_to=reply_to,
+        )
+        message.attach_alternative(
+            render_to_string("events/email/event_changed_body.html", context), "text/html"
+        )
         email_enqueue(
-            message=EmailMultiAlternatives(
-                subject=" ".join(subject.split()),
-                body=body,
-                from_email=settings.DEFAULT_FROM_EMAIL,
-                to=[registration.user.email],
-            ),
+            message=message,
             kind="events.changed",
             # One message per person per version of the event (or session).
             idempotency_key=(
                 f"events.changed:{registration.pk}:{event.sequence}"
                 f":{session.sequence if session else '-'}"
             ),
+            batch=notify.event_batch(event),
         )
         count += 1
     return count
@@ -374,6 +381,7 @@ def event_cancel(*, event: Event, by: User) -> int:
         .filter(event=event, status__in=Registration.ACTIVE_STATUSES)
         .order_by("session_id", "pk")
     )
+    reply_to = notify.organiser_reply_to(event=event)
     for registration in registrations.select_related("user__profile", "session"):
         registration.status = Status.CANCELLED
         registration.waitlist_position = None
@@ -382,7 +390,7 @@ def event_cancel(*, event: Event, by: User) -> int:
         registration.event = event
         if registration.session_id is None:
             # One message per person: the event registration; their sessions go with it.
-            notify.registration_changed(registration=registration)
+            notify.registration_changed(registration=registration, reply_to=reply_to)
             told += 1
     return told
 
@@ -473,6 +481,7 @@ def session_cancel(*, session: Session, by: User) -> int:
     session.sequence += 1
     session.save(update_fields=["is_cancelled", "sequence", "updated_at"])
     told = 0
+    reply_to = notify.organiser_reply_to(event=session.event)
     for registration in (
         Registration.objects.select_for_update(of=("self",))
         .filter(session=session, status__in=Registration.ACTIVE_STATUSES)
@@ -482,7 +491,7 @@ def session_cancel(*, session: Session, by: User) -> int:
         registration.waitlist_position = None
         registration.sequence += 1
         registration.save(update_fields=["status", "waitlist_position", "sequence", "updated_at"])
-        notify.registration_changed(registration=registration)
+        notify.registration_changed(registration=registration, reply_to=reply_to)
         told += 1
     return told
 

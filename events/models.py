@@ -12,7 +12,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from members.models import Cluster, GenderIdentity, Language, Profile, Topic
+from members.models import Cluster, GenderIdentity, Language, Profile, Sector, Topic
 
 
 def default_reminder_offsets() -> list[int]:
@@ -297,3 +297,71 @@ class CalendarFeed(models.Model):
 
     def __str__(self):
         return f"Calendar feed of user #{self.user_id}"
+
+
+class Campaign(models.Model):
+    """An invitation mailing for an event, built from audience criteria by an organiser.
+
+    The audience (see `events.campaigns.campaign_audience`): within one criterion any
+    chosen value matches; across criteria every filled criterion must match; a campaign
+    without member criteria reaches no members. Uploaded addresses are added on top.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="campaigns")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    clusters = models.ManyToManyField(Cluster, blank=True, related_name="+")
+    organisation_kinds = models.JSONField(default=list, blank=True)
+    sectors = models.ManyToManyField(Sector, blank=True, related_name="+")
+    topics = models.ManyToManyField(Topic, blank=True, related_name="+")
+    countries = models.JSONField(default=list, blank=True)
+    past_events = models.ManyToManyField(Event, blank=True, related_name="+")
+    emails = models.TextField(blank=True, help_text=_("One e-mail address per line."))
+    message = models.TextField(blank=True, help_text=_("A personal note, shown in the e-mail."))
+    sent_at = models.DateTimeField(null=True, blank=True)
+    recipient_count = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return f"Campaign #{self.pk} for {self.event}"
+
+    def get_absolute_url(self):
+        return reverse(
+            "events:campaign_detail", kwargs={"slug": self.event.slug, "campaign_id": self.pk}
+        )
+
+
+class CampaignRecipient(models.Model):
+    """One address a campaign went to; `user` is empty for people who are not members."""
+
+    class Rsvp(models.TextChoices):
+        NONE = "", _("No answer")
+        YES = "yes", _("Yes")
+        NO = "no", _("No")
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="recipients")
+    email = models.EmailField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rsvp = models.CharField(max_length=3, choices=Rsvp.choices, blank=True, default=Rsvp.NONE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "email"], name="unique_campaign_recipient"),
+        ]
+
+    def __str__(self):
+        return f"Recipient #{self.pk} of campaign #{self.campaign_id}"

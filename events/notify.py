@@ -1,6 +1,10 @@
 """Messages about registrations, handed to `notifications` (which knows nothing of events).
 
 Called inside the registration transaction; `notifications` sends after commit.
+
+Every message about an event goes to the outbox in the batch `event_batch(event)`, which
+the organiser's dashboard counts and retries, and answers go to the event's organisers
+(`organiser_reply_to`).
 """
 
 from django.conf import settings
@@ -9,13 +13,52 @@ from django.template.loader import render_to_string
 
 from events import ical
 from events.discovery import waitlist_number
-from events.models import Registration
+from events.models import Event, Registration
+from members.models import ClusterOrganiser
 from notifications.services import email_enqueue
+
+# Reply-To names at most this many organisers: enough to reach someone, not a mailing list.
+REPLY_TO_LIMIT = 3
+
+
+def event_batch(event: Event) -> str:
+    """The outbox batch of every message about `event`."""
+    return f"event:{event.pk}"
+
+
+def organiser_reply_to(*, event: Event) -> list[str]:
+    """Where replies to mail about `event` go: its organisers (at most three; one query).
+
+    The organisers of the event's clusters, the person who created the event first if
+    they are one of them, then the longest-serving; the site's sender when there are none.
+    Senders of many messages call this once per batch, not once per recipient.
+    """
+    roles = (
+        ClusterOrganiser.objects.filter(cluster__in=event.clusters.all(), user__is_active=True)
+        .exclude(user__email="")
+        .order_by("created_at", "pk")
+        .values_list("user_id", "user__email")
+    )
+    emails: dict[int, str] = {}
+    for user_id, email in roles:
+        emails.setdefault(user_id, email)
+    ordered = sorted(emails, key=lambda user_id: user_id != event.created_by_id)
+    unique = list(dict.fromkeys(emails[user_id] for user_id in ordered))
+    return unique[:REPLY_TO_LIMIT] or [settings.DEFAULT_FROM_EMAIL]
 
 
 def registration_changed(
-    *, registration: Registration, promoted: bool = False, approved: bool = False
+    *,
+    registration: Registration,
+    promoted: bool = False,
+    approved: bool = False,
+    reply_to: list[str] | None = None,
 ) -> None:
+    """Tell a person what became of their registration (with the calendar invitation).
+
+    Callers that tell many people about one event pass `reply_to` (from
+    `organiser_reply_to`), so the organisers are looked up once.
+    """
     kind = "promoted" if promoted else registration.status
     context = {
         "registration": registration,
@@ -31,12 +74,16 @@ def registration_changed(
         "event_url": settings.SITE_URL + registration.event.get_absolute_url(),
     }
     subject = render_to_string("events/email/registration_subject.txt", context).strip()
-    body = render_to_string("events/email/registration_body.txt", context)
+    event = registration.event
     message = EmailMultiAlternatives(
         subject=" ".join(subject.split()),
-        body=body,
+        body=render_to_string("events/email/registration_body.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[registration.user.email],
+        reply_to=reply_to if reply_to is not None else organiser_reply_to(event=event),
+    )
+    message.attach_alternative(
+        render_to_string("events/email/registration_body.html", context), "text/html"
     )
     method = ical.invitation_method(registration)
     invitation = ical.registration_invitation(registration, method).decode()
@@ -50,4 +97,5 @@ def registration_changed(
         kind="events.registration",
         # Each state of a registration is told once: status and sequence identify it.
         idempotency_key=(f"events.registration:{registration.pk}:{kind}:{registration.sequence}"),
+        batch=event_batch(event),
     )

@@ -20,9 +20,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views import View
 
-from events import attendance, authoring, discovery, selectors, services
+from events import attendance, authoring, discovery, notify, selectors, services
 from events.forms import (
     AttendanceImportForm,
     EventForm,
@@ -33,6 +34,8 @@ from events.forms import (
 from events.models import Event, Registration, Session, StageRole
 from members.selectors import clusters_managed_by, profiles_visible_to, user_is_organiser
 from members.views import paginate, querystring_without_page
+from notifications.selectors import delivery_summary
+from notifications.services import outbox_retry_failed
 
 Status = Registration.Status
 CHECKIN_RESULTS = 50
@@ -388,12 +391,28 @@ class DashboardView(ManagedEventView):
                 "status": status,
                 "statuses": Status.choices,
                 "sessions": sessions,
+                # The mail about this event: registrations, changes, reminders, follow-ups.
+                "delivery": delivery_summary(batch=notify.event_batch(event)),
+                "retry_url": reverse("events:dashboard", kwargs={"slug": event.slug}),
             },
         )
 
     def post(self, request, slug: str):
         event = self.managed_event(request, slug)
         action = request.POST.get("action")
+        if action == "retry_failed":
+            count = outbox_retry_failed(batch=notify.event_batch(event))
+            messages.success(
+                request,
+                ngettext(
+                    "%d failed message is queued again.",
+                    "%d failed messages are queued again.",
+                    count,
+                )
+                % count,
+            )
+            url = reverse("events:dashboard", kwargs={"slug": event.slug})
+            return redirect(url + "#h-messages")
         registration = get_object_or_404(
             Registration.objects.select_related("event", "session", "user"),
             pk=posted_id(request, "registration_id"),

@@ -2,7 +2,7 @@
 
 from django.utils import timezone
 
-from events.models import CalendarFeed, Registration
+from events.models import CalendarFeed, CampaignRecipient, Registration
 from members.models import User
 
 
@@ -22,6 +22,20 @@ def export_registrations(user: User) -> list[dict]:
     ]
 
 
+def export_invitations(user: User) -> list[dict]:
+    return [
+        {
+            "event": r.campaign.event.title,
+            "email": r.email,
+            "rsvp": r.rsvp,
+            "sent_at": r.created_at.isoformat(),
+        }
+        for r in CampaignRecipient.objects.filter(user=user)
+        .select_related("campaign__event")
+        .order_by("pk")
+    ]
+
+
 def erase(user: User) -> None:
     """Free the seats a person still holds; past attendance stays as anonymous counts."""
     from events.services import registration_cancel
@@ -35,3 +49,5 @@ def erase(user: User) -> None:
     for registration in upcoming:
         registration_cancel(registration=registration, by=user)
     CalendarFeed.objects.filter(user=user).delete()
+    # Which invitations went to the address is personal; the campaign keeps its count.
+    CampaignRecipient.objects.filter(user=user).delete()

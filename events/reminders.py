@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 
 from events import ical
 from events.models import Event, Registration
+from events.notify import event_batch, organiser_reply_to
 from members.models import User
 from members.preferences import REMINDERS, unsubscribe_url, users_wanting
 from notifications.services import email_enqueue, keys_already_queued, list_unsubscribe_headers
@@ -116,6 +117,7 @@ def _message(
     template: str,
     context: dict,
     to: str,
+    reply_to: list[str],
     attach_invitation: Registration | None = None,
     headers: dict[str, str] | None = None,
 ) -> EmailMultiAlternatives:
@@ -125,6 +127,7 @@ def _message(
         body=render_to_string(f"events/email/{template}_body.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[to],
+        reply_to=reply_to,
         headers=headers,
     )
     message.attach_alternative(
@@ -143,10 +146,13 @@ def _message(
 # --- reminders -------------------------------------------------------------------------
 
 
-def reminder_enqueue(*, registration: Registration, offset: int) -> None:
+def reminder_enqueue(
+    *, registration: Registration, offset: int, reply_to: list[str] | None = None
+) -> None:
     """Queue one reminder; the caller's transaction writes it, `notifications` sends it.
 
-    Reminders are optional mail: they carry a one-click unsubscribe link.
+    Reminders are optional mail: they carry a one-click unsubscribe link. Callers that
+    remind many people of one event pass `reply_to` (see `organiser_reply_to`).
     """
     event = registration.event
     unsubscribe = unsubscribe_url(user=registration.user, kind=REMINDERS)
@@ -164,6 +170,7 @@ def reminder_enqueue(*, registration: Registration, offset: int) -> None:
             template="reminder",
             context=context,
             to=registration.user.email,
+            reply_to=reply_to if reply_to is not None else organiser_reply_to(event=event),
             attach_invitation=registration,
             headers=list_unsubscribe_headers(url=unsubscribe),
         ),
@@ -171,6 +178,7 @@ def reminder_enqueue(*, registration: Registration, offset: int) -> None:
         idempotency_key=reminder_key(
             registration=registration, offset=offset, starts_at=event.starts_at
         ),
+        batch=event_batch(event),
     )
 
 
@@ -213,6 +221,7 @@ def reminders_send_due(*, now: datetime | None = None) -> int:
     queued_before = _already_queued(keys)
     count = 0
     for pairs in by_event.values():
+        reply_to: list[str] | None = None
         with transaction.atomic():
             for registration, offset in pairs:
                 key = reminder_key(
@@ -222,7 +231,9 @@ def reminders_send_due(*, now: datetime | None = None) -> int:
                 )
                 if key in queued_before:
                     continue
-                reminder_enqueue(registration=registration, offset=offset)
+                if reply_to is None:
+                    reply_to = organiser_reply_to(event=registration.event)
+                reminder_enqueue(registration=registration, offset=offset, reply_to=reply_to)
                 count += 1
     return count
 
@@ -230,7 +241,7 @@ def reminders_send_due(*, now: datetime | None = None) -> int:
 # --- follow-up -------------------------------------------------------------------------
 
 
-def followup_enqueue(*, registration: Registration) -> None:
+def followup_enqueue(*, registration: Registration, reply_to: list[str] | None = None) -> None:
     event = registration.event
     event_url = _event_url(event)
     context = {
@@ -241,9 +252,15 @@ def followup_enqueue(*, registration: Registration) -> None:
         "feedback_url": f"{event_url}#feedback",
     }
     email_enqueue(
-        message=_message(template="followup", context=context, to=registration.user.email),
+        message=_message(
+            template="followup",
+            context=context,
+            to=registration.user.email,
+            reply_to=reply_to if reply_to is not None else organiser_reply_to(event=event),
+        ),
         kind="events.followup",
         idempotency_key=followup_key(registration=registration),
+        batch=event_batch(event),
     )
 
 
@@ -282,9 +299,10 @@ def followups_send_due(*, now: datetime | None = None) -> int:
             attendees = Registration.objects.filter(
                 event=event, session__isnull=True, status=Status.ATTENDED
             ).select_related("user__profile")
+            reply_to = organiser_reply_to(event=event)
             for registration in attendees:
                 registration.event = event
-                followup_enqueue(registration=registration)
+                followup_enqueue(registration=registration, reply_to=reply_to)
                 count += 1
             event.followup_sent_at = now
             event.save(update_fields=["followup_sent_at"])

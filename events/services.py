@@ -186,6 +186,7 @@ def _fill_from_waitlist(*, event: Event, session: Session | None) -> list[Regist
         return promoted
     if session is not None and (session.is_cancelled or timezone.now() >= session.ends_at):
         return promoted
+    reply_to: list[str] | None = None  # looked up once, when someone is promoted
     for registration in selectors.waitlist(event=event, session=session):
         if not _has_free_seat(event, session):
             break
@@ -193,7 +194,9 @@ def _fill_from_waitlist(*, event: Event, session: Session | None) -> list[Regist
         registration.waitlist_position = None
         registration.sequence += 1
         registration.save(update_fields=["status", "waitlist_position", "sequence", "updated_at"])
-        notify.registration_changed(registration=registration, promoted=True)
+        if reply_to is None:
+            reply_to = notify.organiser_reply_to(event=event)
+        notify.registration_changed(registration=registration, promoted=True, reply_to=reply_to)
         promoted.append(registration)
     return promoted
 

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from events import authoring, reminders
+from events import authoring, campaigns, reminders
 
 
 @shared_task
@@ -25,3 +25,26 @@ def reminders_send_due_task() -> int:
 def followups_send_due_task() -> int:
     """Queue the follow-ups of events whose attendance is recorded. Idempotent; hourly."""
     return reminders.followups_send_due()
+
+
+@shared_task
+def campaign_fanout_task(
+    campaign_id: int, after_user: int = 0, after_email: str = "", chunk_size: int = 500
+) -> None:
+    """Invite one chunk of a campaign's audience, then queue the next chunk.
+
+    Idempotent: a chunk run twice queues no second invitation; the last run marks the
+    campaign sent. The cursor (after_user, after_email) says where the chunk starts.
+    """
+    cursor = campaigns.campaign_fanout_chunk(
+        campaign_id=campaign_id,
+        cursor=campaigns.Cursor(after_user=after_user, after_email=after_email),
+        chunk_size=chunk_size,
+    )
+    if cursor is not None:
+        campaign_fanout_task.delay(
+            campaign_id=campaign_id,
+            after_user=cursor.after_user,
+            after_email=cursor.after_email,
+            chunk_size=chunk_size,
+        )

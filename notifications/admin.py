@@ -10,9 +10,18 @@ from notifications.services import outbox_retry_failed
 class OutboxMessageAdmin(admin.ModelAdmin):
     """Read-only: rows change only through `notifications.services`."""
 
-    list_display = ["recipient", "kind", "subject", "status", "attempts", "queued_at", "sent_at"]
-    list_filter = ["status", "kind"]
-    search_fields = ["recipient", "subject", "idempotency_key", "message_id"]
+    list_display = [
+        "recipient",
+        "kind",
+        "batch",
+        "subject",
+        "status",
+        "attempts",
+        "queued_at",
+        "sent_at",
+    ]
+    list_filter = ["status", "kind", "batch"]
+    search_fields = ["recipient", "subject", "idempotency_key", "message_id", "batch"]
     date_hierarchy = "created_at"
     actions = ["retry_failed"]
 

@@ -36,6 +36,9 @@ class OutboxMessage(models.Model):
     # Unique per kind + object + recipient when the caller gives one: enqueueing the same
     # key twice returns the first row and sends once.
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    # What the message belongs to, as its sender names it (e.g. "event:12", "campaign:3"),
+    # so the sender can count, list and retry its messages without this app knowing why.
+    batch = models.CharField(max_length=80, blank=True, db_index=True)
     # Fixed when the row is written, so a resend carries the same Message-ID.
     message_id = models.CharField(max_length=255)
 

@@ -114,14 +114,22 @@ def list_unsubscribe_headers(*, url: str) -> dict[str, str]:
 
 
 def email_enqueue(
-    *, message: EmailMessage, kind: str = "mail", idempotency_key: str | None = None
+    *,
+    message: EmailMessage,
+    kind: str = "mail",
+    idempotency_key: str | None = None,
+    batch: str = "",
 ) -> OutboxMessage:
     """Write `message` to the outbox in the caller's transaction; send it after commit.
 
     The message must have exactly one recipient (one row per person, so one person's
     refused address never holds back another's). With an `idempotency_key` already in the
-    outbox, the existing row is returned and nothing is sent again.
+    outbox, the existing row is returned and nothing is sent again. `batch` names what the
+    message belongs to for its sender (e.g. "event:12"), who can then count and retry
+    those messages through `notifications.selectors` and `outbox_retry_failed`.
     """
+    if len(batch) > OutboxMessage._meta.get_field("batch").max_length:
+        raise ValueError(f"a batch name is at most 80 characters, got {batch!r}")
     recipients = message.recipients()
     if len(recipients) != 1 or message.cc or message.bcc:
         raise ValueError(f"an outbox message has exactly one recipient, got {recipients}")
@@ -142,6 +150,7 @@ def email_enqueue(
         alternatives=alternatives,
         attachments=_attachments_as_data(message),
         idempotency_key=idempotency_key,
+        batch=batch,
         message_id=make_msgid(domain=_message_id_domain()),
     )
     try:
@@ -339,11 +348,16 @@ def outbox_sweep() -> int:
 
 
 @transaction.atomic
-def outbox_retry_failed(*, ids: list[int] | None = None) -> int:
-    """Queue failed messages again (all of them, or those in `ids`); returns the count."""
+def outbox_retry_failed(*, ids: list[int] | None = None, batch: str | None = None) -> int:
+    """Queue failed messages again; returns the count.
+
+    All failed messages, or only those in `ids` and/or in `batch` (both given: both apply).
+    """
     failed = OutboxMessage.objects.select_for_update().filter(status=Status.FAILED)
     if ids is not None:
         failed = failed.filter(pk__in=ids)
+    if batch is not None:
+        failed = failed.filter(batch=batch)
     retry_ids = list(failed.values_list("pk", flat=True))
     now = timezone.now()
     OutboxMessage.objects.filter(pk__in=retry_ids).update(

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.mail import EmailMessage
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import resolve, reverse
@@ -16,6 +17,8 @@ from events import services
 from events.attendance import checkin_token
 from events.forms import EventForm, SessionForm
 from events.models import Event, Registration, StageRole
+from notifications.models import OutboxMessage
+from notifications.services import email_enqueue, outbox_sweep
 from tests.events.organiser_factories import EventFactory, RegistrationFactory, SessionFactory
 from tests.factories import ClusterOrganiserFactory, GenderIdentityFactory, ProfileFactory
 
@@ -590,3 +593,115 @@ def test_an_event_form_with_a_year_out_of_range_says_so(organiser, cluster):
     form = EventForm(data=data)
     assert not form.is_valid()
     assert "between 1900 and 2200" in str(form.errors)
+
+
+# --- messages --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def undeliverable(settings, event, member, cluster):
+    """The registration mail of `event` and of another event, both given up by the sweeper."""
+    services.event_register(event=event, user=member.user)  # its task never runs
+    other = EventFactory(clusters=[cluster], title="Another day")
+    services.event_register(event=other, user=member.user)
+    settings.OUTBOX_MAX_AGE_SECONDS = 0
+    outbox_sweep()
+    settings.OUTBOX_MAX_AGE_SECONDS = 2 * 24 * 60 * 60
+    mine, theirs = OutboxMessage.objects.order_by("pk")
+    assert mine.batch == f"event:{event.pk}" and theirs.batch == f"event:{other.pk}"
+    assert {mine.status, theirs.status} == {OutboxMessage.Status.FAILED}
+    return mine, theirs
+
+
+def test_the_dashboard_counts_this_events_messages_and_shows_why_one_failed(
+    client_for, organiser, event, undeliverable
+):
+    RegistrationFactory(event=event)
+    email_enqueue(
+        message=EmailMessage("Hello", "Body", to=["queued@example.org"]),
+        batch=f"event:{event.pk}",
+    )
+
+    response = client_for(organiser).get(reverse("events:dashboard", args=[event.slug]))
+
+    delivery = response.context["delivery"]
+    assert delivery["counts"]["failed"] == 1
+    assert delivery["counts"]["queued"] == 1
+    assert delivery["counts"]["sent"] == 0
+    page = response.content.decode()
+    assert 'id="h-messages"' in page
+    assert "gave up after max age" in page
+    mine, _theirs = undeliverable
+    assert mine.recipient in page
+    assert 'value="retry_failed"' in page
+
+
+def test_retry_failed_requeues_this_events_messages_and_they_are_sent(
+    client_for,
+    organiser,
+    event,
+    member,
+    undeliverable,
+    mailoutbox,
+    django_capture_on_commit_callbacks,
+):
+    mine, theirs = undeliverable
+    url = reverse("events:dashboard", args=[event.slug])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(organiser).post(url, {"action": "retry_failed"})
+
+    assert response.status_code == 302
+    assert response.url == url + "#h-messages"
+    [sent] = mailoutbox
+    assert sent.to == [member.user.email]
+    assert event.title in sent.subject
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (mine.status, theirs.status) == (OutboxMessage.Status.SENT, OutboxMessage.Status.FAILED)
+    page = client_for(organiser).get(url).content.decode()
+    assert "gave up after max age" not in page
+    assert 'value="retry_failed"' not in page
+
+
+def test_another_organiser_cannot_see_or_retry_this_events_messages(
+    client_for,
+    other_organiser,
+    event,
+    undeliverable,
+    mailoutbox,
+    django_capture_on_commit_callbacks,
+):
+    url = reverse("events:dashboard", args=[event.slug])
+    client = client_for(other_organiser)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(url, {"action": "retry_failed"}).status_code == 404
+    assert client.get(url).status_code == 404
+
+    assert mailoutbox == []
+    assert set(OutboxMessage.objects.values_list("status", flat=True)) == {"failed"}
+
+
+def test_dashboard_queries_do_not_grow_with_failed_messages(client_for, organiser, event, settings):
+    client = client_for(organiser)
+    url = reverse("events:dashboard", args=[event.slug])
+
+    def fail(n: int) -> None:
+        for i in range(n):
+            email_enqueue(
+                message=EmailMessage("Hi", "Body", to=[f"p{i}@example.org"]),
+                batch=f"event:{event.pk}",
+            )
+        settings.OUTBOX_MAX_AGE_SECONDS = 0
+        outbox_sweep()
+
+    fail(1)
+    client.get(url)
+    with CaptureQueriesContext(connection) as one:
+        client.get(url)
+    fail(20)
+    with CaptureQueriesContext(connection) as twenty_one:
+        response = client.get(url)
+    assert response.context["delivery"]["counts"]["failed"] == 21
+    assert len(twenty_one) == len(one)

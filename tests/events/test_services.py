@@ -7,8 +7,9 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from events import services
-from events.models import Event, Registration, Session
+from events.models import Campaign, CampaignRecipient, Event, Registration, Session
 from events.services import RegistrationError
+from members.services import account_erase, personal_data_export
 from tests.factories import ProfileFactory
 
 Status = Registration.Status
@@ -233,7 +234,6 @@ def test_after_the_event_unmarked_participants_become_no_shows(cluster, organisa
 
 
 def test_erasing_an_account_frees_its_upcoming_seat_for_the_waitlist(cluster, organisation):
-    from members.services import account_erase
 
     event = make_event(cluster, capacity=1)
     leaving, waiting = people(organisation, 2)
@@ -244,7 +244,6 @@ def test_erasing_an_account_frees_its_upcoming_seat_for_the_waitlist(cluster, or
 
 
 def test_my_data_export_lists_my_registrations(cluster, member):
-    from members.services import personal_data_export
 
     services.event_register(
         event=make_event(cluster, title="Cyber resilience day"), user=member.user
@@ -276,3 +275,12 @@ def test_registration_mail_carries_the_calendar_invitation(
     assert "METHOD:REQUEST" in request.attachments[0][1]
     assert request.attachments[0][2].startswith("text/calendar; method=REQUEST")
     assert "METHOD:CANCEL" in cancel.attachments[0][1]
+
+
+def test_erasure_removes_which_invitations_reached_me(cluster, member, organiser):
+    event = make_event(cluster)
+    campaign = Campaign.objects.create(event=event, created_by=organiser)
+    CampaignRecipient.objects.create(campaign=campaign, email=member.user.email, user=member.user)
+    assert personal_data_export(user=member.user)["event_invitations"][0]["event"] == event.title
+    account_erase(user=member.user)
+    assert not CampaignRecipient.objects.filter(campaign=campaign).exists()

@@ -24,9 +24,18 @@ from django.utils import timezone
 from django.utils.http import int_to_base36
 from rest_framework.authtoken.models import Token
 
-from events import services
+from events import campaigns, services
 from events.attendance import checkin_token
-from events.models import CalendarFeed, Event, Invitation, Registration, Session, StageRole
+from events.models import (
+    CalendarFeed,
+    Campaign,
+    CampaignRecipient,
+    Event,
+    Invitation,
+    Registration,
+    Session,
+    StageRole,
+)
 from members.models import Profile, User
 from members.preferences import OPTIONAL_KINDS, unsubscribe_token
 from tests.factories import (
@@ -253,6 +262,20 @@ def admin_objects(model, targets: Targets) -> list:
     return list(model.objects.order_by("pk")[:2])
 
 
+def a_campaign(targets: Targets) -> Campaign:
+    """A sent campaign to the targets' cluster, with both targets among its recipients."""
+    campaign = Campaign.objects.filter(event=targets.event).first()
+    if campaign is None:
+        organiser = targets.users[1]
+        campaign = Campaign.objects.create(
+            event=targets.event, created_by=organiser, status=Campaign.Status.SENT
+        )
+        campaign.clusters.set(targets.event.clusters.all())
+        for user in targets.users:
+            CampaignRecipient.objects.create(campaign=campaign, email=user.email, user=user)
+    return campaign
+
+
 def fillings(route: str, targets: Targets) -> list[dict[str, str]] | None:
     """Values for a route's parameters; None when the test does not know how to fill it."""
     names = parameters(route)
@@ -285,6 +308,13 @@ def fillings(route: str, targets: Targets) -> list[dict[str, str]] | None:
         return [{"slug": targets.event.slug}]
     if route.startswith("events/") and names == ("slug", "session_id"):
         return [{"slug": targets.event.slug, "session_id": str(targets.session.pk)}]
+    if route.startswith("events/") and names == ("slug", "campaign_id"):
+        return [{"slug": targets.event.slug, "campaign_id": str(a_campaign(targets).pk)}]
+    if route == "events/rsvp/<str:token>/":
+        return [
+            {"token": campaigns.rsvp_token(campaign=a_campaign(targets), email=u.email)}
+            for u in targets.users
+        ]
     if route.startswith("events/") and names == ("slug", "token"):
         return [
             {"slug": targets.event.slug, "token": checkin_token(registration_id=r.pk)}
