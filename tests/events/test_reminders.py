@@ -1,10 +1,12 @@
 """What participants notice of reminders before an event and the follow-up after it."""
 
+import io
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from events import authoring, reminders, tasks
@@ -333,3 +335,14 @@ def test_the_reminders_an_organiser_chooses_are_saved(cluster, organiser):
     authoring.event_update(event=event, by=organiser, changes=form.changes())
     event.refresh_from_db()
     assert event.reminder_offsets == [2880, 60]
+
+
+def test_the_cron_command_queues_due_reminders_once(cluster, django_capture_on_commit_callbacks):
+    event = event_starting(timezone.now() + DAY - MINUTE, clusters=[cluster])
+    RegistrationFactory(event=event)
+    out = io.StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("send_reminders", stdout=out)
+        call_command("send_reminders", stdout=out)
+    assert "Queued 1 reminder(s)" in out.getvalue()
+    assert OutboxMessage.objects.filter(kind="events.reminder").count() == 1
