@@ -22,7 +22,8 @@ from events import campaigns, services
 from events.models import Campaign
 from events.organiser_views import ManagedEventView
 from members.models import Organisation, Sector, Topic
-from notifications.selectors import delivery_counts
+from notifications.selectors import delivery_summary
+from notifications.services import outbox_retry_failed
 
 
 class CampaignForm(forms.Form):
@@ -135,13 +136,20 @@ class CampaignDetailView(ManagedEventView):
                 "uploaded": len(campaign.emails.split()) if campaign.emails else 0,
                 "preview": campaigns.campaign_preview_count(campaign=campaign) if draft else None,
                 "recipients": None if draft else campaign.recipients.count(),
-                "delivery": None if draft else delivery_counts(batch=f"campaign:{campaign.pk}"),
+                "delivery": None
+                if draft
+                else delivery_summary(batch=campaigns.campaign_batch(campaign)),
+                "retry_url": campaign.get_absolute_url(),
             },
         )
 
     def post(self, request, slug: str, campaign_id: int):
         event = self.managed_event(request, slug)
         campaign = _campaign(event, campaign_id)
+        if request.POST.get("action") == "retry_failed":
+            count = outbox_retry_failed(batch=campaigns.campaign_batch(campaign))
+            messages.success(request, _("%d message(s) queued again.") % count)
+            return redirect(campaign.get_absolute_url())
         try:
             campaigns.campaign_send(campaign=campaign, by=request.user)
         except ValidationError as error:

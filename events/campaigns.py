@@ -58,6 +58,11 @@ Status = Campaign.Status
 # --- reads ---------------------------------------------------------------------------
 
 
+def campaign_batch(campaign: Campaign) -> str:
+    """The outbox batch of a campaign's invitations, for delivery counts and retries."""
+    return f"campaign:{campaign.pk}"
+
+
 def parse_emails(text: str) -> tuple[list[str], list[str]]:
     """The valid addresses of an uploaded list (lower case, first occurrence kept) and
     the lines that are not addresses. One address a line; commas and semicolons also split."""
@@ -346,7 +351,7 @@ def _invite(*, campaign: Campaign, people: list[tuple[str, User | None]]) -> Non
             message=invitation_message(campaign=campaign, email=email, user=user, ics=calendar),
             kind="events.invitation",
             idempotency_key=keys[email],
-            batch=f"campaign:{campaign.pk}",
+            batch=campaign_batch(campaign),
         )
 
 

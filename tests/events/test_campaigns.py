@@ -344,7 +344,7 @@ def test_organiser_builds_previews_and_sends_a_campaign(
 
     page = client.get(campaign.get_absolute_url())
     assert page.context["recipients"] == 3
-    assert page.context["delivery"]["total"] == 3
+    assert page.context["delivery"]["counts"]["total"] == 3
 
 
 def test_a_bad_address_in_the_form_is_shown_and_nothing_saved(event, organiser, client_for):
@@ -531,3 +531,35 @@ def test_other_people_are_not_affected_by_someones_rsvp(
         client_for(member.user).post(url, {"answer": "yes"})  # signed in as someone else
     # The token, not the session, says who registers.
     assert list(Registration.objects.values_list("user", flat=True)) == [colleague.user.pk]
+
+
+def test_the_campaign_page_retries_its_failed_invitations_only(client_for, organiser, cluster):
+    event = EventFactory(clusters=[cluster])
+    campaign = Campaign.objects.create(event=event, created_by=organiser, status="sent")
+    mine = OutboxMessage.objects.create(
+        recipient="a@example.org",
+        kind="events.invitation",
+        subject="s",
+        body_text="b",
+        from_email="x@example.org",
+        status="failed",
+        last_error="550 no such user",
+        batch=campaigns.campaign_batch(campaign),
+    )
+    other = OutboxMessage.objects.create(
+        recipient="b@example.org",
+        kind="events.invitation",
+        subject="s",
+        body_text="b",
+        from_email="x@example.org",
+        status="failed",
+        batch="campaign:0",
+    )
+    client = client_for(organiser)
+    page = client.get(campaign.get_absolute_url())
+    assert "550 no such user" in page.content.decode()
+    client.post(campaign.get_absolute_url(), {"action": "retry_failed"})
+    mine.refresh_from_db()
+    other.refresh_from_db()
+    assert mine.status == "queued"  # sent after the request's transaction commits
+    assert other.status == "failed"
