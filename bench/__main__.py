@@ -11,6 +11,7 @@ import sys
 BENCHMARKS: list[str] = [
     "registration_concurrency",  # issue 3: 200 simultaneous registrations, 20 seats
     "event_list",  # issue 3: event list and API list latency with 5,000 events
+    "campaign_delivery",  # issue 4: 5,000-recipient campaign, one worker, SMTP sink
 ]
 
 

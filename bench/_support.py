@@ -223,10 +223,10 @@ def machine() -> str:
     )
 
 
-def record(*, benchmark: str, command: str, figure: str, baseline: str) -> str:
+def record(*, benchmark: str, command: str, figure: str, baseline: str, issue: str = "#3") -> str:
     """Append one row to docs/benchmarks.md (whose table is the end of the file); print it."""
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    cells = [date, "#3", benchmark, f"`{command}`", machine(), figure, baseline]
+    cells = [date, issue, benchmark, f"`{command}`", machine(), figure, baseline]
     row = "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
     text = DOC.read_text()
     DOC.write_text(text.rstrip("\n") + "\n" + row + "\n")

@@ -7,6 +7,15 @@ one needing approval, an invitation-only mentoring circle, some nearly full, som
 waitlist), plus "Smart Manufacturing Days", a two-day conference next month with three
 parallel tracks, keynotes and panels. Every title, venue and guest is invented.
 
+So that the demo shows mail: one webinar starts within the next day (its start is the
+current six-hour block of the clock plus 18 hours, so 12 to 18 hours ahead; it moves only
+when a later block begins), with the demo members registered, and the seed ends with one
+reminder sweep (`events.reminders.reminders_send_due`), so their reminders are in the
+mailbox. One invitation campaign (a cluster and a topic) for an upcoming event is created
+and sent through `events.campaigns`, once: it is found again by its event, organiser and
+message. Reminders and invitations are deduplicated by the outbox's keys, so a second run
+queues nothing.
+
 Like `members.demo`, everything is planned in memory first from a fixed seed
 (`random.Random(2028)`), then the database is brought in line with the plan. Events are
 keyed by slug (stable: it comes from the title of a fixed catalogue entry, never from a
@@ -30,8 +39,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from events import services
-from events.models import Event, Invitation, Registration, Session, StageRole
+from events import campaigns, reminders, services
+from events.models import Campaign, Event, Invitation, Registration, Session, StageRole
 from members.demo import CLUSTERS, DemoPlan, demo_plan
 from members.models import Cluster, GenderIdentity, Language, Profile, Topic, User
 
@@ -163,6 +172,18 @@ CATALOGUE: list[tuple[str, tuple[str, ...], str, tuple[str, ...], dict[str, Any]
 ]  # fmt: skip
 PAST_COUNT = 20
 CONFERENCE_SLUG = "smart-manufacturing-days"
+
+# The webinar that starts within the next day (its reminders are due), and the campaign.
+SOON_TITLE = "Energy Monitoring Quick Wins for the Shop Floor"
+SOON_BLOCK = timedelta(hours=6)
+SOON_AHEAD = timedelta(hours=18)
+CAMPAIGN_EVENT = "smart-fabrics-market-outlook"
+CAMPAIGN_CLUSTER = "textiles"
+CAMPAIGN_TOPIC = "circular-economy"
+CAMPAIGN_MESSAGE = (
+    "We would love to see you at this webinar: the market outlook for smart fabrics, "
+    "with time for your questions. One click on the link below registers you."
+)
 
 # People the demo knows only by name: external guests of the conference.
 GUEST_KEYNOTE = ("Dr. Helena Marchetti", "European Institute for Industrial Futures")
@@ -497,15 +518,74 @@ def _plan_conference(anchor: datetime, rng: random.Random, people: _People) -> E
     return plan
 
 
-def demo_events_plan(*, anchor: datetime | None = None) -> list[EventPlan]:
+def soon_starts_at(now: datetime | None = None) -> datetime:
+    """When the webinar "within the next day" starts: 12 to 18 hours after `now`."""
+    now = now or timezone.now()
+    midnight = datetime.combine(now.astimezone(UTC).date(), time(0), tzinfo=UTC)
+    block = (now - midnight) // SOON_BLOCK
+    return midnight + block * SOON_BLOCK + SOON_AHEAD
+
+
+def _plan_soon_event(anchor: datetime, now: datetime, people: _People) -> EventPlan:
+    """A webinar starting within the next day, the demo members registered: reminders due."""
+    rng = random.Random(f"{SEED}:soon")
+    clusters = ("mechatronics",)
+    topics = ("energy-efficiency", "internet-of-things")
+    starts_at = soon_starts_at(now)
+    slug = slugify(SOON_TITLE)
+    plan = EventPlan(
+        slug=slug,
+        values={
+            "kind": Kind.WEBINAR,
+            "title": SOON_TITLE,
+            "summary": SUMMARY[Kind.WEBINAR],
+            "description": (
+                f"## {SOON_TITLE}\n\nThree metering set-ups that paid for themselves within a "
+                "year, shown by the members who run them.\n\n- Who: production and energy "
+                "managers\n- Bring: last year's energy bill\n"
+            ),
+            "timezone": CLUSTER_ZONES["mechatronics"],
+            "starts_at": starts_at,
+            "ends_at": starts_at + timedelta(hours=1),
+            "venue_name": "",
+            "venue_address": "",
+            "online_platform": PLATFORMS[0],
+            "online_url": f"https://meet.example.org/clusterhub/{slug}",
+            "capacity": 100,
+            "registration_opens_at": anchor - timedelta(weeks=2),
+            "registration_closes_at": starts_at - timedelta(hours=1),
+            "audience": Audience.MEMBERS,
+            "approval_required": False,
+            "status": EStatus.PUBLISHED,
+            "materials_url": "",
+            "recording_url": "",
+        },
+        clusters=clusters,
+        topics=topics,
+        language="en",
+        organiser=_organiser_email(clusters[0]),
+    )
+    pool = people.in_clusters(clusters)
+    speaker = rng.choice(sorted(pool))
+    plan.stage.append(StagePlan(Role.SPEAKER, email=speaker))
+    fixed = [e for e in people.fixed if e in pool]
+    others = rng.sample(sorted(set(pool) - {speaker, *fixed}), 20)
+    plan.registrants = [*fixed, *others]
+    return plan
+
+
+def demo_events_plan(
+    *, anchor: datetime | None = None, now: datetime | None = None
+) -> list[EventPlan]:
     """Every demo event, planned in memory: the same slugs on every run."""
-    anchor = anchor or demo_anchor()
+    anchor = anchor or demo_anchor(now)
     rng = random.Random(SEED)
     people = _People(demo_plan(), rng)
     plans = [
         _plan_catalogue_event(i, entry, anchor, rng, people) for i, entry in enumerate(CATALOGUE)
     ]
     plans.append(_plan_conference(anchor, rng, people))
+    plans.append(_plan_soon_event(anchor, now or timezone.now(), people))
     assert len({p.slug for p in plans}) == len(plans), "demo event slugs must be unique"
     return plans
 
@@ -691,11 +771,36 @@ def _seed_registrations(
                 result.created["session registrations"] += 1
 
 
+def _seed_campaign(refs: dict, result: DemoEvents) -> Campaign | None:
+    """The sent invitation campaign, created and sent through `events.campaigns` once."""
+    event = refs["events"].get(CAMPAIGN_EVENT) or Event.objects.get(slug=CAMPAIGN_EVENT)
+    organiser = refs["users"][_organiser_email(CAMPAIGN_CLUSTER)]
+    existing = Campaign.objects.filter(
+        event=event, created_by=organiser, message=CAMPAIGN_MESSAGE
+    ).first()
+    if existing is not None:
+        return existing
+    if event.status != EStatus.PUBLISHED or event.ends_at <= timezone.now():
+        return None  # nothing to invite to (cannot happen with the plan: it lies ahead)
+    campaign = campaigns.campaign_create(
+        event=event,
+        by=organiser,
+        clusters=[refs["clusters"][CAMPAIGN_CLUSTER]],
+        topics=[refs["topics"][CAMPAIGN_TOPIC]],
+        message=CAMPAIGN_MESSAGE,
+    )
+    # The fan-out runs after this seed's transaction commits (in-process in the demo).
+    campaigns.campaign_send(campaign=campaign, by=organiser)
+    result.created["sent campaigns"] += 1
+    return campaign
+
+
 @transaction.atomic
 def demo_seed(*, stdout_write: Callable[[str], object] | None = None) -> DemoEvents:
     """Add (or bring back) the demo events; safe to run any number of times."""
     say = stdout_write or (lambda message: None)
-    plans = demo_events_plan()
+    now = timezone.now()
+    plans = demo_events_plan(now=now)
     emails = {p.organiser for p in plans}
     emails |= {e for p in plans for e in p.registrants}
     emails |= {s.email for p in plans for s in p.stage if s.email}
@@ -721,7 +826,7 @@ def demo_seed(*, stdout_write: Callable[[str], object] | None = None) -> DemoEve
         _seed_stage(event, plan, sessions, refs, result)
         _seed_invitations(event, plan, result)
         events.append((event, plan, sessions))
-    say(f"{len(events)} demo events planned around {demo_anchor():%Y-%m-%d}")
+    say(f"{len(events)} demo events planned around {demo_anchor(now):%Y-%m-%d}")
     have = set(
         Registration.objects.filter(event__in=[e for e, _, _ in events]).values_list(
             "event_id", "session_id", "user_id"
@@ -729,11 +834,18 @@ def demo_seed(*, stdout_write: Callable[[str], object] | None = None) -> DemoEve
     )
     for event, plan, sessions in events:
         _seed_registrations(event, plan, sessions, refs, have, result)
+    campaign = _seed_campaign(refs, result)
+    # Due reminders (the webinar starting within the day); the outbox's keys make a second
+    # sweep queue nothing.
+    reminded = reminders.reminders_send_due()
+    if reminded:
+        result.created["reminders queued"] += reminded
     registrations = Registration.objects.filter(event__in=[e for e, _, _ in events])
     result.totals = {
         "events": len(events),
         "sessions": Session.objects.filter(event__in=[e for e, _, _ in events]).count(),
         "registrations": registrations.count(),
         "waitlisted": registrations.filter(status=RStatus.WAITLISTED).count(),
+        "sent campaigns": int(campaign is not None),
     }
     return result
