@@ -223,6 +223,11 @@ def _notify_changed(*, event: Event, what: list[str], session: Session | None = 
         message.attach_alternative(
             render_to_string("events/email/event_changed_body.html", context), "text/html"
         )
+        # The updated entry: same UID, higher SEQUENCE, so calendars move it.
+        registration.event = event
+        if session is not None:
+            registration.session = session
+        notify.attach_invitation(message=message, registration=registration)
         email_enqueue(
             message=message,
             kind="events.changed",

@@ -47,6 +47,19 @@ def organiser_reply_to(*, event: Event) -> list[str]:
     return unique[:REPLY_TO_LIMIT] or [settings.DEFAULT_FROM_EMAIL]
 
 
+def attach_invitation(*, message: EmailMultiAlternatives, registration: Registration) -> None:
+    """The person's calendar entry (REQUEST, or CANCEL), with the current SEQUENCE.
+
+    As an alternative part, Outlook and Gmail show their RSVP card and update the entry;
+    as an attachment, every other client can still open or import it.
+    """
+    method = ical.invitation_method(registration)
+    invitation = ical.registration_invitation(registration, method).decode()
+    calendar_type = f"text/calendar; method={method}; charset=utf-8"
+    message.attach_alternative(invitation, calendar_type)
+    message.attach("invitation.ics", invitation, calendar_type)
+
+
 def registration_changed(
     *,
     registration: Registration,
@@ -85,13 +98,7 @@ def registration_changed(
     message.attach_alternative(
         render_to_string("events/email/registration_body.html", context), "text/html"
     )
-    method = ical.invitation_method(registration)
-    invitation = ical.registration_invitation(registration, method).decode()
-    calendar_type = f"text/calendar; method={method}; charset=utf-8"
-    # As an alternative part, Outlook and Gmail show their RSVP card; as an attachment,
-    # every other client can still open or import it.
-    message.attach_alternative(invitation, calendar_type)
-    message.attach("invitation.ics", invitation, calendar_type)
+    attach_invitation(message=message, registration=registration)
     email_enqueue(
         message=message,
         kind="events.registration",

@@ -3,12 +3,13 @@
 import io
 from datetime import timedelta
 
+import icalendar
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.utils import timezone
 
-from events import authoring, services
+from events import authoring, ical, services
 from events.models import Event, Invitation, Registration, Session, StageRole
 from members.models import GenderIdentity
 from tests.events.organiser_factories import EventFactory, RegistrationFactory, SessionFactory
@@ -468,3 +469,26 @@ def test_a_co_organiser_cannot_remove_the_other_organising_cluster(cluster, othe
     with pytest.raises(ValidationError, match="only remove clusters that you organise"):
         authoring.event_update(event=event, by=co_organiser, changes={}, clusters=[other_cluster])
     assert set(event.clusters.all()) == {cluster, other_cluster}
+
+
+def test_a_moved_event_sends_its_registrants_the_updated_calendar_entry(
+    cluster, organiser, mailoutbox, django_capture_on_commit_callbacks
+):
+    event = EventFactory(clusters=[cluster])
+    registration = RegistrationFactory(event=event)
+    before = icalendar.Calendar.from_ical(ical.registration_invitation(registration))
+    with django_capture_on_commit_callbacks(execute=True):
+        authoring.event_update(
+            event=event,
+            by=organiser,
+            changes={
+                "starts_at": event.starts_at + timedelta(hours=2),
+                "ends_at": event.ends_at + timedelta(hours=2),
+            },
+        )
+    [message] = mailoutbox
+    after = icalendar.Calendar.from_ical(message.attachments[0][1])
+    old, new = before.walk("VEVENT")[0], after.walk("VEVENT")[0]
+    assert after["METHOD"] == "REQUEST"
+    assert new["UID"] == old["UID"]
+    assert int(new["SEQUENCE"]) == int(old["SEQUENCE"]) + 1
