@@ -25,7 +25,7 @@ the latest. A member confirms on the page it opens, which registers them through
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
@@ -33,7 +33,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, Max, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -436,3 +437,22 @@ def rsvp_accept(*, recipient: CampaignRecipient) -> Registration:
 
 def rsvp_decline(*, recipient: CampaignRecipient) -> None:
     CampaignRecipient.objects.filter(pk=recipient.pk).update(rsvp=CampaignRecipient.Rsvp.NO)
+
+
+# A sending campaign with no new recipient for this long has lost its fan-out task.
+STALLED_AFTER = timedelta(minutes=10)
+
+
+def campaigns_stalled(*, now: datetime | None = None) -> list[int]:
+    """Ids of campaigns stuck in "sending" (their task was lost, e.g. the broker was down).
+
+    Restarting a fan-out from the beginning is safe: recipients and invitations are
+    written once per address.
+    """
+    now = now or timezone.now()
+    return list(
+        Campaign.objects.filter(status=Campaign.Status.SENDING)
+        .annotate(last_activity=Coalesce(Max("recipients__created_at"), F("created_at")))
+        .filter(last_activity__lt=now - STALLED_AFTER)
+        .values_list("pk", flat=True)
+    )

@@ -48,3 +48,10 @@ def campaign_fanout_task(
             after_email=cursor.after_email,
             chunk_size=chunk_size,
         )
+
+
+@shared_task
+def campaigns_resume_stalled_task() -> None:
+    """Restart the fan-out of campaigns whose task was lost (idempotent)."""
+    for campaign_id in campaigns.campaigns_stalled():
+        campaign_fanout_task.delay(campaign_id=campaign_id)

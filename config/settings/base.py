@@ -198,6 +198,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "events.tasks.followups_send_due_task",
         "schedule": crontab(minute=45),
     },
+    # Invitation campaigns whose fan-out task was lost start again (idempotently).
+    "events-campaigns-resume": {
+        "task": "events.tasks.campaigns_resume_stalled_task",
+        "schedule": 10 * 60.0,
+    },
 }
 
 # --- Outbox ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from events import campaigns
+from events import campaigns, tasks
 from events.models import Campaign, CampaignRecipient, Event, Invitation, Registration
 from events.tasks import campaign_fanout_task
 from members.models import Organisation
@@ -563,3 +563,27 @@ def test_the_campaign_page_retries_its_failed_invitations_only(client_for, organ
     other.refresh_from_db()
     assert mine.status == "queued"  # sent after the request's transaction commits
     assert other.status == "failed"
+
+
+def test_a_campaign_whose_fan_out_was_lost_is_resumed_and_invites_everyone_once(
+    cluster, organiser, django_capture_on_commit_callbacks
+):
+    event = EventFactory(clusters=[cluster])
+    invitees = [
+        ProfileFactory(organisation=OrganisationFactory(clusters=[cluster])) for _ in range(3)
+    ]
+    campaign = campaigns.campaign_create(event=event, by=organiser, clusters=[cluster])
+    # Sent while the broker was down: the status says "sending", but no task ever ran.
+    Campaign.objects.filter(pk=campaign.pk).update(
+        status=Campaign.Status.SENDING, created_at=timezone.now() - timedelta(hours=1)
+    )
+    assert campaigns.campaigns_stalled() == [campaign.pk]
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.campaigns_resume_stalled_task.delay()
+        tasks.campaigns_resume_stalled_task.delay()
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.SENT
+    invited = OutboxMessage.objects.filter(kind="events.invitation").values_list(
+        "recipient", flat=True
+    )
+    assert sorted(invited) == sorted(p.user.email for p in invitees)
