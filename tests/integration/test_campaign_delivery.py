@@ -18,6 +18,7 @@ from notifications.models import OutboxMessage
 from notifications.services import outbox_sweep
 from tests.events.factories import EventFactory
 from tests.factories import OrganisationFactory
+from tests.integration.outbox_helpers import wait_for_one_row_in_sending
 
 pytestmark = pytest.mark.integration
 
@@ -104,18 +105,3 @@ def test_500_recipient_campaign_delivers_once_each_although_the_worker_is_killed
     assert batch.count() == AUDIENCE  # one invitation row per person
     assert OutboxMessage.objects.get(pk=in_flight).attempts == 2
     assert set(batch.exclude(pk=in_flight).values_list("attempts", flat=True)) == {1}
-
-
-def wait_for_one_row_in_sending(timeout: float = 10) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        sending = list(
-            OutboxMessage.objects.filter(status=OutboxMessage.Status.SENDING).values_list(
-                "pk", flat=True
-            )
-        )
-        if sending:
-            [pk] = sending  # a solo worker holds one message at a time
-            return pk
-        time.sleep(0.05)
-    raise AssertionError("no message is being sent")

@@ -9,6 +9,7 @@ from django.db import transaction
 
 from notifications.models import OutboxMessage
 from notifications.services import email_enqueue, outbox_sweep
+from tests.integration.outbox_helpers import wait_for_one_row_in_sending
 
 pytestmark = pytest.mark.integration
 
@@ -71,18 +72,3 @@ def test_500_messages_arrive_once_each_although_a_worker_is_killed_mid_run(
     assert set(OutboxMessage.objects.exclude(pk=in_flight).values_list("attempts", flat=True)) == {
         1
     }
-
-
-def wait_for_one_row_in_sending(timeout: float = 10) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        sending = list(
-            OutboxMessage.objects.filter(status=OutboxMessage.Status.SENDING).values_list(
-                "pk", flat=True
-            )
-        )
-        if sending:
-            [pk] = sending  # a solo worker holds one message at a time
-            return pk
-        time.sleep(0.05)
-    raise AssertionError("no message is being sent")
