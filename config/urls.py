@@ -23,5 +23,6 @@ urlpatterns = [
         name="api_docs",
     ),
     path("events/", include("events.urls")),
+    path("mentoring/", include("matchmaking.urls")),
     path("", include("members.urls")),
 ]

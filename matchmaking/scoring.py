@@ -226,9 +226,11 @@ class Scorer:
             if bits_of_reason:
                 reasons["relevance"] = f"{mentor_name} " + " and ".join(bits_of_reason)
         if part[2] > 0:
+            mentor_level = SENIORITY_NAMES.get(int(r.seniority[mentor]), "experienced")
+            mentee_level = SENIORITY_NAMES.get(int(e.seniority[mentee]), "")
+            article = "an" if mentee_level[:1] in ("a", "e", "i", "o", "u") else "a"
             reasons["seniority"] = (
-                f"A {SENIORITY_NAMES.get(int(r.seniority[mentor]), 'experienced')} mentor for "
-                f"a {SENIORITY_NAMES.get(int(e.seniority[mentee]), '')} mentee"
+                f"{mentor_level.capitalize()} mentor for {article} {mentee_level} mentee"
             )
         if part[3] > 0:
             if e.meeting_format[mentee] == IN_PERSON:

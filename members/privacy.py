@@ -1,9 +1,12 @@
 """The only code that reads a person's gender.
 
-Two kinds of reader exist, and only two:
+Three kinds of reader exist, and only three:
 - the owner, on their own profile page and in their own data export (`gender_for_owner`);
 - statistics, which get aggregates only (`gender_counts`): people who did not consent
-  count as undisclosed, and any group of 1 to k-1 people is suppressed.
+  count as undisclosed, and any group of 1 to k-1 people is suppressed;
+- mentoring matching (`genders_for_matching`), for mentors who agreed on their
+  application that mentees' stated preferences may use it; the matcher scores with it
+  and never shows it.
 """
 
 from dataclasses import dataclass
@@ -80,6 +83,17 @@ def gender_set(
     record.full_clean(exclude=["user"])
     record.save(update_fields=fields)
     return record
+
+
+def genders_for_matching(*, user_ids: list[int]) -> dict[int, str]:
+    """Gender of the given people (who agreed to this use), for mentor preferences only.
+
+    Self-described and undisclosed people are left out: a preference can name only
+    woman, man or non-binary, and self-described words never leave this module.
+    """
+    wanted = (Gender.WOMAN, Gender.MAN, Gender.NON_BINARY)
+    rows = GenderIdentity.objects.filter(user_id__in=user_ids, gender__in=wanted)
+    return dict(rows.values_list("user_id", "gender"))
 
 
 def gender_clear(*, user: User) -> None:

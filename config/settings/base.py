@@ -203,6 +203,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "events.tasks.campaigns_resume_stalled_task",
         "schedule": 10 * 60.0,
     },
+    # Mentoring proposals nobody answered in time are declined (their places free up).
+    "matchmaking-expire": {
+        "task": "matchmaking.tasks.matches_expire_overdue_task",
+        "schedule": crontab(minute=30),
+    },
+    # Pairs who have not logged a meeting for the programme's nudge time get a reminder.
+    "matchmaking-nudge": {
+        "task": "matchmaking.tasks.matches_nudge_due_task",
+        "schedule": crontab(hour=8, minute=0),
+    },
 }
 
 # --- Outbox ---------------------------------------------------------------------------

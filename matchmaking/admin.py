@@ -1,0 +1,84 @@
+from django.contrib import admin
+
+from matchmaking.models import (
+    Application,
+    Circle,
+    Feedback,
+    Match,
+    MatchingRun,
+    MeetingLog,
+    PairRule,
+    Programme,
+)
+
+
+@admin.register(Programme)
+class ProgrammeAdmin(admin.ModelAdmin):
+    list_display = ["title", "format", "status", "applications_open_at", "starts_on", "ends_on"]
+    list_filter = ["format", "status", "clusters"]
+    search_fields = ["title", "slug"]
+    prepopulated_fields = {"slug": ["title"]}
+    filter_horizontal = ["clusters"]
+
+
+@admin.register(Application)
+class ApplicationAdmin(admin.ModelAdmin):
+    # No gender preference columns or filters: a preference hints at a person's own views.
+    list_display = ["__str__", "programme", "user", "role", "status", "created_at"]
+    list_filter = ["role", "status", "programme"]
+    search_fields = ["user__email", "user__profile__display_name", "programme__title"]
+    list_select_related = ["programme", "user"]
+    raw_id_fields = ["user", "organisation", "reviewed_by"]
+    filter_horizontal = ["topics", "languages", "sectors", "preferred_sectors"]
+    exclude = ["avoid", "preferred_mentor_gender", "gender_may_be_matched"]
+
+
+@admin.register(PairRule)
+class PairRuleAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "kind", "mentor", "mentee", "created_at"]
+    list_filter = ["kind"]
+    raw_id_fields = ["programme", "mentor", "mentee", "created_by"]
+
+
+@admin.register(MatchingRun)
+class MatchingRunAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "created_at", "mentees", "placed", "total_score", "certified",
+                    "pruned", "seconds", "published_at"]  # fmt: skip
+    list_filter = ["certified", "pruned"]
+    list_select_related = ["programme"]
+    readonly_fields = [f.name for f in MatchingRun._meta.fields]
+
+
+@admin.register(Circle)
+class CircleAdmin(admin.ModelAdmin):
+    list_display = ["name", "programme", "mentor", "event"]
+    list_select_related = ["programme", "mentor", "event"]
+    raw_id_fields = ["programme", "mentor", "event", "language"]
+
+
+@admin.register(Match)
+class MatchAdmin(admin.ModelAdmin):
+    """Status and timeline only: the pair's goals, progress and notes are theirs."""
+
+    list_display = ["__str__", "programme", "status", "score", "published_at", "respond_by"]
+    list_filter = ["status", "programme"]
+    list_select_related = ["programme"]
+    fields = ["programme", "run", "mentor", "mentee", "circle", "score", "reasons", "rules",
+              "status", "mentor_answer", "mentee_answer", "published_at", "respond_by",
+              "accepted_at", "ended_at", "end_reason", "last_met_on", "nudged_at"]  # fmt: skip
+    readonly_fields = fields
+
+
+@admin.register(MeetingLog)
+class MeetingLogAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "met_on", "created_at"]
+    fields = ["match", "met_on", "logged_by", "created_at"]
+    readonly_fields = fields
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "rating", "created_at"]
+    list_filter = ["rating"]
+    fields = ["match", "author", "rating", "comment", "created_at"]
+    readonly_fields = fields

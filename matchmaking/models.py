@@ -1,0 +1,440 @@
+"""Mentoring programmes: applications, matching runs, the mentoring relationship, circles."""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from django_countries.fields import CountryField
+
+from events.models import Event
+from members.models import Cluster, GenderIdentity, Language, Organisation, Sector, Topic
+
+
+class Programme(models.Model):
+    class Format(models.TextChoices):
+        ONE_TO_ONE = "one_to_one", _("1:1 mentoring")
+        CIRCLES = "circles", _("Mentoring circles")
+
+    class Eligibility(models.TextChoices):
+        MEMBERS = "members", _("Any member of the programme's clusters")
+        TARGET_GROUP = "target_group", _("A target group the organisers describe")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        OPEN = "open", _("Open for applications")
+        MATCHING = "matching", _("Matching")
+        RUNNING = "running", _("Running")
+        COMPLETED = "completed", _("Completed")
+
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=120, unique=True)
+    summary = models.CharField(max_length=300, blank=True)
+    description = models.TextField(blank=True, help_text=_("Markdown."))
+    clusters = models.ManyToManyField(Cluster, related_name="programmes")
+    format = models.CharField(max_length=16, choices=Format.choices, default=Format.ONE_TO_ONE)
+    circle_size = models.PositiveSmallIntegerField(
+        default=6,
+        validators=[MinValueValidator(2), MaxValueValidator(20)],
+        help_text=_("Mentees per circle (circles only)."),
+    )
+    circle_meeting_weeks = models.PositiveSmallIntegerField(
+        default=4,
+        validators=[MinValueValidator(1), MaxValueValidator(12)],
+        help_text=_("Weeks between two meetings of a circle."),
+    )
+    applications_open_at = models.DateTimeField()
+    applications_close_at = models.DateTimeField()
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    timezone = models.CharField(max_length=64, default="Europe/Brussels")
+    mentee_eligibility = models.CharField(
+        max_length=16, choices=Eligibility.choices, default=Eligibility.MEMBERS
+    )
+    mentee_target_group = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text=_("Who the mentee track is for, e.g. 'Women working in the cluster'."),
+    )
+    mentor_eligibility = models.CharField(
+        max_length=16, choices=Eligibility.choices, default=Eligibility.MEMBERS
+    )
+    mentor_target_group = models.CharField(max_length=200, blank=True)
+    allow_mentor_gender_preference = models.BooleanField(
+        default=False,
+        help_text=_(
+            "Mentees may state a preferred mentor gender; only mentors who agree are matched "
+            "on it, and it is a preference, never a rule."
+        ),
+    )
+    weight_topics = models.PositiveSmallIntegerField(
+        default=40, validators=[MaxValueValidator(100)]
+    )
+    weight_relevance = models.PositiveSmallIntegerField(
+        default=20,
+        validators=[MaxValueValidator(100)],
+        help_text=_("Sector and organisation kind."),
+    )
+    weight_seniority = models.PositiveSmallIntegerField(
+        default=15, validators=[MaxValueValidator(100)]
+    )
+    weight_place = models.PositiveSmallIntegerField(
+        default=15, validators=[MaxValueValidator(100)], help_text=_("Region or time zone.")
+    )
+    weight_preferences = models.PositiveSmallIntegerField(
+        default=10, validators=[MaxValueValidator(100)]
+    )
+    acceptance_days = models.PositiveSmallIntegerField(
+        default=14,
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
+        help_text=_("Days matched people have to accept or decline."),
+    )
+    nudge_after_days = models.PositiveSmallIntegerField(
+        default=30,
+        validators=[MinValueValidator(7), MaxValueValidator(120)],
+        help_text=_("Remind a pair who have not logged a meeting for this many days."),
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-applications_open_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(applications_close_at__gt=F("applications_open_at")),
+                name="programme_application_window_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_on__gt=F("starts_on")), name="programme_ends_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(weight_topics__lte=100)
+                & Q(weight_relevance__lte=100)
+                & Q(weight_seniority__lte=100)
+                & Q(weight_place__lte=100)
+                & Q(weight_preferences__lte=100),
+                name="programme_weights_at_most_100",
+            ),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("matchmaking:programme_detail", kwargs={"slug": self.slug})
+
+    @property
+    def is_circles(self) -> bool:
+        return self.format == self.Format.CIRCLES
+
+
+class Application(models.Model):
+    class Role(models.TextChoices):
+        MENTOR = "mentor", _("Mentor")
+        MENTEE = "mentee", _("Mentee")
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", _("Submitted")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Not accepted")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    class Seniority(models.IntegerChoices):
+        EARLY = 1, _("Early career (up to 5 years)")
+        MID = 2, _("Mid career (5–15 years)")
+        SENIOR = 3, _("Senior (15+ years or leading a team)")
+        EXECUTIVE = 4, _("Executive (leading an organisation or unit)")
+
+    class MeetingFormat(models.TextChoices):
+        ONLINE = "online", _("Online")
+        IN_PERSON = "in_person", _("In person")
+        EITHER = "either", _("Either")
+
+    PREFERRED_GENDERS = [
+        (GenderIdentity.Gender.WOMAN, _("A woman")),
+        (GenderIdentity.Gender.MAN, _("A man")),
+        (GenderIdentity.Gender.NON_BINARY, _("A non-binary person")),
+    ]
+
+    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="applications")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mentoring_applications"
+    )
+    role = models.CharField(max_length=8, choices=Role.choices)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SUBMITTED)
+    # Snapshot of the profile at application time (the organisation decides exclusions).
+    organisation = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    topics = models.ManyToManyField(
+        Topic,
+        related_name="+",
+        help_text=_("Mentors: what you can mentor on. Mentees: what you want to grow in."),
+    )
+    languages = models.ManyToManyField(Language, related_name="+")
+    sectors = models.ManyToManyField(Sector, blank=True, related_name="+")
+    seniority = models.PositiveSmallIntegerField(choices=Seniority.choices, default=Seniority.MID)
+    meeting_format = models.CharField(
+        max_length=12, choices=MeetingFormat.choices, default=MeetingFormat.EITHER
+    )
+    country = CountryField(blank=True)
+    region = models.CharField(max_length=120, blank=True)
+    timezone = models.CharField(max_length=64, default="Europe/Brussels")
+    availability = models.CharField(
+        max_length=200, blank=True, help_text=_("e.g. 'one hour every two weeks, evenings'")
+    )
+    # Mentors
+    capacity = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(10)],
+        help_text=_("How many mentees you can take on."),
+    )
+    gender_may_be_matched = models.BooleanField(
+        default=False,
+        help_text=_(
+            "Mentees who asked for a mentor of my gender may be matched with me. My gender "
+            "is used for this only, and never shown."
+        ),
+    )
+    # Mentees
+    goals = models.TextField(blank=True, max_length=2000)
+    preferred_organisation_kinds = models.JSONField(default=list, blank=True)
+    preferred_sectors = models.ManyToManyField(Sector, blank=True, related_name="+")
+    preferred_mentor_gender = models.CharField(max_length=16, choices=PREFERRED_GENDERS, blank=True)
+    avoid = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="+",
+        help_text=_("People you would rather not be matched with. Nobody is told."),
+    )
+    belongs_to_target_group = models.BooleanField(default=False)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["programme", "role", "status"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["programme", "user"], name="one_application_per_programme"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_role_display()} application #{self.pk} to {self.programme}"
+
+
+class PairRule(models.Model):
+    """An organiser's decision about one pair: keep it on every re-run, or never make it."""
+
+    class Kind(models.TextChoices):
+        LOCK = "lock", _("Locked")
+        FORBID = "forbid", _("Never pair")
+
+    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="pair_rules")
+    mentor = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="+")
+    mentee = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["mentor", "mentee"], name="one_rule_per_pair"),
+            models.UniqueConstraint(
+                fields=["mentee"], condition=Q(kind="lock"), name="one_lock_per_mentee"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} pair in {self.programme}"
+
+
+class MatchingRun(models.Model):
+    """One run of the solver: what it found, and the proof that it is optimal."""
+
+    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="matching_runs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    mentees = models.PositiveIntegerField(default=0)
+    mentors = models.PositiveIntegerField(default=0)
+    placed = models.PositiveIntegerField(default=0)
+    total_score = models.BigIntegerField(default=0)
+    value = models.BigIntegerField(default=0)
+    dual_bound = models.BigIntegerField(default=0)
+    certified = models.BooleanField(default=False)
+    pruned = models.BooleanField(default=False)
+    candidate_pairs = models.BigIntegerField(default=0)
+    allowed_pairs = models.BigIntegerField(default=0)
+    seconds = models.FloatField(default=0)
+    # {mentee application id: why they have no mentor}
+    unplaced = models.JSONField(default=dict, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        get_latest_by = "created_at"
+
+    def __str__(self):
+        return f"Matching run #{self.pk} of {self.programme}"
+
+    @property
+    def gap(self) -> int:
+        return self.dual_bound - self.value
+
+
+class Circle(models.Model):
+    """A mentoring circle: one mentor and a group of mentees, run as an event series."""
+
+    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="circles")
+    mentor = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="circles")
+    name = models.CharField(max_length=200)
+    language = models.ForeignKey(Language, null=True, on_delete=models.SET_NULL, related_name="+")
+    topics = models.ManyToManyField(Topic, blank=True, related_name="+")
+    event = models.OneToOneField(
+        Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="mentoring_circle"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["programme", "mentor"], name="one_circle_per_mentor"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Match(models.Model):
+    """The mentoring relationship, from proposal to the end of the programme."""
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", _("Proposed")
+        ACCEPTED = "accepted", _("Accepted")
+        ACTIVE = "active", _("Active")
+        COMPLETED = "completed", _("Completed")
+        DECLINED = "declined", _("Declined")
+        ENDED_EARLY = "ended_early", _("Ended early")
+
+    class Answer(models.TextChoices):
+        PENDING = "pending", _("Not answered yet")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined")
+
+    # A mentee holds at most one match in these states per programme.
+    LIVE_STATUSES = (Status.PROPOSED, Status.ACCEPTED, Status.ACTIVE, Status.COMPLETED)
+    RUNNING_STATUSES = (Status.ACCEPTED, Status.ACTIVE)
+
+    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="matches")
+    run = models.ForeignKey(
+        MatchingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="matches"
+    )
+    mentor = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="mentor_matches")
+    mentee = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="mentee_matches")
+    circle = models.ForeignKey(
+        Circle, null=True, blank=True, on_delete=models.CASCADE, related_name="matches"
+    )
+    score = models.PositiveSmallIntegerField(default=0)
+    reasons = models.JSONField(default=list, blank=True)
+    rules = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PROPOSED)
+    mentor_answer = models.CharField(max_length=10, choices=Answer.choices, default=Answer.PENDING)
+    mentee_answer = models.CharField(max_length=10, choices=Answer.choices, default=Answer.PENDING)
+    published_at = models.DateTimeField(null=True, blank=True)
+    respond_by = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=300, blank=True)
+    goals = models.TextField(blank=True, max_length=4000)
+    progress = models.TextField(blank=True, max_length=4000)
+    last_met_on = models.DateField(null=True, blank=True)
+    nudged_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name_plural = _("matches")
+        indexes = [
+            models.Index(fields=["programme", "status"]),
+            models.Index(fields=["status", "respond_by"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["programme", "mentee"],
+                condition=Q(status__in=["proposed", "accepted", "active", "completed"]),
+                name="one_live_match_per_mentee",
+            ),
+            models.CheckConstraint(
+                condition=Q(published_at__isnull=True) | Q(respond_by__isnull=False),
+                name="published_match_has_deadline",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Match #{self.pk} in {self.programme}"
+
+    def get_absolute_url(self):
+        return reverse("matchmaking:match_detail", kwargs={"pk": self.pk})
+
+    @property
+    def is_published(self) -> bool:
+        return self.published_at is not None
+
+
+class MeetingLog(models.Model):
+    """A meeting of a pair (or a circle member's note of a circle meeting). Private to the pair."""
+
+    match = models.ForeignKey(Match, on_delete=models.CASCADE, related_name="meetings")
+    met_on = models.DateField()
+    notes = models.TextField(blank=True, max_length=4000)
+    logged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-met_on", "-pk"]
+
+    def __str__(self):
+        return f"Meeting of match #{self.match_id} on {self.met_on}"
+
+
+class Feedback(models.Model):
+    """End-of-programme feedback by one side of a match."""
+
+    match = models.ForeignKey(Match, on_delete=models.CASCADE, related_name="feedback")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mentoring_feedback"
+    )
+    rating = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    comment = models.TextField(blank=True, max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = _("feedback")
+        constraints = [
+            models.UniqueConstraint(fields=["match", "author"], name="one_feedback_per_person"),
+            models.CheckConstraint(
+                condition=Q(rating__gte=1) & Q(rating__lte=5), name="feedback_rating_1_to_5"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Feedback on match #{self.match_id}"

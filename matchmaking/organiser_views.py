@@ -1,0 +1,3 @@
+"""The organisers' mentoring pages (placeholder; being written)."""
+
+urlpatterns: list = []
