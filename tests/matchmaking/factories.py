@@ -35,7 +35,8 @@ def language(code: str = "en") -> Language:
 
 
 def topic(name: str) -> Topic:
-    return Topic.objects.get_or_create(name=name, defaults={"slug": name.lower().replace(" ", "-")})[0]
+    slug = name.lower().replace(" ", "-")
+    return Topic.objects.get_or_create(name=name, defaults={"slug": slug})[0]
 
 
 class ApplicationFactory(factory.django.DjangoModelFactory):
@@ -47,9 +48,11 @@ class ApplicationFactory(factory.django.DjangoModelFactory):
 
     programme = factory.SubFactory(ProgrammeFactory)
     user = factory.LazyAttribute(
-        lambda o: ProfileFactory(
-            organisation=OrganisationFactory(clusters=list(o.programme.clusters.all()))
-        ).user
+        lambda o: (
+            ProfileFactory(
+                organisation=OrganisationFactory(clusters=list(o.programme.clusters.all()))
+            ).user
+        )
     )
     role = Application.Role.MENTEE
     status = Application.Status.APPROVED
