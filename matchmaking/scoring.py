@@ -242,20 +242,27 @@ class Scorer:
                 reasons["place"] = (
                     "Same time zone" if hours == 0 else f"Time zones {hours:g} h apart"
                 )
-        if part[4] > 0:
-            if e.wanted_gender[mentee] >= 0 and e.wanted_gender[mentee] == r.gender[mentor]:
-                reasons["preferences"] = f"Fits the mentor preference {mentee_name} stated"
-            else:
-                reasons["preferences"] = "Their meeting formats fit"
+        # A fitting gender preference is never named: it would tell the mentee the
+        # mentor's gender, and the mentor and the organisers the mentee's preference.
+        mentee_format, mentor_format = e.meeting_format[mentee], r.meeting_format[mentor]
+        if EITHER in (mentee_format, mentor_format) or mentee_format == mentor_format:
+            reasons["preferences"] = "Their meeting formats fit"
+        # Only what counted: a component the programme weighs at zero is no reason.
         order = sorted(
-            (name for name in reasons), key=lambda name: -weighted[COMPONENTS.index(name)]
+            (name for name in reasons if weighted[COMPONENTS.index(name)] > 0),
+            key=lambda name: -weighted[COMPONENTS.index(name)],
         )
         top = [reasons[name] for name in order[:3]]
 
+        # Only the rules the pair really passes (a locked pair may pass fewer).
         languages = members_of(e.languages[mentee] & r.languages[mentor])
-        rules = [f"Both speak {_and([voc.languages[i] for i in languages])}"]
-        rules.append("Different organisations")
-        rules.append("No exclusion by the organisers or the mentee")
+        rules = []
+        if languages:
+            rules.append(f"Both speak {_and([voc.languages[i] for i in languages])}")
+        if e.organisation[mentee] < 0 or e.organisation[mentee] != r.organisation[mentor]:
+            rules.append("Different organisations")
+        if mentor not in self.excluded.get(mentee, ()):
+            rules.append("No exclusion by the organisers or the mentee")
         return top, rules
 
     def explain_unplaced(self, mentee: int, mentor_full: np.ndarray) -> str:
@@ -274,7 +281,7 @@ class Scorer:
             same_org = (
                 speaks & (r.organisation == e.organisation[mentee]) & (e.organisation[mentee] >= 0)
             )
-            if same_org.all():
+            if same_org[speaks].all():
                 return "Every mentor who shares a language works at the same organisation."
             return (
                 "Every mentor who shares a language is at the same organisation or excluded "

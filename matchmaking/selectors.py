@@ -266,8 +266,8 @@ def matching_input(*, programme: Programme) -> MatchingInput:
 
     Mentees whose match is already published (awaiting answers, accepted, running or
     done) keep it and are not placed again; their mentor's capacity shrinks by as much.
-    A pair one side declined, an organiser's "never pair" and a mentee's "not this
-    person" are hard exclusions; locked pairs are kept.
+    A pair one side declined or that ended early, an organiser's "never pair" and a
+    mentee's "not this person" are hard exclusions; locked pairs are kept.
     """
     approved = Application.objects.filter(programme=programme, status=Application.Status.APPROVED)
     S = Match.Status
@@ -333,17 +333,25 @@ def matching_input(*, programme: Programme) -> MatchingInput:
         )
     gender_codes = {value: i for i, (value, _) in enumerate(Application.PREFERRED_GENDERS)}
 
-    # Circles meet in one language: of each mentor's languages, the one most mentees speak.
+    # Circles meet in one language: of each mentor's languages, the one with the most
+    # mentees per mentor who speaks it (so a German speaker leads the German circle even
+    # when more mentees speak English, which other mentors cover).
     circle_language: dict[int, int] = {}
     if programme.is_circles:
         spoken: dict[int, int] = {}
         for mentee in mentees:
             for language_id in languages_of.get(mentee.pk, []):
                 spoken[language_id] = spoken.get(language_id, 0) + 1
+        supply: dict[int, int] = {}
+        for mentor in mentors:
+            for language_id in languages_of.get(mentor.pk, []):
+                supply[language_id] = supply.get(language_id, 0) + 1
         for mentor in mentors:
             own = sorted(languages_of.get(mentor.pk, []))
             if own:
-                circle_language[mentor.pk] = max(own, key=lambda lid: spoken.get(lid, 0))
+                circle_language[mentor.pk] = max(
+                    own, key=lambda lid: (spoken.get(lid, 0) / supply[lid], spoken.get(lid, 0))
+                )
 
     fmt = {
         Application.MeetingFormat.ONLINE: ONLINE,
@@ -427,8 +435,9 @@ def matching_input(*, programme: Programme) -> MatchingInput:
             excluded.setdefault(i, set()).add(j)
         else:
             locked[i] = j
+    # A pair that was declined or ended early is never made again.
     for mentor_id, mentee_id in Match.objects.filter(
-        programme=programme, status=S.DECLINED
+        programme=programme, status__in=[S.DECLINED, S.ENDED_EARLY]
     ).values_list("mentor_id", "mentee_id"):
         if mentor_id in mentor_index and mentee_id in mentee_index:
             excluded.setdefault(mentee_index[mentee_id], set()).add(mentor_index[mentor_id])

@@ -1,5 +1,6 @@
 """Every write of mentoring programmes: authoring, applications, matching, the relationship."""
 
+import contextlib
 import zoneinfo
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
@@ -180,7 +181,7 @@ def programme_set_status(*, programme: Programme, by: User, status: str) -> Prog
 def _complete_running_matches(*, programme: Programme) -> None:
     now = timezone.now()
     for match in (
-        Match.objects.select_for_update()
+        Match.objects.select_for_update(of=("self",))
         .filter(programme=programme, status__in=Match.RUNNING_STATUSES)
         .select_related("programme", "mentor__user", "mentee__user")
     ):
@@ -354,8 +355,24 @@ def application_withdraw(*, application: Application, by: User) -> Application:
             match.delete()
             continue
         _end(match=match, status=_ended_status(match), reason="The other person withdrew.")
+        _leave_circle_event(match=match, user=by)
         notify.match_ended(match=match, by=by)
     return application
+
+
+def _leave_circle_event(*, match: Match, user: User) -> None:
+    """Whoever withdraws from a circle leaves its event series (its seat frees up)."""
+    if match.circle_id is None or match.circle.event_id is None:
+        return
+    for registration in Registration.objects.filter(
+        event_id=match.circle.event_id,
+        user=user,
+        session__isnull=True,
+        status__in=Registration.ACTIVE_STATUSES,
+    ):
+        # (when the series is over, attendance stays as history)
+        with contextlib.suppress(event_services.RegistrationError):
+            event_services.registration_cancel(registration=registration, by=user)
 
 
 def _ended_status(match: Match) -> str:
@@ -558,7 +575,7 @@ def programme_publish(*, programme: Programme, by: User) -> int:
     _require_manager(user=by, programme=programme)
     programme = Programme.objects.select_for_update().get(pk=programme.pk)
     pending = list(
-        Match.objects.select_for_update()
+        Match.objects.select_for_update(of=("self",))
         .filter(programme=programme, published_at__isnull=True, status=Match.Status.PROPOSED)
         .select_related("mentor__user__profile", "mentee__user__profile", "circle", "programme")
     )
@@ -568,7 +585,12 @@ def programme_publish(*, programme: Programme, by: User) -> int:
     respond_by = now + timedelta(days=programme.acceptance_days)
     if programme.is_circles:
         for circle in {m.circle for m in pending if m.circle is not None}:
-            _circle_event(circle=circle, programme=programme, by=by)
+            event = _circle_event(circle=circle, programme=programme, by=by)
+            # A re-run can add mentees to a circle whose event exists: invite them too
+            # (already invited addresses are skipped).
+            emails = [m.mentee.user.email for m in pending if m.circle_id == circle.pk]
+            if any(emails):
+                event_authoring.invitation_add(event=event, by=by, emails=emails)
     for match in pending:
         match.published_at = now
         match.respond_by = respond_by
@@ -672,7 +694,10 @@ def _join_circle_event(match: Match) -> None:
         if not Registration.objects.filter(
             event=event, user=user, session__isnull=True, status__in=Registration.ACTIVE_STATUSES
         ).exists():
-            event_services.event_register(event=event, user=user)
+            try:
+                event_services.event_register(event=event, user=user)
+            except event_services.RegistrationError as error:
+                raise ValidationError(f"The circle's meetings cannot take you: {error}") from error
 
 
 @transaction.atomic
@@ -680,7 +705,7 @@ def match_respond(*, match: Match, by: User, accept: bool) -> Match:
     """One side accepts or declines a published proposal. Both accepting starts it;
     a decline ends it, frees the mentor's place and the organisers can re-run."""
     match = (
-        Match.objects.select_for_update()
+        Match.objects.select_for_update(of=("self",))
         .select_related("programme", "mentor__user", "mentee__user", "circle__event")
         .get(pk=match.pk)
     )
@@ -719,7 +744,7 @@ def matches_expire_overdue() -> int:
     for pk in list(overdue):
         with transaction.atomic():
             match = (
-                Match.objects.select_for_update()
+                Match.objects.select_for_update(of=("self",))
                 .select_related("programme", "mentor__user", "mentee__user")
                 .filter(pk=pk, status=Match.Status.PROPOSED)
                 .first()
@@ -772,7 +797,7 @@ def match_update_goals(*, match: Match, by: User, goals: str, progress: str) -> 
 def match_end(*, match: Match, by: User, completed: bool, reason: str = "") -> Match:
     """Either person (or an organiser) ends a running match: completed, or early."""
     match = (
-        Match.objects.select_for_update()
+        Match.objects.select_for_update(of=("self",))
         .select_related("programme", "mentor__user", "mentee__user")
         .get(pk=match.pk)
     )
@@ -794,10 +819,15 @@ def match_end(*, match: Match, by: User, completed: bool, reason: str = "") -> M
 
 @transaction.atomic
 def feedback_submit(*, match: Match, by: User, rating: int, comment: str = "") -> Feedback:
+    match = (
+        Match.objects.select_related("mentor", "mentee")
+        .select_for_update(of=("self",))
+        .get(pk=match.pk)
+    )
     _side(match, by)
     if match.status not in (Match.Status.COMPLETED, Match.Status.ENDED_EARLY, Match.Status.ACTIVE):
         raise ValidationError("Feedback opens once you have met.")
-    if not isinstance(rating, int) or not 1 <= rating <= 5:
+    if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
         raise ValidationError({"rating": "Rate from 1 to 5."})
     feedback, _ = Feedback.objects.update_or_create(
         match=match, author=by, defaults={"rating": rating, "comment": comment.strip()}
@@ -831,6 +861,7 @@ def matches_nudge_due() -> int:
                 nudged_at=now
             )
             if updated:
+                match.nudged_at = now  # the message's step (idempotency key) is this nudge
                 notify.match_nudge(match=match)
                 nudged += 1
     return nudged

@@ -1,15 +1,14 @@
 """Registration never overbooks: real threads, each with its own PostgreSQL connection."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from events.models import Event, Registration
 from events.services import event_register
 from tests.factories import UserFactory
+from tests.integration.threads import run_together
 
 pytestmark = pytest.mark.integration
 
@@ -31,39 +30,13 @@ def _event(*, capacity: int) -> Event:
     )
 
 
-def _run_together(calls: list) -> tuple[list, list[BaseException]]:
-    """Run every call in its own thread, released at the same instant; results and errors."""
-    barrier = threading.Barrier(len(calls))
-    results, errors, lock = [], [], threading.Lock()
-
-    def work(call) -> None:
-        try:
-            barrier.wait(timeout=30)
-            result = call()
-            with lock:
-                results.append(result)
-        except BaseException as error:  # noqa: BLE001 -- every failure is reported by the test
-            with lock:
-                errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a registration thread hung"
-    return results, errors
-
-
 def test_fifty_people_for_ten_seats_get_ten_seats_and_an_ordered_waitlist(
     postgres, transactional_db
 ):
     event = _event(capacity=SEATS)
     users = UserFactory.create_batch(THREADS)
 
-    results, errors = _run_together(
+    results, errors = run_together(
         [lambda user=user: event_register(event=event, user=user) for user in users]
     )
 
@@ -82,7 +55,7 @@ def test_fifty_simultaneous_clicks_of_one_person_make_one_registration(postgres,
     event = _event(capacity=SEATS)
     user = UserFactory()
 
-    results, errors = _run_together(
+    results, errors = run_together(
         [lambda: event_register(event=event, user=user) for _ in range(THREADS)]
     )
 

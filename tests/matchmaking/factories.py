@@ -31,7 +31,9 @@ class ProgrammeFactory(factory.django.DjangoModelFactory):
 
 
 def language(code: str = "en") -> Language:
-    return Language.objects.get(code=code)
+    # get_or_create: transactional tests flush the languages the taxonomy migration installs.
+    names = {"en": "English", "de": "German", "fr": "French", "it": "Italian", "nl": "Dutch"}
+    return Language.objects.get_or_create(code=code, defaults={"name": names.get(code, code)})[0]
 
 
 def topic(name: str) -> Topic:

@@ -36,6 +36,9 @@ from events.models import (
     Session,
     StageRole,
 )
+from matchmaking import services as mentoring
+from matchmaking.models import Application, Circle, Feedback, Match, MeetingLog, PairRule, Programme
+from members import privacy
 from members.models import Profile, User
 from members.preferences import OPTIONAL_KINDS, unsubscribe_token
 from tests.factories import (
@@ -44,6 +47,7 @@ from tests.factories import (
     ProfileFactory,
     StaffFactory,
 )
+from tests.matchmaking.factories import ApplicationFactory, ProgrammeFactory, topic
 
 pytestmark = pytest.mark.django_db
 
@@ -61,6 +65,10 @@ WORD_EXPECTED = {
     "me/gender/": "the viewer's own gender form lists every option, 'Woman' among them",
     "events/<slug:slug>/speakers/": (
         "the form for an external guest offers every gender option, 'Woman' among them"
+    ),
+    "mentoring/<slug:slug>/apply/<str:role>/": (
+        "the viewer's own mentee application may name a preferred mentor gender, 'A woman' "
+        "among the options"
     ),
 }
 
@@ -90,6 +98,8 @@ class Targets:
     session: Session
     registrations: list[Registration]
     feed_token: str
+    programme: Programme
+    match: Match
 
     @property
     def profiles(self) -> list[Profile]:
@@ -128,9 +138,45 @@ def targets(cluster, organisation, png) -> Targets:
     event, session, registrations = a_conference_with_the_targets_on_stage(cluster, tara, wanda)
     feed = CalendarFeed.objects.create(user=tara.user)
     Token.objects.create(user=tara.user)
+    programme, match = a_mentoring_programme_matching_the_targets(cluster, tara, wanda)
     return Targets(
-        tara, wanda, organisation.slug, cluster.slug, event, session, registrations, feed.token
+        tara, wanda, organisation.slug, cluster.slug, event, session, registrations, feed.token,
+        programme, match,
+    )  # fmt: skip
+
+
+def a_mentoring_programme_matching_the_targets(cluster, tara, wanda):
+    """Tara asked for a woman mentor; Wanda, a woman, agreed to be matched on it; the
+    matcher paired them, both accepted, met and gave feedback."""
+    programme = ProgrammeFactory(
+        clusters=[cluster], title="Leadership mentoring", allow_mentor_gender_preference=True
     )
+    leadership = topic("Leadership")
+    other = ProfileFactory(display_name="Other Organisation Mentor").user
+    mentor = ApplicationFactory(
+        programme=programme, user=wanda.user, role="mentor", topics=[leadership],
+        gender_may_be_matched=True, organisation=None,
+    )  # fmt: skip
+    ApplicationFactory(programme=programme, user=other, role="mentor", topics=[leadership])
+    mentee = ApplicationFactory(
+        programme=programme, user=tara.user, topics=[leadership], preferred_mentor_gender="woman"
+    )
+    assert privacy.genders_for_matching(user_ids=[wanda.user.pk]) == {wanda.user.pk: "woman"}
+    PairRule.objects.create(programme=programme, mentor=mentor, mentee=mentee, kind="lock")
+    organiser = wanda.user
+    mentoring.programme_match_run(programme=programme, by=organiser)
+    mentoring.programme_publish(programme=programme, by=organiser)
+    match = Match.objects.get(programme=programme, mentee=mentee)
+    for user in (wanda.user, tara.user):
+        mentoring.match_respond(match=match, by=user, accept=True)
+    mentoring.meeting_log_add(
+        match=match, by=tara.user, met_on=timezone.localdate(), notes="First talk."
+    )
+    mentoring.feedback_submit(match=match, by=tara.user, rating=5, comment="Great.")
+    Circle.objects.create(programme=programme, mentor=mentor, name="Leadership circle")
+    assert MeetingLog.objects.exists() and Feedback.objects.exists()
+    assert Application.objects.filter(preferred_mentor_gender="woman").exists()
+    return programme, match
 
 
 def a_conference_with_the_targets_on_stage(cluster, tara, wanda):
@@ -304,6 +350,8 @@ def fillings(route: str, targets: Targets) -> list[dict[str, str]] | None:
     }
     if route in explicit:
         return explicit[route]
+    if route.startswith("mentoring/"):
+        return mentoring_fillings(route, names, targets)
     if route.startswith("events/") and names == ("slug",):
         return [{"slug": targets.event.slug}]
     if route.startswith("events/") and names == ("slug", "session_id"):
@@ -347,6 +395,24 @@ def fillings(route: str, targets: Targets) -> list[dict[str, str]] | None:
         assert objects, f"create a {model.__name__} in the fixtures so {route} can be opened"
         return [{"object_id": str(obj.pk)} for obj in objects]
     return None
+
+
+def mentoring_fillings(route: str, names: tuple[str, ...], targets: Targets) -> list[dict]:
+    """The targets' programme, their applications, their match, the organisers' rule."""
+    slug = {"slug": targets.programme.slug}
+    if names == ("slug",):
+        return [slug]
+    if names == ("slug", "role"):
+        return [{**slug, "role": role} for role in ("mentee", "mentor")]
+    if "/applications/" in route:
+        pks = targets.programme.applications.filter(user__in=targets.users).values_list("pk")
+    elif "/rules/" in route:
+        pks = targets.programme.pair_rules.values_list("pk")
+    elif "/matches/" in route:
+        pks = [(targets.match.pk,)]
+    else:
+        return None
+    return [{**(slug if "slug" in names else {}), "pk": str(pk)} for (pk,) in pks]
 
 
 def paths_to_visit(targets: Targets) -> dict[str, list[str]]:
