@@ -8,7 +8,6 @@ for events: a `datetime-local` input has no zone) and converted to UTC here.
 import zoneinfo
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from events.forms import EventTimesMixin, LocalDateTimeField
@@ -138,14 +137,6 @@ class ProgrammeForm(EventTimesMixin, forms.Form):
     def changes(self) -> dict:
         """Plain field values for `services.programme_create/update` (clusters apart)."""
         return {name: self.cleaned_data[name] for name in PROGRAMME_FIELDS}
-
-    def add_service_error(self, error: ValidationError) -> None:
-        """A service's error next to its field; anything else above the form."""
-        if hasattr(error, "error_dict"):
-            for name, errors in error.error_dict.items():
-                self.add_error(name if name in self.fields else None, errors)
-        else:
-            self.add_error(None, error)
 
 
 class MatchEndForm(forms.Form):

@@ -22,6 +22,7 @@ from matchmaking import selectors, services
 from matchmaking.models import Application, Match, PairRule, Programme
 from matchmaking.organiser_forms import MatchEndForm, ProgrammeForm
 from members import privacy
+from members.forms import add_service_error
 from members.models import Cluster
 from members.selectors import clusters_managed_by, user_is_organiser
 from members.views import paginate, querystring_without_page
@@ -125,7 +126,7 @@ class ProgrammeCreateView(LoginRequiredMixin, View):
                     by=request.user, fields=form.changes(), clusters=form.cleaned_data["clusters"]
                 )
             except ValidationError as error:
-                form.add_service_error(error)
+                add_service_error(form, error)
             else:
                 messages.success(
                     request, _("Draft saved. Open it for applications when it is ready.")
@@ -166,7 +167,7 @@ class ProgrammeEditView(ManagedProgrammeView):
                     ),
                 )
             except ValidationError as error:
-                form.add_service_error(error)
+                add_service_error(form, error)
             else:
                 messages.success(request, _("Saved."))
                 return redirect(_manage_url(programme))
@@ -465,11 +466,7 @@ class MatchEndView(ManagedProgrammeView):
                     reason=form.cleaned_data["reason"],
                 )
             except ValidationError as error:
-                if hasattr(error, "error_dict"):
-                    for name, errors in error.error_dict.items():
-                        form.add_error(name if name in form.fields else None, errors)
-                else:
-                    form.add_error(None, error)
+                add_service_error(form, error)
             else:
                 messages.success(
                     request, _("The match has ended; both people are asked for their feedback.")

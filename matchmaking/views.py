@@ -21,6 +21,7 @@ from matchmaking.forms import (
     RespondForm,
 )
 from matchmaking.models import Application, Feedback, Match, Programme
+from members.forms import add_service_error
 from members.models import User
 from members.selectors import profiles_visible_to
 from members.views import paginate, querystring_without_page
@@ -42,15 +43,6 @@ def _accepting(programme: Programme) -> bool:
         programme.status == Programme.Status.OPEN
         and programme.applications_open_at <= now < programme.applications_close_at
     )
-
-
-def _errors_to_form(form, error: ValidationError) -> None:
-    """A service's ValidationError, next to the fields it names (the rest above the form)."""
-    if hasattr(error, "error_dict"):
-        for name, messages_ in error.message_dict.items():
-            form.add_error(name if name in form.fields else None, messages_)
-    else:
-        form.add_error(None, error.messages)
 
 
 def _say(request, error: ValidationError) -> None:
@@ -203,7 +195,7 @@ class ApplyView(LoginRequiredMixin, View):
                 programme=programme, user=request.user, role=role, **form.submission()
             )
         except ValidationError as error:
-            _errors_to_form(form, error)
+            add_service_error(form, error)
             return self.render_form(request, programme, role, form, status=400)
         messages.success(
             request,
@@ -329,7 +321,7 @@ class MatchActionView(LoginRequiredMixin, View):
                 if not named:
                     _say(request, error)
                     return redirect(match.get_absolute_url())
-                _errors_to_form(form, error)
+                add_service_error(form, error)
             else:
                 messages.success(request, text)
                 return redirect(match.get_absolute_url())

@@ -2,6 +2,7 @@ import zoneinfo
 from functools import cache
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from members import services
@@ -9,6 +10,15 @@ from members.models import GenderIdentity, Language, Organisation, Profile, Sect
 
 
 @cache
+def add_service_error(form: forms.Form, error: ValidationError) -> None:
+    """A service's ValidationError next to the fields it names; the rest above the form."""
+    if hasattr(error, "error_dict"):
+        for name, errors in error.error_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
 def timezone_choices() -> list[tuple[str, str]]:
     zones = sorted(
         z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith("Etc/")
