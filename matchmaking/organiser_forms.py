@@ -48,7 +48,10 @@ class ProgrammeForm(EventTimesMixin, forms.Form):
         label=_("Clusters"),
         queryset=Cluster.objects.none(),
         widget=forms.CheckboxSelectMultiple,
-        help_text=_("Members of these clusters may apply."),
+        help_text=_(
+            "Members of these clusters may apply. At least one you organise; add others to "
+            "co-organise."
+        ),
     )
     format = forms.ChoiceField(label=_("Format"), choices=Programme.Format.choices)
     circle_size = forms.IntegerField(

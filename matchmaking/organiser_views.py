@@ -111,11 +111,12 @@ class ProgrammeCreateView(LoginRequiredMixin, View):
         return super().dispatch(request, *args, **kwargs)
 
     def clusters(self, request):
-        return clusters_managed_by(user=request.user).order_by("name")
+        # Any cluster may co-organise; the service wants at least one of the organiser's.
+        return Cluster.objects.order_by("name")
 
     def get(self, request):
-        clusters = self.clusters(request)
-        form = ProgrammeForm(clusters=clusters, initial={"clusters": list(clusters[:1])})
+        own = clusters_managed_by(user=request.user).order_by("name")
+        form = ProgrammeForm(clusters=self.clusters(request), initial={"clusters": list(own[:1])})
         return render(request, self.template_name, {"form": form, "programme": None})
 
     def post(self, request):
@@ -139,11 +140,7 @@ class ProgrammeEditView(ManagedProgrammeView):
     template_name = "matchmaking/organiser/programme_form.html"
 
     def clusters(self, request, programme: Programme):
-        # The programme's own clusters stay listed (co-organised with another cluster).
-        return Cluster.objects.filter(
-            Q(pk__in=clusters_managed_by(user=request.user).values("pk"))
-            | Q(pk__in=programme.clusters.values("pk"))
-        ).order_by("name")
+        return Cluster.objects.order_by("name")
 
     def get(self, request, slug: str):
         programme = self.managed_programme(request, slug)

@@ -70,11 +70,20 @@ def _unique_slug(title: str, *, exclude_pk: int | None = None) -> str:
 def _validate_programme(*, programme: Programme, by: User, clusters: list[Cluster] | None) -> None:
     errors: dict[str, list[str]] = {}
     if clusters is not None:
-        if not clusters:
-            errors["clusters"] = ["Choose at least one cluster."]
+        # As for events: at least one cluster the editor organises; others co-organise,
+        # and a co-organiser cannot take the other clusters' programme away from them.
         managed = set(clusters_managed_by(user=by).values_list("pk", flat=True))
-        if any(c.pk not in managed for c in clusters):
-            errors.setdefault("clusters", []).append("You can only choose clusters you organise.")
+        chosen = {c.pk for c in clusters}
+        if not chosen:
+            errors["clusters"] = ["Choose at least one cluster."]
+        elif not chosen & managed:
+            errors["clusters"] = ["At least one of the clusters must be one that you organise."]
+        if programme.pk:
+            removed = set(programme.clusters.values_list("pk", flat=True)) - chosen
+            if removed - managed:
+                errors.setdefault("clusters", []).append(
+                    "You can only remove clusters that you organise."
+                )
     try:
         zoneinfo.ZoneInfo(programme.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -625,8 +634,8 @@ def _circle_event(*, circle: Circle, programme: Programme, by: User) -> Event:
     if not starts:
         raise ValidationError("The programme's dates are over; move them to publish circles.")
     length = timedelta(minutes=CIRCLE_MEETING_MINUTES)
-    managed = set(clusters_managed_by(user=by).values_list("pk", flat=True))
-    clusters = [c for c in programme.clusters.all() if c.pk in managed]
+    # Every organiser of the programme manages its circles' events too.
+    clusters = list(programme.clusters.all())
     event = event_authoring.event_create(
         by=by,
         fields={

@@ -345,3 +345,43 @@ def test_a_locked_pair_without_a_shared_language_claims_no_shared_language(progr
     assert (match.mentor, match.mentee) == (m, e)
     assert not any(rule.startswith("Both speak") for rule in match.rules)
     assert "Locked by the organisers" in match.rules
+
+
+def _programme_fields() -> dict:
+    now = timezone.now()
+    return {
+        "title": "Cross-border mentoring",
+        "applications_open_at": now,
+        "applications_close_at": now + timedelta(days=20),
+        "starts_on": (now + timedelta(days=30)).date(),
+        "ends_on": (now + timedelta(days=200)).date(),
+    }
+
+
+def test_a_programme_is_co_organised_but_never_taken_from_the_other_cluster(
+    cluster, other_cluster, organiser
+):
+    programme = services.programme_create(
+        by=organiser, fields=_programme_fields(), clusters=[cluster, other_cluster]
+    )
+    assert set(programme.clusters.all()) == {cluster, other_cluster}
+    other_organiser = ProfileFactory().user
+    ClusterOrganiserFactory(cluster=other_cluster, user=other_organiser)
+
+    # The co-organiser edits the programme, but cannot drop the first cluster.
+    services.programme_update(
+        programme=programme, by=other_organiser, changes={"summary": "Both clusters."}
+    )
+    with pytest.raises(ValidationError, match="only remove clusters that you organise"):
+        services.programme_update(
+            programme=programme, by=other_organiser, changes={}, clusters=[other_cluster]
+        )
+    assert set(programme.clusters.all()) == {cluster, other_cluster}
+
+
+def test_a_programme_needs_one_cluster_its_creator_organises(other_cluster, organiser):
+    with pytest.raises(ValidationError, match="one that you organise"):
+        services.programme_create(
+            by=organiser, fields=_programme_fields(), clusters=[other_cluster]
+        )
+    assert not Programme.objects.exists()
