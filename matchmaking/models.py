@@ -5,6 +5,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
@@ -131,6 +132,15 @@ class Programme(models.Model):
     @property
     def is_circles(self) -> bool:
         return self.format == self.Format.CIRCLES
+
+    @property
+    def accepts_applications(self) -> bool:
+        """Open for applications, and within the application window now."""
+        now = timezone.now()
+        return (
+            self.status == self.Status.OPEN
+            and self.applications_open_at <= now < self.applications_close_at
+        )
 
 
 class Application(models.Model):

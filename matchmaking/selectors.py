@@ -21,7 +21,7 @@ from matchmaking.models import (
 from matchmaking.scoring import EITHER, IN_PERSON, ONLINE, People, Scorer, Vocabulary, Weights
 from members import privacy
 from members.models import Language, Organisation, Sector, Topic, User
-from members.selectors import clusters_for_user, clusters_managed_by
+from members.selectors import clusters_for_user, clusters_managed_by, profiles_visible_to
 
 # --- programmes ------------------------------------------------------------------------
 
@@ -83,6 +83,30 @@ def user_may_apply(*, user: User, programme: Programme) -> bool:
 
 def application_of(*, user: User, programme: Programme) -> Application | None:
     return Application.objects.filter(programme=programme, user=user).first()
+
+
+def applications_of_user(*, user: User) -> QuerySet[Application]:
+    return (
+        Application.objects.filter(user=user)
+        .select_related("programme")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def avoid_choices(*, user: User, programme: Programme) -> QuerySet[User]:
+    """Whom a mentee may ask not to be matched with: the programme's mentors whose
+    profile they may see (not anyone else: the list must not become a directory)."""
+    mentors = (
+        Application.objects.filter(programme=programme, role=Application.Role.MENTOR)
+        .exclude(status=Application.Status.WITHDRAWN)
+        .values("user_id")
+    )
+    return (
+        User.objects.filter(pk__in=mentors, profile__in=profiles_visible_to(viewer=user))
+        .exclude(pk=user.pk)
+        .select_related("profile")
+        .order_by("profile__display_name", "pk")
+    )
 
 
 # --- organiser lists -------------------------------------------------------------------

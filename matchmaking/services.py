@@ -302,10 +302,7 @@ def application_submit(
         raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
     if role not in Application.Role.values:
         raise ValidationError({"role": "Apply as a mentor or as a mentee."})
-    now = timezone.now()
-    if programme.status != Programme.Status.OPEN or not (
-        programme.applications_open_at <= now < programme.applications_close_at
-    ):
+    if not programme.accepts_applications:
         raise ValidationError("Applications to this programme are not open.")
     if not selectors.user_may_apply(user=user, programme=programme):
         raise PermissionDenied("This programme is for members of its clusters.")

@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Value, When
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
@@ -37,43 +37,9 @@ CONTACT_STATUSES = (
 )
 
 
-def _accepting(programme: Programme) -> bool:
-    now = timezone.now()
-    return (
-        programme.status == Programme.Status.OPEN
-        and programme.applications_open_at <= now < programme.applications_close_at
-    )
-
-
 def _say(request, error: ValidationError) -> None:
     for text in error.messages:
         messages.error(request, text)
-
-
-# --- private reads (the selectors module has no such query yet) -------------------------
-
-
-def _my_applications(*, user: User) -> QuerySet[Application]:
-    return (
-        Application.objects.filter(user=user)
-        .select_related("programme")
-        .order_by("-created_at", "-pk")
-    )
-
-
-def _avoid_choices(*, user: User, programme: Programme) -> QuerySet[User]:
-    """Mentors of the programme whose profile this person may see, by name."""
-    mentors = (
-        Application.objects.filter(programme=programme, role=Application.Role.MENTOR)
-        .exclude(status=Application.Status.WITHDRAWN)
-        .values("user_id")
-    )
-    return (
-        User.objects.filter(pk__in=mentors, profile__in=profiles_visible_to(viewer=user))
-        .exclude(pk=user.pk)
-        .select_related("profile")
-        .order_by("profile__display_name", "pk")
-    )
 
 
 # --- programmes ------------------------------------------------------------------------
@@ -98,7 +64,7 @@ class ProgrammeListView(LoginRequiredMixin, View):
             ).values_list("programme_id", "status")
         )
         for programme in page_obj.object_list:
-            programme.accepting = _accepting(programme)
+            programme.accepting = programme.accepts_applications
             status = mine.get(programme.pk)
             programme.my_status_label = Application.Status(status).label if status else ""
         return render(
@@ -112,7 +78,7 @@ class ProgrammeDetailView(LoginRequiredMixin, View):
     def get(self, request, slug: str):
         programme = selectors.programme_get_visible(user=request.user, slug=slug)
         application = selectors.application_of(user=request.user, programme=programme)
-        accepting = _accepting(programme)
+        accepting = programme.accepts_applications
         may_apply = (
             accepting
             and application is None
@@ -144,7 +110,7 @@ class ApplyView(LoginRequiredMixin, View):
         if selectors.application_of(user=request.user, programme=programme) is not None:
             messages.info(request, _("You have already applied to this programme."))
             return programme, redirect(programme.get_absolute_url())
-        if not _accepting(programme):
+        if not programme.accepts_applications:
             messages.error(request, _("Applications to this programme are not open."))
             return programme, redirect(programme.get_absolute_url())
         if not selectors.user_may_apply(user=request.user, programme=programme):
@@ -156,7 +122,7 @@ class ApplyView(LoginRequiredMixin, View):
         return ApplicationForm(
             programme=programme,
             role=role,
-            avoid_choices=_avoid_choices(user=request.user, programme=programme),
+            avoid_choices=selectors.avoid_choices(user=request.user, programme=programme),
             **kwargs,
         )
 
@@ -224,7 +190,7 @@ class MyMentoringView(LoginRequiredMixin, View):
         return render(
             request,
             "matchmaking/my_mentoring.html",
-            {"applications": _my_applications(user=request.user), "matches": matches},
+            {"applications": selectors.applications_of_user(user=request.user), "matches": matches},
         )
 
 
