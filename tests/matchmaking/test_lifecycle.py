@@ -2,10 +2,12 @@
 and mentoring circles from matching to their event series."""
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management import call_command
 from django.utils import timezone
 
 from events.models import Event, Registration
@@ -292,3 +294,20 @@ def test_withdrawing_from_a_circle_leaves_its_event(
     registrations = Registration.objects.filter(event=match.circle.event, session__isnull=True)
     assert registrations.get(user=mentee.user).status == Registration.Status.CANCELLED
     assert registrations.get(user=match.mentor.user).status == Registration.Status.CONFIRMED
+
+
+def test_the_tend_mentoring_command_declines_overdue_proposals_once(programme, organiser):
+    ApplicationFactory(programme=programme, role=Application.Role.MENTOR,
+                       topics=[topic("Robotics")])  # fmt: skip
+    ApplicationFactory(programme=programme, topics=[topic("Robotics")])
+    services.programme_match_run(programme=programme, by=organiser)
+    services.programme_publish(programme=programme, by=organiser)
+    Match.objects.update(respond_by=timezone.now() - timedelta(minutes=1))
+    out = StringIO()
+
+    call_command("tend_mentoring", stdout=out)
+    call_command("tend_mentoring", stdout=out)
+
+    assert Match.objects.get().status == Match.Status.DECLINED
+    assert "Declined 1 overdue proposal(s)" in out.getvalue()
+    assert "Declined 0 overdue proposal(s)" in out.getvalue()
