@@ -40,7 +40,7 @@ format: install
 	$(BIN)/ruff format .
 
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH)
 
 worker: install
 	$(BIN)/celery -A config worker --loglevel=INFO

@@ -212,15 +212,20 @@ def machine() -> str:
                 memory = f", {int(line.split()[1]) / 1024 / 1024:.1f} GiB RAM"
     except OSError:
         pass
+    described = (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU{memory}, "
+        f"Python {platform.python_version()}"
+    )
+    from django.conf import settings
+
+    if not settings.configured:  # a benchmark without a database (e.g. the matching solver)
+        return described
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("show server_version")
         pg = cursor.fetchone()[0].split()[0]
-    return (
-        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU{memory}, "
-        f"Python {platform.python_version()}, PostgreSQL {pg}"
-    )
+    return f"{described}, PostgreSQL {pg}"
 
 
 def record(*, benchmark: str, command: str, figure: str, baseline: str, issue: str = "#3") -> str:

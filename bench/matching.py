@@ -217,7 +217,7 @@ def main() -> None:
         )
         record(
             benchmark=f"matching {n_mentees}×{n_mentors}",
-            command="make bench BENCH=matching",
+            command="make bench BENCH=matching  (python -m bench matching)",
             figure=figure,
             baseline=baseline,
             issue="#5",

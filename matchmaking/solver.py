@@ -36,7 +36,7 @@ from ortools.graph.python import min_cost_flow
 # Below this many mentee × mentor pairs every allowed pair is an arc: no pruning.
 FULL_GRAPH_PAIRS = 1_000_000
 # Pruned runs: candidate mentors per mentee, candidate mentees per mentor.
-MENTORS_PER_MENTEE = 20
+MENTORS_PER_MENTEE = 32
 MENTEES_PER_MENTOR = 12
 # Rows of the score matrix built at a time (bounds memory on large programmes).
 BLOCK_ROWS = 256
