@@ -157,7 +157,7 @@ def unplaced_applications(*, run: MatchingRun) -> list[tuple[Application, str]]:
     ids = [int(key) for key in run.unplaced]
     rows = Application.objects.filter(pk__in=ids).select_related("user__profile")
     by_id = {row.pk: row for row in rows}
-    return [(by_id[i], run.unplaced[str(i)]) for i in sorted(by_id, key=ids.index)]
+    return [(by_id[i], run.unplaced[str(i)]) for i in ids if i in by_id]
 
 
 @dataclass(frozen=True)

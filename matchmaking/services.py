@@ -819,6 +819,9 @@ def match_end(*, match: Match, by: User, completed: bool, reason: str = "") -> M
         status=Match.Status.COMPLETED if completed else Match.Status.ENDED_EARLY,
         reason=reason.strip(),
     )
+    if not completed and match.circle_id:
+        # A mentee whose circle membership ends early leaves the circle's meetings too.
+        _leave_circle_event(match=match, user=match.mentee.user)
     notify.match_feedback_requested(match=match)
     return match
 

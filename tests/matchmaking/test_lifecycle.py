@@ -296,6 +296,25 @@ def test_withdrawing_from_a_circle_leaves_its_event(
     assert registrations.get(user=match.mentor.user).status == Registration.Status.CONFIRMED
 
 
+def test_a_circle_membership_ended_early_leaves_the_circles_meetings(
+    circles, organiser, django_capture_on_commit_callbacks
+):
+    ApplicationFactory(programme=circles, role=Application.Role.MENTOR, topics=[topic("Robotics")])
+    mentee = ApplicationFactory(programme=circles, topics=[topic("Robotics")])
+    services.programme_match_run(programme=circles, by=organiser)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.programme_publish(programme=circles, by=organiser)
+    match = Match.objects.select_related("circle").get(mentee=mentee)
+    services.match_respond(match=match, by=match.mentor.user, accept=True)
+    services.match_respond(match=match, by=mentee.user, accept=True)
+
+    services.match_end(match=match, by=mentee.user, completed=False, reason="New job abroad.")
+
+    registrations = Registration.objects.filter(event=match.circle.event, session__isnull=True)
+    assert registrations.get(user=mentee.user).status == Registration.Status.CANCELLED
+    assert registrations.get(user=match.mentor.user).status == Registration.Status.CONFIRMED
+
+
 def test_the_tend_mentoring_command_declines_overdue_proposals_once(programme, organiser):
     ApplicationFactory(programme=programme, role=Application.Role.MENTOR,
                        topics=[topic("Robotics")])  # fmt: skip
