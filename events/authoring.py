@@ -75,6 +75,7 @@ SESSION_PLACE_FIELDS = ("room",)
 # Slugs that would shadow the fixed routes under /events/.
 RESERVED_SLUGS = {
     "new",
+    "balance",
     "mine",
     "my",
     "feed",

@@ -10,6 +10,7 @@ from members.models import (
     Organisation,
     Profile,
     Sector,
+    StatisticsAccess,
     Topic,
     User,
 )
@@ -118,3 +119,21 @@ class ClusterOrganiserAdmin(admin.ModelAdmin):
     list_display = ["user", "cluster", "created_at"]
     list_filter = ["cluster"]
     autocomplete_fields = ["user", "cluster"]
+
+
+@admin.register(StatisticsAccess)
+class StatisticsAccessAdmin(admin.ModelAdmin):
+    """The audit trail of gender-balance figures: read-only, kept as written."""
+
+    list_display = ["at", "user", "cluster", "view"]
+    list_filter = ["view", "cluster"]
+    list_select_related = ["user", "cluster"]
+    search_fields = ["user__email", "view"]
+    date_hierarchy = "at"
+    readonly_fields = ["at", "user", "cluster", "view", "filters"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

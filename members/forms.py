@@ -150,6 +150,30 @@ class TopicForm(forms.Form):
     description = forms.CharField(max_length=240, required=False, label=_("Short description"))
 
 
+class ClusterTargetsForm(forms.Form):
+    """A cluster's gender-balance target: events below it are flagged on the balance pages."""
+
+    women_target_percent = forms.IntegerField(
+        label=_("Target share of women (%)"), min_value=0, max_value=100
+    )
+    balanced_from_percent = forms.IntegerField(
+        label=_("Balanced from (%)"), min_value=0, max_value=100
+    )
+    balanced_to_percent = forms.IntegerField(
+        label=_("Balanced up to (%)"), min_value=0, max_value=100
+    )
+
+    def clean(self):
+        data = super().clean()
+        low, high = data.get("balanced_from_percent"), data.get("balanced_to_percent")
+        if low is not None and high is not None and low > high:
+            self.add_error(
+                "balanced_to_percent",
+                _("The balanced zone must end at or above where it starts."),
+            )
+        return data
+
+
 class MessagePreferencesForm(forms.Form):
     invitations = forms.BooleanField(
         required=False, label=_("Invitations to events organised by my clusters")

@@ -11,9 +11,9 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.core.exceptions import ValidationError
-from django.core.validators import FileExtensionValidator, MaxLengthValidator
+from django.core.validators import FileExtensionValidator, MaxLengthValidator, MaxValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -128,10 +128,29 @@ class Cluster(models.Model):
         related_name="organised_clusters",
         blank=True,
     )
+    # Gender balance targets: where events should stand (share of women, percent).
+    women_target_percent = models.PositiveSmallIntegerField(
+        _("target share of women (%)"),
+        default=40,
+        validators=[MaxValueValidator(100)],
+        help_text=_("Events below this share of women are flagged."),
+    )
+    balanced_from_percent = models.PositiveSmallIntegerField(
+        _("balanced from (%)"), default=40, validators=[MaxValueValidator(100)]
+    )
+    balanced_to_percent = models.PositiveSmallIntegerField(
+        _("balanced up to (%)"), default=60, validators=[MaxValueValidator(100)]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(balanced_from_percent__lte=F("balanced_to_percent")),
+                name="cluster_balanced_zone_ordered",
+            ),
+        ]
 
     def __str__(self):
         return self.short_name or self.name
@@ -334,3 +353,26 @@ class MessagePreferences(models.Model):
 
     def __str__(self):
         return f"Message preferences of user #{self.user_id}"
+
+
+class StatisticsAccess(models.Model):
+    """Who looked at or exported gender-balance figures, when, and with which filter."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cluster = models.ForeignKey(
+        Cluster, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    view = models.CharField(max_length=80)
+    filters = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        verbose_name = _("statistics access")
+        verbose_name_plural = _("statistics accesses")
+        indexes = [models.Index(fields=["cluster", "at"])]
+
+    def __str__(self):
+        return f"{self.view} by user #{self.user_id} at {self.at:%Y-%m-%d %H:%M}"

@@ -93,6 +93,36 @@ def topic_create(*, name: str, description: str = "", created_by: User) -> Topic
     )
 
 
+@transaction.atomic
+def cluster_targets_set(
+    *,
+    cluster: Cluster,
+    by: User,
+    women_target_percent: int,
+    balanced_from_percent: int,
+    balanced_to_percent: int,
+) -> Cluster:
+    """A cluster's gender balance targets (percent women): the target and balanced zone."""
+    if not selectors.user_manages_cluster(user=by, cluster=cluster):
+        raise PermissionDenied("Only organisers of this cluster set its targets.")
+    values = {
+        "women_target_percent": women_target_percent,
+        "balanced_from_percent": balanced_from_percent,
+        "balanced_to_percent": balanced_to_percent,
+    }
+    errors = {name: ["Give a percentage from 0 to 100."] for name, value in values.items()
+              if not 0 <= value <= 100}  # fmt: skip
+    if not errors and balanced_from_percent > balanced_to_percent:
+        errors["balanced_to_percent"] = ["The balanced zone must end above where it starts."]
+    if errors:
+        raise ValidationError(errors)
+    cluster = Cluster.objects.select_for_update().get(pk=cluster.pk)
+    for name, value in values.items():
+        setattr(cluster, name, value)
+    cluster.save(update_fields=list(values))
+    return cluster
+
+
 def personal_data_export(*, user: User) -> dict[str, Any]:
     """Everything the site holds about a person, for that person."""
     profile = Profile.objects.filter(user=user).select_related("organisation").first()

@@ -20,10 +20,12 @@ from members import api_tokens, preferences, privacy, selectors, services
 from members.filters import DirectoryFilter
 from members.forms import (
     AccountDeleteForm,
+    ClusterTargetsForm,
     GenderForm,
     MessagePreferencesForm,
     ProfileForm,
     TopicForm,
+    add_service_error,
 )
 from members.models import Organisation, User
 
@@ -332,10 +334,14 @@ class ClusterManageView(LoginRequiredMixin, View):
 
     template_name = "members/cluster_manage.html"
 
-    def context(self, request, cluster, topic_form=None):
+    TARGET_FIELDS = ("women_target_percent", "balanced_from_percent", "balanced_to_percent")
+
+    def context(self, request, cluster, topic_form=None, targets_form=None):
         profiles = selectors.cluster_member_profiles(cluster=cluster)
         return {
             "cluster": cluster,
+            "targets_form": targets_form
+            or ClusterTargetsForm(initial={f: getattr(cluster, f) for f in self.TARGET_FIELDS}),
             "organisers": selectors.cluster_organisers(cluster=cluster),
             "member_count": profiles.count(),
             "organisation_count": cluster.organisations.count(),
@@ -375,6 +381,26 @@ class ClusterManageView(LoginRequiredMixin, View):
                     return redirect("members:cluster_manage", slug=cluster.slug)
             return render(
                 request, self.template_name, self.context(request, cluster, form), status=400
+            )
+        if action == "set_targets":
+            form = ClusterTargetsForm(request.POST)
+            if form.is_valid():
+                try:
+                    services.cluster_targets_set(
+                        cluster=cluster,
+                        by=request.user,
+                        **{name: form.cleaned_data[name] for name in self.TARGET_FIELDS},
+                    )
+                except ValidationError as error:
+                    add_service_error(form, error)
+                else:
+                    messages.success(request, _("Gender balance targets saved."))
+                    return redirect("members:cluster_manage", slug=cluster.slug)
+            return render(
+                request,
+                self.template_name,
+                self.context(request, cluster, targets_form=form),
+                status=400,
             )
         if action == "add_organiser":
             email = request.POST.get("email", "").strip().lower()

@@ -139,6 +139,7 @@ def targets(cluster, organisation, png) -> Targets:
     feed = CalendarFeed.objects.create(user=tara.user)
     Token.objects.create(user=tara.user)
     programme, match = a_mentoring_programme_matching_the_targets(cluster, tara, wanda)
+    privacy.statistics_access_log(user=wanda.user, view="balance_dashboard", cluster=cluster)
     return Targets(
         tara, wanda, organisation.slug, cluster.slug, event, session, registrations, feed.token,
         programme, match,
@@ -338,6 +339,11 @@ def fillings(route: str, targets: Targets) -> list[dict[str, str]] | None:
         "admin/members/user/<id>/password/": [{"id": str(u.pk)} for u in targets.users],
         "events/feeds/me/<str:token>.ics": [{"token": targets.feed_token}],
         "events/feeds/cluster/<slug:cluster_slug>.ics": [{"cluster_slug": targets.cluster_slug}],
+        "events/balance/<slug:cluster_slug>/": [{"cluster_slug": targets.cluster_slug}],
+        "events/balance/<slug:cluster_slug>/balance.csv": [{"cluster_slug": targets.cluster_slug}],
+        "events/balance/<slug:cluster_slug>/report/<int:year>/": [
+            {"cluster_slug": targets.cluster_slug, "year": str(targets.event.starts_at.year)}
+        ],
         "api/v1/events/<int:pk>/": [{"pk": str(targets.event.pk)}],
         "api/v1/events/<int:pk>/register/": [{"pk": str(targets.event.pk)}],
         "api/v1/events/<int:pk>/cancel/": [{"pk": str(targets.event.pk)}],

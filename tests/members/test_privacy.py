@@ -1,17 +1,24 @@
-"""Gender statistics: consent first, no group smaller than k, nothing recomputable, and
-self-descriptions never leave the owner's record."""
+"""Gender statistics: consent first, every published figure is 0, a multiple of k or
+"fewer than k", nothing recomputable, and self-descriptions never leave the owner's record."""
+
+import itertools
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
+from events.models import Registration, StageRole
 from members import privacy
 from members.models import GenderIdentity, User
+from tests.events.factories import EventFactory, RegistrationFactory, StageRoleFactory
 from tests.factories import GenderIdentityFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 K = 5
+CATEGORIES = privacy.STATISTICS_CATEGORIES
+_emails = itertools.count()
 
 
 @pytest.fixture(autouse=True)
@@ -20,13 +27,19 @@ def _k_is_five(settings):
 
 
 def people(count: int, gender: str | None, *, consent: bool = True, text: str = "") -> list[User]:
-    """`count` people; `gender=None` means they never filled in the form."""
-    users = UserFactory.create_batch(count)
+    """`count` people (written in bulk); `gender=None` means they never filled in the form."""
+    users = User.objects.bulk_create(
+        [User(email=f"privacy{next(_emails)}@example.org") for _ in range(count)]
+    )
     if gender is not None:
-        for user in users:
-            GenderIdentityFactory(
-                user=user, gender=gender, statistics_consent=consent, self_description=text
-            )
+        GenderIdentity.objects.bulk_create(
+            [
+                GenderIdentity(
+                    user=user, gender=gender, statistics_consent=consent, self_description=text
+                )
+                for user in users
+            ]
+        )
     return users
 
 
@@ -37,21 +50,141 @@ def counts(users=None, **kwargs) -> privacy.GenderCounts:
     return privacy.gender_counts(users=queryset, **kwargs)
 
 
-def test_large_groups_are_counted_per_category():
+def raw(**cells: int) -> dict[str, int]:
+    return {c: cells.get(c, 0) for c in CATEGORIES}
+
+
+# --- publish: the rounding and suppression table ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("k", "value", "shown"),
+    [
+        (5, 0, 0),
+        *[(5, v, None) for v in range(1, 5)],
+        (5, 5, 5),
+        (5, 6, 5),
+        (5, 7, 5),
+        *[(5, v, 10) for v in range(8, 13)],
+        (5, 13, 15),
+        (5, 102, 100),
+        (5, 103, 105),
+        (3, 1, None),
+        (3, 2, None),
+        (3, 3, 3),
+        (3, 4, 3),
+        (3, 5, 6),
+        (10, 9, None),
+        (10, 10, 10),
+        (10, 14, 10),
+        (10, 15, 20),
+        (10, 24, 20),
+    ],
+)
+def test_each_cell_is_zero_a_rounded_multiple_of_k_or_hidden(k, value, shown):
+    # The other cells make the group large enough for any cell to be shown.
+    result = privacy.publish(raw(woman=value, man=3 * k), k=k)
+
+    assert result.cells["woman"] == shown
+    assert result.k == k
+
+
+@pytest.mark.parametrize(
+    ("total", "shown"), [(0, 0), (5, 5), (7, 5), (8, 10), (12, 10), (13, 15), (18, 20)]
+)
+def test_the_total_is_rounded_like_every_cell(total, shown):
+    assert privacy.publish(raw(man=total), k=5).total == shown
+
+
+@pytest.mark.parametrize("k", [3, 5, 10])
+@pytest.mark.parametrize("cells", [{"woman": 1}, {"man": 1, "non_binary": 1}, {"undisclosed": 2}])
+def test_a_group_of_fewer_than_k_shows_nothing_at_all(k, cells):
+    result = privacy.publish(raw(**cells), k=k)
+
+    assert result.total is None
+    assert set(result.cells.values()) == {None}
+    assert {result.share(c) for c in CATEGORIES} == {None}
+
+
+def test_the_total_is_rounded_from_the_true_total_not_from_the_rounded_cells():
+    # 7 + 7 + 7 = 21 → 20, while the cells show 5 + 5 + 5.
+    result = privacy.publish(raw(woman=7, man=7, undisclosed=7), k=5)
+
+    assert result.cells == {
+        "woman": 5,
+        "man": 5,
+        "non_binary": 0,
+        "self_described": 0,
+        "undisclosed": 5,
+    }
+    assert result.total == 20
+
+
+def test_published_figures_default_to_the_configured_k(settings):
+    settings.PRIVACY_MIN_GROUP_SIZE = 3
+
+    result = privacy.publish(raw(woman=4, man=2))
+
+    assert result.k == 3
+    assert result.cells["woman"] == 3
+    assert result.cells["man"] is None
+    assert result.total == 6
+
+
+@pytest.mark.parametrize("k", [3, 5, 10])
+def test_no_sum_or_difference_of_shown_figures_is_between_one_and_k_minus_one(k):
+    for cells in itertools.product(range(0, 2 * k + 3), repeat=2):
+        result = privacy.publish(raw(woman=cells[0], man=cells[1]), k=k)
+        shown = [v for v in [*result.cells.values(), result.total] if v is not None]
+        assert all(v % k == 0 for v in shown), (cells, result)
+
+
+# --- shares -------------------------------------------------------------------------
+
+
+def test_shares_are_computed_from_the_published_numbers():
+    # 7 women, 8 men: shown as 5 and 10 of 15.
+    result = privacy.publish(raw(woman=7, man=8), k=5)
+
+    assert result.share("woman") == pytest.approx(5 / 15)
+    assert result.share("man") == pytest.approx(10 / 15)
+    assert result.share("non_binary") == 0
+
+
+def test_no_share_of_a_hidden_cell_or_of_an_empty_group():
+    result = privacy.publish(raw(woman=2, man=9), k=5)
+
+    assert result.share("woman") is None
+    assert result.share("man") == pytest.approx(10 / 10)
+    assert privacy.publish(raw(), k=5).share("woman") is None
+
+
+def test_no_share_when_the_published_total_is_below_k():
+    # Hand-built: a published total below k never comes out of `publish`, but `share`
+    # must refuse it on its own.
+    figures = privacy.GenderCounts(cells=dict.fromkeys(CATEGORIES, 0) | {"woman": 3}, total=3, k=5)
+
+    assert figures.share("woman") is None
+
+
+# --- gender_counts on real people ---------------------------------------------------
+
+
+def test_large_groups_are_counted_per_category_and_rounded():
     people(6, "woman")
     people(5, "man")
-    people(7, None)
+    people(8, None)
 
     result = counts()
 
     assert result.cells == {
-        "woman": 6,
+        "woman": 5,
         "man": 5,
         "non_binary": 0,
         "self_described": 0,
-        "undisclosed": 7,
+        "undisclosed": 10,
     }
-    assert result.total == 18
+    assert result.total == 20  # 19 people
     assert result.k == K
 
 
@@ -62,8 +195,15 @@ def test_people_without_consent_count_as_undisclosed():
     result = counts()
 
     assert result.cells["woman"] == 0
-    assert result.cells["undisclosed"] == 6
+    assert result.cells["undisclosed"] == 5
     assert result.cells["man"] == 5
+
+
+def test_people_who_chose_not_to_say_count_as_undisclosed():
+    people(5, "undisclosed")
+    people(5, None)
+
+    assert counts().cells["undisclosed"] == 10
 
 
 def test_withdrawing_consent_removes_the_person_from_later_figures():
@@ -74,56 +214,26 @@ def test_withdrawing_consent_removes_the_person_from_later_figures():
     privacy.gender_set(user=women[0], gender="woman", statistics_consent=False)
     later = counts()
 
-    assert later.cells["woman"] is None  # 4 women: below k
-    assert later.total == 11
+    assert later.cells["woman"] is None  # 4 women: fewer than k
+    assert later.cells["undisclosed"] is None  # the one who withdrew
+    assert later.cells["man"] == 5
+    assert later.total == 10  # 11 people
 
 
-def test_a_small_group_is_shown_as_fewer_than_k_and_so_is_the_next_smallest():
-    people(7, "woman")
-    people(6, "man")
-    people(2, "non_binary")
+def test_withdrawing_consent_reaches_figures_about_registrations_too():
+    women = people(5, "woman")
+    event = EventFactory()
+    for user in women:
+        RegistrationFactory(event=event, user=user)
+    rows = Registration.objects.filter(event=event)
+    assert privacy.gender_breakdown(rows)[0].measures["total"].cells["woman"] == 5
 
-    result = counts()
+    privacy.gender_set(user=women[2], gender="woman", statistics_consent=False)
 
-    assert result.cells["non_binary"] is None
-    # Otherwise 15 - 7 - 6 would give the two non-binary people away.
-    assert result.cells["man"] is None
-    assert result.cells["woman"] == 7
-    assert result.cells["self_described"] == 0
-    assert result.cells["undisclosed"] == 0
-    assert result.total == 15
-
-
-def test_the_secondary_suppression_hides_the_smallest_shown_cell_not_a_zero():
-    people(9, "woman")
-    people(5, "man")
-    people(1, "self_described", text="agender")
-    people(8, None)
-
-    result = counts()
-
-    assert result.cells["self_described"] is None
-    assert result.cells["man"] is None
-    assert result.cells["woman"] == 9
-    assert result.cells["undisclosed"] == 8
-    assert result.cells["non_binary"] == 0
-
-
-def test_two_small_groups_hide_each_other_and_nothing_else():
-    people(8, "woman")
-    people(6, "man")
-    people(2, "non_binary")
-    people(3, "self_described", text="x")
-
-    result = counts()
-
-    assert result.cells == {
-        "woman": 8,
-        "man": 6,
-        "non_binary": None,
-        "self_described": None,
-        "undisclosed": 0,
-    }
+    after = privacy.gender_breakdown(rows)[0].measures["total"]
+    assert after.cells["woman"] is None
+    assert after.cells["undisclosed"] is None
+    assert after.total == 5
 
 
 @pytest.mark.parametrize("size", range(1, K))
@@ -133,17 +243,28 @@ def test_a_group_smaller_than_k_shows_no_total_and_no_share(size):
     result = counts()
 
     assert result.total is None
-    assert result.cells["woman"] is None
+    assert set(result.cells.values()) == {None}
     assert result.share("woman") is None
     assert result.share("man") is None
 
 
-def test_a_group_smaller_than_k_does_not_reveal_which_categories_are_empty():
-    people(3, "woman")
+def test_a_small_cell_is_hidden_and_the_others_need_no_extra_suppression():
+    people(7, "woman")
+    people(6, "man")
+    people(2, "non_binary")
 
     result = counts()
 
-    assert set(result.cells.values()) == {None}
+    assert result.cells == {
+        "woman": 5,
+        "man": 5,
+        "non_binary": None,
+        "self_described": 0,
+        "undisclosed": 0,
+    }
+    assert result.total == 15
+    # The difference the old secondary suppression guarded against is no longer telling.
+    assert result.total - result.cells["woman"] - result.cells["man"] == 5
 
 
 def test_an_empty_group_is_zero_everywhere_without_shares():
@@ -154,26 +275,13 @@ def test_an_empty_group_is_zero_everywhere_without_shares():
     assert result.share("woman") is None
 
 
-def test_share_is_given_only_for_shown_cells_of_a_large_enough_group():
-    people(6, "woman")
-    people(5, "man")
-    people(1, "non_binary")
-
-    result = counts()
-
-    assert result.share("woman") == pytest.approx(6 / 12)
-    assert result.share("man") is None  # hidden by secondary suppression
-    assert result.share("non_binary") is None
-    assert result.share("undisclosed") == 0
-
-
 def test_a_larger_k_can_be_asked_for():
     people(6, "woman")
     people(6, "man")
 
     assert counts(k=10).cells["woman"] is None
-    assert counts(k=10).total == 12
-    assert counts().cells["woman"] == 6
+    assert counts(k=10).total == 10
+    assert counts().cells["woman"] == 5
 
 
 def test_counts_only_cover_the_people_asked_about():
@@ -190,12 +298,20 @@ def test_counts_only_cover_the_people_asked_about():
 def test_self_descriptions_never_appear_in_the_figures():
     people(6, "self_described", text="Nebula-4411-words")
     people(6, "woman")
+    event = EventFactory()
+    for user in User.objects.all():
+        RegistrationFactory(event=event, user=user)
 
     result = counts()
+    breakdown = privacy.gender_breakdown(
+        Registration.objects.all(), group_by=["event"], measures={"all": Q(), "none": Q(pk=0)}
+    )
 
-    assert result.cells["self_described"] == 6
-    assert "Nebula-4411-words" not in repr(result)
-    assert "Nebula-4411-words" not in repr(result.cells)
+    assert result.cells["self_described"] == 5
+    assert breakdown[0].measures["all"].cells["self_described"] == 5
+    for figures in (result, breakdown):
+        assert "Nebula" not in repr(figures)
+        assert "Nebula" not in str(figures)
 
 
 def test_counts_are_computed_with_a_fixed_number_of_queries(django_assert_num_queries):
@@ -204,6 +320,102 @@ def test_counts_are_computed_with_a_fixed_number_of_queries(django_assert_num_qu
 
     with django_assert_num_queries(1):
         counts()
+
+
+# --- gender_breakdown -----------------------------------------------------------------
+
+
+def test_distinct_counts_people_not_rows():
+    women = people(5, "woman")
+    first, second = EventFactory(), EventFactory()
+    for user in women:
+        RegistrationFactory(event=first, user=user)
+        RegistrationFactory(event=second, user=user)
+    rows = Registration.objects.all()
+
+    assert privacy.gender_breakdown(rows)[0].measures["total"].cells["woman"] == 10
+    assert privacy.gender_breakdown(rows, distinct=True)[0].measures["total"].cells["woman"] == 5
+
+
+def test_each_measure_counts_its_own_rows():
+    women, men = people(6, "woman"), people(8, "man")
+    event = EventFactory()
+    for user in women:
+        RegistrationFactory(event=event, user=user, status=Registration.Status.ATTENDED)
+    for user in men:
+        RegistrationFactory(event=event, user=user, status=Registration.Status.NO_SHOW)
+
+    [row] = privacy.gender_breakdown(
+        Registration.objects.all(),
+        measures={"attended": Q(status="attended"), "no_show": Q(status="no_show")},
+    )
+
+    assert row.group == {}
+    assert row.measures["attended"].cells["woman"] == 5
+    assert row.measures["attended"].cells["man"] == 0
+    assert row.measures["no_show"].cells["man"] == 10
+    assert row.measures["no_show"].total == 10
+
+
+def test_consenting_guests_on_stage_count_by_their_recorded_gender():
+    event = EventFactory()
+    for _ in range(5):
+        StageRoleFactory(event=event, guest_gender="woman", guest_gender_consent=True)
+    for _ in range(5):
+        StageRoleFactory(event=event)  # a guest whose gender was not recorded
+    speakers = people(5, "man")
+    for user in speakers:
+        StageRoleFactory(event=event, guest_name="", profile=_profile(user))
+
+    [row] = privacy.gender_breakdown(
+        StageRole.objects.all(), person="profile__user", guest_gender="guest_gender"
+    )
+
+    assert row.measures["total"].cells == {
+        "woman": 5,
+        "man": 5,
+        "non_binary": 0,
+        "self_described": 0,
+        "undisclosed": 5,
+    }
+    assert row.measures["total"].total == 15
+
+
+def _profile(user):
+    from tests.factories import ProfileFactory
+
+    return ProfileFactory(user=user)
+
+
+def test_group_by_gives_one_breakdown_per_group_in_order():
+    big, small = EventFactory(), EventFactory()
+    for user in people(6, "woman"):
+        RegistrationFactory(event=big, user=user)
+    for user in people(2, "man"):
+        RegistrationFactory(event=small, user=user)
+
+    rows = privacy.gender_breakdown(Registration.objects.all(), group_by=["event"])
+
+    assert [row.group for row in rows] == [{"event": big.pk}, {"event": small.pk}]
+    assert rows[0].measures["total"].cells["woman"] == 5
+    assert rows[0].measures["total"].total == 5
+    assert rows[1].measures["total"].total is None
+    assert set(rows[1].measures["total"].cells.values()) == {None}
+
+
+@pytest.mark.parametrize("size", [5, 40])
+def test_one_query_per_breakdown_whatever_the_size(size, django_assert_num_queries):
+    events = [EventFactory() for _ in range(3)]
+    for i, user in enumerate(people(size, "woman") + people(size, None)):
+        RegistrationFactory(event=events[i % 3], user=user)
+
+    with django_assert_num_queries(1):
+        privacy.gender_breakdown(
+            Registration.objects.all(),
+            measures={"all": Q(), "attended": Q(status="attended")},
+            group_by=["event"],
+            distinct=True,
+        )
 
 
 # --- gender_set ----------------------------------------------------------------------

@@ -1,0 +1,284 @@
+"""Gender balance of mentoring programmes: figures, suppression, the cluster pipeline and
+the organiser page."""
+
+import re
+from datetime import date
+
+import pytest
+from django.urls import reverse
+
+from events.balance import BalanceFilter, balance_pipeline
+from matchmaking.balance import programme_balance
+from matchmaking.models import Application, Feedback, Match
+from members import privacy
+from members.models import StatisticsAccess
+from tests.factories import ClusterOrganiserFactory, GenderIdentityFactory, ProfileFactory
+from tests.matchmaking.factories import ApplicationFactory, ProgrammeFactory
+
+W, M, NB, SD, U = privacy.STATISTICS_CATEGORIES
+MENTOR, MENTEE = Application.Role.MENTOR, Application.Role.MENTEE
+
+
+@pytest.fixture(autouse=True)
+def _k_is_five(settings):
+    settings.PRIVACY_MIN_GROUP_SIZE = 5
+
+
+@pytest.fixture
+def programme(cluster):
+    return ProgrammeFactory(clusters=[cluster], slug="women-in-leadership")
+
+
+def applicant(programme, gender, *, role=MENTEE, consent=True, **fields) -> Application:
+    application = ApplicationFactory(programme=programme, role=role, **fields)
+    GenderIdentityFactory(user=application.user, gender=gender, statistics_consent=consent)
+    return application
+
+
+def match(mentor, mentee, status=Match.Status.ACTIVE) -> Match:
+    return Match.objects.create(
+        programme=mentee.programme, mentor=mentor, mentee=mentee, status=status
+    )
+
+
+def stages(programme) -> dict:
+    return {s.key: s for s in programme_balance(programme=programme).stages}
+
+
+# --- figures ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hand_built(programme):
+    """8 women mentees, 6 men mentors, 2 non-binary applicants still waiting; 5 pairs
+    matched (3 completed), one declined pair."""
+    mentees = [applicant(programme, W) for _ in range(8)]
+    mentors = [applicant(programme, M, role=MENTOR) for _ in range(6)]
+    for _ in range(2):
+        applicant(programme, NB, status=Application.Status.SUBMITTED)
+    statuses = [Match.Status.COMPLETED] * 3 + [Match.Status.ACTIVE, Match.Status.ACCEPTED]
+    matches = [match(mentors[i], mentees[i], status) for i, status in enumerate(statuses)]
+    match(mentors[5], mentees[5], Match.Status.DECLINED)
+    return mentees, mentors, matches
+
+
+def test_programme_figures_are_rounded_to_multiples_of_k(programme, hand_built):
+    figures = stages(programme)
+
+    applicants = figures["applicants"].counts
+    assert applicants.cells == {W: 10, M: 5, NB: None, SD: 0, U: 0}  # 8, 6 and 2 people
+    assert applicants.total == 15  # 16 people
+    assert figures["applicants"].share_of_women == pytest.approx(10 / 15)
+
+    assert figures["mentors"].counts.cells[M] == 5
+    assert figures["mentors"].share_of_women == 0
+    assert figures["mentees"].counts.cells == {W: 10, M: 0, NB: 0, SD: 0, U: 0}
+    assert figures["mentees"].share_of_women == 1
+
+    # Five pairs: each side counts; the declined pair does not.
+    assert figures["matched"].counts.cells == {W: 5, M: 5, NB: 0, SD: 0, U: 0}
+    assert figures["matched"].counts.total == 10
+    assert figures["matched"].share_of_women == pytest.approx(0.5)
+
+
+def test_a_stage_of_fewer_than_k_people_shows_nothing_at_all(programme, hand_built):
+    completed = stages(programme)["completed"]  # three mentees
+
+    assert completed.counts.total is None
+    assert set(completed.counts.cells.values()) == {None}
+    assert completed.share_of_women is None
+
+
+def test_completed_counts_the_mentee_side_only(programme, hand_built):
+    mentees, mentors, matches = hand_built
+    for m in matches[3:]:
+        m.status = Match.Status.COMPLETED
+        m.save(update_fields=["status"])
+
+    completed = stages(programme)["completed"].counts
+
+    assert completed.cells == {W: 5, M: 0, NB: 0, SD: 0, U: 0}
+
+
+def test_satisfaction_is_shown_per_category_only_from_k_ratings(programme, hand_built):
+    mentees, mentors, matches = hand_built
+    for m, rating in zip(matches, [4, 5, 5, 4, 5], strict=True):
+        Feedback.objects.create(match=m, author=m.mentee.user, rating=rating)
+    for m in matches[:4]:
+        Feedback.objects.create(match=m, author=m.mentor.user, rating=3)
+
+    satisfaction = programme_balance(programme=programme).satisfaction.cells
+
+    assert satisfaction[W] == 4.5  # 4.6, to the nearest half
+    assert satisfaction[M] is None  # four ratings
+    assert satisfaction[NB] is None
+
+    Feedback.objects.create(match=matches[4], author=matches[4].mentor.user, rating=2)
+
+    satisfaction = programme_balance(programme=programme).satisfaction.cells
+    assert satisfaction[M] == 3.0  # 2.8
+
+
+def test_unconsented_ratings_count_as_undisclosed(programme, hand_built):
+    mentees, mentors, matches = hand_built
+    for m in matches:
+        Feedback.objects.create(match=m, author=m.mentee.user, rating=5)
+        m.mentee.user.gender_identity.statistics_consent = False
+        m.mentee.user.gender_identity.save(update_fields=["statistics_consent"])
+
+    satisfaction = programme_balance(programme=programme).satisfaction.cells
+
+    assert satisfaction[W] is None
+    assert satisfaction[U] == 5.0
+
+
+def test_withdrawing_consent_removes_the_person_from_the_figures(programme):
+    mentees = [applicant(programme, W) for _ in range(5)]
+    assert stages(programme)["mentees"].counts.cells[W] == 5
+
+    privacy.gender_set(user=mentees[0].user, gender=W, statistics_consent=False)
+
+    mentees_now = stages(programme)["mentees"].counts
+    assert mentees_now.cells[W] is None  # four
+    assert mentees_now.cells[U] is None  # one: counted, but not by gender
+    assert mentees_now.total == 5
+
+
+def test_self_described_people_count_in_their_own_category(programme):
+    for _ in range(5):
+        application = ApplicationFactory(programme=programme)
+        privacy.gender_set(
+            user=application.user,
+            gender=SD,
+            self_description="Stargazer",
+            statistics_consent=True,
+        )
+
+    assert stages(programme)["applicants"].counts.cells[SD] == 5
+
+
+# --- the cluster pipeline --------------------------------------------------------------
+
+
+def pipeline(**filters) -> dict:
+    return {key: (label, counts) for key, label, counts in balance_pipeline(
+        filters=BalanceFilter(**filters)
+    )}  # fmt: skip
+
+
+def test_pipeline_ends_with_mentees_and_mentors_counting_people_once(cluster):
+    spring = ProgrammeFactory(
+        clusters=[cluster], starts_on=date(2026, 3, 1), ends_on=date(2026, 6, 30)
+    )
+    autumn = ProgrammeFactory(
+        clusters=[cluster], starts_on=date(2026, 9, 1), ends_on=date(2026, 12, 15)
+    )
+    women = [applicant(spring, W) for _ in range(5)]
+    for application in women:  # the same five women, mentees in both programmes
+        ApplicationFactory(programme=autumn, user=application.user)
+    for _ in range(5):
+        applicant(autumn, M, role=MENTOR)
+    applicant(spring, M, role=MENTOR, status=Application.Status.SUBMITTED)
+
+    stages = pipeline(cluster=cluster)
+
+    assert list(stages)[-2:] == ["mentees", "mentors"]
+    label, mentees = stages["mentees"]
+    assert label == "Mentees"
+    assert mentees.cells[W] == 5 and mentees.total == 5  # not 10
+    assert stages["mentors"][1].cells[M] == 5  # the submitted mentor is not counted
+
+
+def test_pipeline_mentoring_stages_follow_the_cluster_and_the_period(cluster, other_cluster):
+    spring = ProgrammeFactory(
+        clusters=[cluster], starts_on=date(2026, 3, 1), ends_on=date(2026, 6, 30)
+    )
+    elsewhere = ProgrammeFactory(
+        clusters=[other_cluster], starts_on=date(2026, 3, 1), ends_on=date(2026, 6, 30)
+    )
+    for _ in range(5):
+        applicant(spring, W)
+        applicant(elsewhere, M)
+
+    # The programme overlaps the second quarter; `end` is exclusive.
+    in_q2 = pipeline(cluster=cluster, start=date(2026, 4, 1), end=date(2026, 7, 1))
+    assert in_q2["mentees"][1].cells == {W: 5, M: 0, NB: 0, SD: 0, U: 0}
+    assert pipeline(cluster=cluster, start=date(2026, 7, 1))["mentees"][1].total == 0
+    assert pipeline(cluster=cluster, end=date(2026, 3, 1))["mentees"][1].total == 0
+    assert pipeline(cluster=other_cluster)["mentees"][1].cells[M] == 5
+
+
+# --- the organiser page ----------------------------------------------------------------
+
+
+def balance_url(programme) -> str:
+    return reverse("matchmaking:programme_balance", kwargs={"slug": programme.slug})
+
+
+def test_members_and_other_clusters_organisers_get_404(
+    client_for, programme, member, other_cluster
+):
+    other = ProfileFactory().user
+    ClusterOrganiserFactory(cluster=other_cluster, user=other)
+
+    assert client_for(member.user).get(balance_url(programme)).status_code == 404
+    assert client_for(other).get(balance_url(programme)).status_code == 404
+    assert not StatisticsAccess.objects.exists()
+
+
+def test_anonymous_visitors_are_asked_to_sign_in(client_for, programme):
+    response = client_for(None).get(balance_url(programme))
+
+    assert response.status_code == 302
+
+
+def test_every_view_of_the_page_is_logged(client_for, programme, organiser, cluster, staff):
+    assert client_for(organiser).get(balance_url(programme)).status_code == 200
+    assert client_for(staff).get(balance_url(programme)).status_code == 200
+
+    logged = StatisticsAccess.objects.order_by("pk")
+    assert [(a.user, a.view, a.cluster, a.filters) for a in logged] == [
+        (organiser, "programme_balance", cluster, {"programme": "women-in-leadership"}),
+        (staff, "programme_balance", cluster, {"programme": "women-in-leadership"}),
+    ]
+
+
+def test_the_page_shows_figures_hidden_cells_and_the_link_is_in_the_nav(
+    client_for, programme, organiser, hand_built
+):
+    response = client_for(organiser).get(balance_url(programme))
+    html = response.content.decode()
+
+    assert "Approved mentees" in html and "Women" in html
+    assert "&lt; 5" in html  # the non-binary applicants and the completed stage
+    assert "<svg" in html  # the chart next to its table
+    assert "67 %" in html  # share of women among applicants: 10 of 15
+    assert 'aria-current="page">Balance<' in html
+
+
+def test_the_page_shows_no_self_description_and_no_persons_name(client_for, programme, organiser):
+    names = []
+    for i in range(5):
+        profile = ProfileFactory(display_name=f"Quirinia Zebedee{i}")
+        names.append(profile.display_name)
+        application = ApplicationFactory(programme=programme, user=profile.user)
+        privacy.gender_set(
+            user=profile.user,
+            gender=SD if i == 0 else W,
+            self_description="Stargazer" if i == 0 else "",
+            statistics_consent=True,
+        )
+
+    html = client_for(organiser).get(balance_url(programme)).content.decode()
+
+    assert "Stargazer" not in html
+    assert not re.search(r"\bwoman\b", html, re.IGNORECASE)
+    assert "Zebedee" not in html and "Quirinia" not in html
+    assert application.user.email not in html
+
+
+def test_figures_take_two_queries_whatever_the_size(
+    programme, hand_built, django_assert_num_queries
+):
+    with django_assert_num_queries(2):
+        programme_balance(programme=programme)
