@@ -246,11 +246,16 @@ def _people(rows: QuerySet, person: str, condition: Q | None = None) -> GenderCo
 
 def balance_pipeline(*, filters: BalanceFilter) -> list[tuple[str, str, GenderCounts]]:
     """(key, label, figures) from members to speakers and beyond, counting people."""
-    registrations = _registrations_in(filters)
+    # Registered and attended people in one pass over the registrations.
+    [people] = privacy.gender_breakdown(
+        _registrations_in(filters),
+        measures={"registered": Q(), "attended": Q(status=RS.ATTENDED)},
+        distinct=True,
+    )
     stages = [
         ("members", "Members", _members(filters)),
-        ("registered", "Registered", _people(registrations, "user")),
-        ("attended", "Attended", _people(registrations, "user", Q(status=RS.ATTENDED))),
+        ("registered", "Registered", people.measures["registered"]),
+        ("attended", "Attended", people.measures["attended"]),
         (
             "speakers",
             "On stage",

@@ -67,7 +67,7 @@ def _legend(y: int, x: int, labels: Sequence[str], hidden_label: str | None, uid
             f'<rect class="series-{i}" x="{x}" y="{y}" width="12" height="12"/>'
             f'<text x="{x + 16}" y="{y + 10}">{escape(label)}</text>'
         )
-        x += 24 + 7 * len(label)
+        x += 28 + 8 * len(label)  # generous: the font and its size come from the page
     if hidden_label:
         parts.append(
             f'<rect class="hidden-cell" fill="url(#{uid}-hatch)" x="{x}" y="{y}" '

@@ -271,8 +271,17 @@ class _People:
         candidates = [e for e in pool if e not in avoid]
         return self.rng.sample(candidates, min(n, len(candidates)))
 
-    def of_gender(self, pool: list[str], gender: str, n: int, avoid: set[str]) -> list[str]:
-        return self.pick([e for e in pool if self.by_email[e].gender == gender], n, avoid=avoid)
+    def of_gender(
+        self, pool: list[str], gender: str, n: int, avoid: set[str], *, counted: bool = False
+    ) -> list[str]:
+        """`n` people of a gender; `counted`: only those who agreed to be counted in the
+        statistics (so that, e.g., the all-male panel shows as one on the balance pages)."""
+        fitting = [
+            e for e in pool
+            if self.by_email[e].gender == gender
+            and (not counted or self.by_email[e].statistics_consent)
+        ]  # fmt: skip
+        return self.pick(fitting, n, avoid=avoid)
 
 
 def _plan_catalogue_event(
@@ -474,18 +483,20 @@ def _plan_conference(anchor: datetime, rng: random.Random, people: _People) -> E
     pool = people.in_clusters(clusters)
     used: set[str] = set()
 
-    def take(gender: str, n: int) -> list[str]:
-        chosen = people.of_gender(pool, gender, n, used)
+    def take(gender: str, n: int, *, counted: bool = False) -> list[str]:
+        chosen = people.of_gender(pool, gender, n, used, counted=counted)
         used.update(chosen)
         return chosen
 
     all_male = "Panel: Who Will Run the Factory of 2035?"
     balanced = "Panel: Skills for the Twin Transition"
     plan.stage += [
-        StagePlan(Role.PANELLIST, email=e, session=all_male) for e in take(Gender.MAN, 4)
+        StagePlan(Role.PANELLIST, email=e, session=all_male)
+        for e in take(Gender.MAN, 4, counted=True)
     ]
     plan.stage += [
-        StagePlan(Role.MODERATOR, email=e, session=all_male) for e in take(Gender.MAN, 1)
+        StagePlan(Role.MODERATOR, email=e, session=all_male)
+        for e in take(Gender.MAN, 1, counted=True)
     ]
     plan.stage += [
         StagePlan(Role.MODERATOR, email=e, session=balanced)
