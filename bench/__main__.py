@@ -13,6 +13,7 @@ BENCHMARKS: list[str] = [
     "event_list",  # issue 3: event list and API list latency with 5,000 events
     "campaign_delivery",  # issue 4: 5,000-recipient campaign, one worker, SMTP sink
     "matching",  # issue 5: 10,000 × 2,500 and 1,000 × 250 optimal certified matching
+    "balance_dashboard",  # issue 6: gender-balance dashboard, 1,000,000 registrations
 ]
 
 
