@@ -262,6 +262,18 @@ class ClusterBalanceMixin(LoginRequiredMixin):
     def managed_cluster(self, request, cluster_slug: str) -> Cluster:
         return cluster_get_managed(user=request.user, slug=cluster_slug)
 
+    def logged_filters(self, request, cluster: Cluster, *, view: str):
+        """(form, filters) from the query string, the view logged; filters is None (and
+        nothing is logged) when the filter is invalid."""
+        form = BalanceFilterForm(request.GET)
+        if form.is_bound and not form.is_valid():
+            return form, None
+        filters = form.filters(cluster=cluster)
+        privacy.statistics_access_log(
+            user=request.user, view=view, cluster=cluster, filters=filters.as_log()
+        )
+        return form, filters
+
     def bad_filter(self, request, cluster, form):
         return render(
             request,
@@ -278,13 +290,9 @@ class ClusterBalanceView(ClusterBalanceMixin, View):
 
     def get(self, request, cluster_slug: str):
         cluster = self.managed_cluster(request, cluster_slug)
-        form = BalanceFilterForm(request.GET)
-        if form.is_bound and not form.is_valid():
+        form, filters = self.logged_filters(request, cluster, view="balance_dashboard")
+        if filters is None:
             return self.bad_filter(request, cluster, form)
-        filters = form.filters(cluster=cluster)
-        privacy.statistics_access_log(
-            user=request.user, view="balance_dashboard", cluster=cluster, filters=filters.as_log()
-        )
         page_obj = paginate(
             request, balance.events_in(filters).order_by("-starts_at", "pk"), EVENTS_PER_PAGE
         )
@@ -347,13 +355,9 @@ class ClusterBalanceCsvView(ClusterBalanceMixin, View):
 
     def get(self, request, cluster_slug: str):
         cluster = self.managed_cluster(request, cluster_slug)
-        form = BalanceFilterForm(request.GET)
-        if form.is_bound and not form.is_valid():
+        form, filters = self.logged_filters(request, cluster, view="balance_csv")
+        if filters is None:
             return self.bad_filter(request, cluster, form)
-        filters = form.filters(cluster=cluster)
-        privacy.statistics_access_log(
-            user=request.user, view="balance_csv", cluster=cluster, filters=filters.as_log()
-        )
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(self.HEADER)

@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 from events import ical
 from events.discovery import waitlist_number
 from events.models import Event, Registration
-from members.models import ClusterOrganiser
+from members.selectors import organiser_emails
 from notifications.services import email_enqueue
 
 # Reply-To names at most this many organisers: enough to reach someone, not a mailing list.
@@ -33,18 +33,10 @@ def organiser_reply_to(*, event: Event) -> list[str]:
     they are one of them, then the longest-serving; the site's sender when there are none.
     Senders of many messages call this once per batch, not once per recipient.
     """
-    roles = (
-        ClusterOrganiser.objects.filter(cluster__in=event.clusters.all(), user__is_active=True)
-        .exclude(user__email="")
-        .order_by("created_at", "pk")
-        .values_list("user_id", "user__email")
+    emails = organiser_emails(
+        clusters=event.clusters.all(), first_user_id=event.created_by_id, limit=REPLY_TO_LIMIT
     )
-    emails: dict[int, str] = {}
-    for user_id, email in roles:
-        emails.setdefault(user_id, email)
-    ordered = sorted(emails, key=lambda user_id: user_id != event.created_by_id)
-    unique = list(dict.fromkeys(emails[user_id] for user_id in ordered))
-    return unique[:REPLY_TO_LIMIT] or [settings.DEFAULT_FROM_EMAIL]
+    return emails or [settings.DEFAULT_FROM_EMAIL]
 
 
 def attach_invitation(*, message: EmailMultiAlternatives, registration: Registration) -> None:

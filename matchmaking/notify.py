@@ -10,7 +10,8 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
 from matchmaking.models import Match, Programme
-from members.models import ClusterOrganiser, User
+from members.models import User
+from members.selectors import organiser_emails
 from notifications.services import email_enqueue
 
 REPLY_TO_LIMIT = 3
@@ -21,14 +22,8 @@ def programme_batch(programme: Programme) -> str:
 
 
 def _reply_to(programme: Programme) -> list[str]:
-    emails = (
-        ClusterOrganiser.objects.filter(cluster__in=programme.clusters.all(), user__is_active=True)
-        .exclude(user__email="")
-        .order_by("created_at", "pk")
-        .values_list("user__email", flat=True)
-    )
-    unique = list(dict.fromkeys(emails))
-    return unique[:REPLY_TO_LIMIT] or [settings.DEFAULT_FROM_EMAIL]
+    emails = organiser_emails(clusters=programme.clusters.all(), limit=REPLY_TO_LIMIT)
+    return emails or [settings.DEFAULT_FROM_EMAIL]
 
 
 def _name(user: User) -> str:

@@ -8,6 +8,7 @@ import numpy as np
 from django.db.models import Avg, Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django_countries import countries
 
 from matchmaking.models import (
     Application,
@@ -276,6 +277,17 @@ def _bitset(ids: list[int], index: dict[int, int], words: int) -> np.ndarray:
     return out
 
 
+def _related_ids(relation, application_ids: list[int]) -> dict[int, list[int]]:
+    """{application id: ids on the other side of a many-to-many}, in one query."""
+    through = relation.through
+    other = relation.field.m2m_reverse_name()  # e.g. "topic_id"
+    out: dict[int, list[int]] = {}
+    rows = through.objects.filter(application_id__in=application_ids)
+    for application_id, other_id in rows.values_list("application_id", other):
+        out.setdefault(application_id, []).append(other_id)
+    return out
+
+
 def _utc_offset(zone: str, at: datetime) -> float:
     try:
         offset = at.astimezone(zoneinfo.ZoneInfo(zone)).utcoffset()
@@ -305,30 +317,11 @@ def matching_input(*, programme: Programme) -> MatchingInput:
     mentees = [a for a in rows if a.role == Application.Role.MENTEE and a.pk not in kept_mentees]
 
     ids = [a.pk for a in rows]
-    through = Application.topics.through.objects.filter(application_id__in=ids)
-    topics_of: dict[int, list[int]] = {}
-    for app_id, topic_id in through.values_list("application_id", "topic_id"):
-        topics_of.setdefault(app_id, []).append(topic_id)
-    languages_of: dict[int, list[int]] = {}
-    for app_id, language_id in Application.languages.through.objects.filter(
-        application_id__in=ids
-    ).values_list("application_id", "language_id"):
-        languages_of.setdefault(app_id, []).append(language_id)
-    sectors_of: dict[int, list[int]] = {}
-    for app_id, sector_id in Application.sectors.through.objects.filter(
-        application_id__in=ids
-    ).values_list("application_id", "sector_id"):
-        sectors_of.setdefault(app_id, []).append(sector_id)
-    wanted_sectors_of: dict[int, list[int]] = {}
-    for app_id, sector_id in Application.preferred_sectors.through.objects.filter(
-        application_id__in=ids
-    ).values_list("application_id", "sector_id"):
-        wanted_sectors_of.setdefault(app_id, []).append(sector_id)
-    avoid_of: dict[int, set[int]] = {}
-    for app_id, user_id in Application.avoid.through.objects.filter(
-        application_id__in=ids
-    ).values_list("application_id", "user_id"):
-        avoid_of.setdefault(app_id, set()).add(user_id)
+    topics_of = _related_ids(Application.topics, ids)
+    languages_of = _related_ids(Application.languages, ids)
+    sectors_of = _related_ids(Application.sectors, ids)
+    wanted_sectors_of = _related_ids(Application.preferred_sectors, ids)
+    avoid_of = _related_ids(Application.avoid, ids)
     kind_of_org = dict(
         Organisation.objects.filter(
             pk__in={a.organisation_id for a in rows if a.organisation_id}
@@ -517,8 +510,6 @@ def matching_input(*, programme: Programme) -> MatchingInput:
 
 
 def _country_name(code: str) -> str:
-    from django_countries import countries
-
     return str(countries.name(code)) or code
 
 

@@ -2,6 +2,7 @@
 
 import contextlib
 import zoneinfo
+from collections import Counter
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -27,6 +28,7 @@ from matchmaking.models import (
     PairRule,
     Programme,
 )
+from matchmaking.scoring import members_of
 from members.models import Cluster, Language, Organisation, Sector, Topic, User
 from members.selectors import clusters_managed_by
 
@@ -546,13 +548,9 @@ def _circles_for(*, programme: Programme, data, mentor_of: np.ndarray) -> dict[i
         members = np.flatnonzero(mentor_of == j)
         # The circle's focus: the mentor's topics, most shared by its mentees first.
         mentor_topics = data.scorer.mentors.topics[j]
-        counts: dict[int, int] = {}
-        for i in members:
-            shared = data.scorer.mentees.topics[i] & mentor_topics
-            for word, value in enumerate(shared.tolist()):
-                for bit in range(64):
-                    if (int(value) >> bit) & 1:
-                        counts[word * 64 + bit] = counts.get(word * 64 + bit, 0) + 1
+        counts = Counter(
+            t for i in members for t in members_of(data.scorer.mentees.topics[i] & mentor_topics)
+        )
         focus = sorted(counts, key=lambda t: (-counts[t], t))[:3]
         name = f"Circle of {data.scorer.mentors.names[j]}"
         if focus:

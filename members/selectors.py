@@ -30,6 +30,24 @@ def user_manages_cluster(*, user: User, cluster: Cluster) -> bool:
     return clusters_managed_by(user=user).filter(pk=cluster.pk).exists()
 
 
+def organiser_emails(
+    *, clusters: QuerySet[Cluster], first_user_id: int | None = None, limit: int = 3
+) -> list[str]:
+    """Addresses of the active organisers of `clusters` (one query): `first_user_id`
+    first if they are one of them, then the longest-serving; at most `limit`."""
+    roles = (
+        ClusterOrganiser.objects.filter(cluster__in=clusters, user__is_active=True)
+        .exclude(user__email="")
+        .order_by("created_at", "pk")
+        .values_list("user_id", "user__email")
+    )
+    emails: dict[int, str] = {}
+    for user_id, email in roles:
+        emails.setdefault(user_id, email)
+    ordered = sorted(emails, key=lambda user_id: user_id != first_user_id)
+    return list(dict.fromkeys(emails[user_id] for user_id in ordered))[:limit]
+
+
 def user_is_organiser(*, user: User) -> bool:
     return clusters_managed_by(user=user).exists()
 

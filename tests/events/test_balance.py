@@ -1,7 +1,6 @@
 """Gender balance of events on hand-built events: funnels, the stage and its flags,
 targets, trends, kinds, topics and the pipeline — every figure as published (k = 5)."""
 
-import itertools
 from datetime import UTC, date, datetime
 
 import pytest
@@ -10,33 +9,20 @@ from django.db.models import Q
 from events import balance
 from events.models import Event, Registration, Session, StageRole
 from members import privacy
-from members.models import GenderIdentity, Profile, User
+from members.models import Profile, User
 from tests.events.factories import EventFactory, SessionFactory, StageRoleFactory
-from tests.factories import ClusterFactory, ProfileFactory, TopicFactory
+from tests.factories import ClusterFactory, ProfileFactory, TopicFactory, crowd
 
 pytestmark = pytest.mark.django_db
 
 K = 5
 RS = Registration.Status
 Role = StageRole.Role
-_emails = itertools.count()
 
 
 @pytest.fixture(autouse=True)
 def _k_is_five(settings):
     settings.PRIVACY_MIN_GROUP_SIZE = K
-
-
-def crowd(count: int, gender: str | None = None, *, consent: bool = True) -> list[User]:
-    """`count` people written in bulk; `gender=None`: they never filled in the form."""
-    users = User.objects.bulk_create(
-        [User(email=f"balance{next(_emails)}@example.org") for _ in range(count)]
-    )
-    if gender is not None:
-        GenderIdentity.objects.bulk_create(
-            [GenderIdentity(user=u, gender=gender, statistics_consent=consent) for u in users]
-        )
-    return users
 
 
 def register(event: Event, users: list[User], status: str = RS.CONFIRMED, session=None) -> None:

@@ -19,32 +19,20 @@ from hypothesis import strategies as st
 from events import balance
 from events.models import Event, Registration
 from members import privacy
-from members.models import GenderIdentity, User
+from members.models import User
 from tests.events.factories import EventFactory
-from tests.factories import ClusterFactory
+from tests.factories import ClusterFactory, crowd
 
 pytestmark = pytest.mark.django_db
 
 K = 5
 CATEGORIES = privacy.STATISTICS_CATEGORIES
 RS = Registration.Status
-_emails = itertools.count()
 
 
 @pytest.fixture(autouse=True)
 def _k_is_five(settings):
     settings.PRIVACY_MIN_GROUP_SIZE = K
-
-
-def crowd(count: int, gender: str | None = None, *, consent: bool = True) -> list[User]:
-    users = User.objects.bulk_create(
-        [User(email=f"differencing{next(_emails)}@example.org") for _ in range(count)]
-    )
-    if gender is not None:
-        GenderIdentity.objects.bulk_create(
-            [GenderIdentity(user=u, gender=gender, statistics_consent=consent) for u in users]
-        )
-    return users
 
 
 def register(event: Event, users: list[User], status: str = RS.CONFIRMED) -> None:
