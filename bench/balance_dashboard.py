@@ -10,7 +10,7 @@ people) is the baseline. Both are generated once (bulk inserts) and reused by la
 
 Measured, for the busiest cluster, with the default filter (last 12 months, by quarter)
 and an all-time filter:
-- in-process: one "dashboard" = balance_trend + balance_by_kind + balance_by_topic +
+- in-process: one "dashboard" = balance_by_period_and_kind (trend and kind) + balance_by_topic +
   balance_pipeline + stage_in_period + events_against_target (25 latest events) — median
   and p95 over RUNS runs, and its query count (which must not grow with the data);
 - over HTTP, when the page `/events/balance/<cluster>/` exists: gunicorn on 127.0.0.1, an
@@ -339,8 +339,7 @@ def dashboard(filters) -> int:
 
     events = list(balance.events_in(filters).order_by("-starts_at")[:25])
     parts = [
-        balance.balance_trend(filters=filters),
-        balance.balance_by_kind(filters=filters),
+        *balance.balance_by_period_and_kind(filters=filters).values(),
         balance.balance_by_topic(filters=filters),
         balance.balance_pipeline(filters=filters),
         balance.stage_in_period(filters=filters),

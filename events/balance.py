@@ -192,17 +192,22 @@ def _stage_in(filters: BalanceFilter) -> QuerySet[StageRole]:
     return StageRole.objects.filter(event__in=events_in(filters).values("pk"))
 
 
-def balance_trend(*, filters: BalanceFilter) -> list[Breakdown]:
-    """The funnel per month, quarter or year (group key "when")."""
+def balance_by_period_and_kind(*, filters: BalanceFilter) -> dict[str, list[Breakdown]]:
+    """The funnel per month, quarter or year ("trend", group key "when") and per event
+    kind ("kind", "event__kind"), from one pass over the registrations."""
     trunc = PERIODS.get(filters.period, TruncQuarter)
     rows = _registrations_in(filters).annotate(when=trunc("event__starts_at"))
-    return privacy.gender_breakdown(rows, measures=FUNNEL, group_by=["when"])
+    return privacy.gender_tables(
+        rows, measures=FUNNEL, tables={"trend": ["when"], "kind": ["event__kind"]}
+    )
+
+
+def balance_trend(*, filters: BalanceFilter) -> list[Breakdown]:
+    return balance_by_period_and_kind(filters=filters)["trend"]
 
 
 def balance_by_kind(*, filters: BalanceFilter) -> list[Breakdown]:
-    return privacy.gender_breakdown(
-        _registrations_in(filters), measures=FUNNEL, group_by=["event__kind"]
-    )
+    return balance_by_period_and_kind(filters=filters)["kind"]
 
 
 def balance_by_topic(*, filters: BalanceFilter) -> list[Breakdown]:

@@ -182,14 +182,14 @@ def period_label(when, period: str) -> str:
 def cluster_figures(filters: balance.BalanceFilter) -> dict:
     """The aggregates of the dashboard, the CSV and the yearly report: fixed queries."""
     k = privacy.min_group_size()
+    tables = balance.balance_by_period_and_kind(filters=filters)
     trend = [
-        (period_label(row.group["when"], filters.period), row.measures)
-        for row in balance.balance_trend(filters=filters)
+        (period_label(row.group["when"], filters.period), row.measures) for row in tables["trend"]
     ]
     kinds = dict(Event.Kind.choices)
     by_kind = [
         (kinds.get(row.group["event__kind"], row.group["event__kind"]), row.measures)
-        for row in balance.balance_by_kind(filters=filters)
+        for row in tables["kind"]
     ]
     by_topic = [
         (row.group["event__topics__name"], row.measures)

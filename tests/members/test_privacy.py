@@ -411,11 +411,25 @@ def test_one_query_per_breakdown_whatever_the_size(size, django_assert_num_queri
 
     with django_assert_num_queries(1):
         privacy.gender_breakdown(
+            Registration.objects.all(), measures={"all": Q(), "attended": Q(status="attended")}
+        )
+    with django_assert_num_queries(1):
+        privacy.gender_breakdown(
             Registration.objects.all(),
             measures={"all": Q(), "attended": Q(status="attended")},
             group_by=["event"],
+        )
+    with django_assert_num_queries(1):
+        privacy.gender_breakdown(
+            Registration.objects.all(),
+            measures={"all": Q(), "attended": Q(status="attended")},
             distinct=True,
         )
+
+
+def test_people_are_not_counted_per_group():
+    with pytest.raises(ValueError, match="not per group"):
+        privacy.gender_breakdown(Registration.objects.all(), group_by=["event"], distinct=True)
 
 
 # --- gender_set ----------------------------------------------------------------------
@@ -491,3 +505,47 @@ def test_the_records_text_form_never_names_the_gender():
     assert "Nebula" not in str(record)
     assert "self_described" not in str(record)
     assert "describe" not in str(record).lower()
+
+
+def test_tables_from_one_scan_equal_their_own_breakdowns(django_assert_num_queries):
+    """Each table of `gender_tables` sums the raw counts before publishing: the same
+    figures as its own grouped query, not sums of rounded figures."""
+    events = [EventFactory(kind=kind) for kind in ("webinar", "training", "webinar")]
+    for i, user in enumerate(people(23, "woman") + people(17, "man") + people(6, None)):
+        RegistrationFactory(
+            event=events[i % 3], user=user, status="attended" if i % 4 else "no_show"
+        )
+    rows = Registration.objects.all()
+    measures = {"all": Q(), "attended": Q(status="attended")}
+
+    with django_assert_num_queries(1):
+        tables = privacy.gender_tables(
+            rows,
+            measures=measures,
+            tables={"event": ["event"], "kind": ["event__kind"], "all": []},
+        )
+
+    for name, group_by in {"event": ["event"], "kind": ["event__kind"], "all": []}.items():
+        assert tables[name] == privacy.gender_breakdown(rows, measures=measures, group_by=group_by)
+    assert [row.group for row in tables["kind"]] == [
+        {"event__kind": "training"},
+        {"event__kind": "webinar"},
+    ]
+
+
+def test_people_counted_once_with_each_measure_if_any_row_meets_it():
+    women = people(6, "woman")
+    first, second = EventFactory(), EventFactory()
+    for user in women:  # each woman attended one event and missed the other
+        RegistrationFactory(event=first, user=user, status="attended")
+        RegistrationFactory(event=second, user=user, status="no_show")
+    RegistrationFactory(event=second, user=people(1, "woman")[0], status="no_show")
+
+    [row] = privacy.gender_breakdown(
+        Registration.objects.all(),
+        measures={"registered": Q(), "attended": Q(status="attended")},
+        distinct=True,
+    )
+
+    assert row.measures["registered"].cells["woman"] == 5  # 7 people, rounded
+    assert row.measures["attended"].cells["woman"] == 5  # 6 people, rounded
