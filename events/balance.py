@@ -1,7 +1,7 @@
 """Gender balance of events: who registers, attends and speaks — figures only.
 
 Every number comes from `members.privacy` (the only code that reads gender), which counts
-in the database and publishes each figure as 0, a multiple of k, or "fewer than k". This
+in the database and publishes each figure as a multiple of k or "fewer than k". This
 module only says *what* to count: which registrations, stage roles and people, grouped how.
 
 Other apps add stages to the cluster pipeline (members → registered → attended →
@@ -66,9 +66,14 @@ class TargetPosition:
         }[self.position]
 
 
-def target_position(*, share: float | None, cluster: Cluster) -> TargetPosition:
-    """Where a share of women stands against the cluster's target and balanced zone."""
+def target_position(
+    *, share: float | None, cluster: Cluster, at_most: float | None = None
+) -> TargetPosition:
+    """Where a share of women stands against the cluster's target and balanced zone.
+    Without a share, `at_most` (an upper bound) may still place it below target."""
     if share is None:
+        if at_most is not None and at_most * 100 < cluster.women_target_percent:
+            return TargetPosition(share=None, position="below")
         return TargetPosition(share=None, position="unknown")
     percent = share * 100
     if percent < cluster.women_target_percent:
@@ -80,6 +85,14 @@ def target_position(*, share: float | None, cluster: Cluster) -> TargetPosition:
     else:
         position = "below"
     return TargetPosition(share=share, position=position)
+
+
+def women_against_target(counts: GenderCounts, cluster: Cluster) -> TargetPosition:
+    return target_position(
+        share=_share_of_women(counts),
+        cluster=cluster,
+        at_most=counts.share_at_most(privacy.Gender.WOMAN),
+    )
 
 
 # --- one event -------------------------------------------------------------------------
@@ -135,7 +148,7 @@ def balance_for_event(*, event: Event) -> EventBalance:
         stage=stage.measures,
         flags=event_stage_flags(roles=roles),
         targets=[
-            (cluster, target_position(share=_share_of_women(participants), cluster=cluster))
+            (cluster, women_against_target(participants, cluster))
             for cluster in event.clusters.all()
         ],
     )
@@ -297,9 +310,7 @@ def events_against_target(*, filters: BalanceFilter, events: list[Event]) -> lis
             EventRow(
                 event=event,
                 participants=participants,
-                target=target_position(
-                    share=_share_of_women(participants), cluster=filters.cluster
-                ),
+                target=women_against_target(participants, filters.cluster),
                 all_male_panels=flags.get(event.pk, 0),
             )
         )

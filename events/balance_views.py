@@ -1,7 +1,7 @@
 """The organisers' gender-balance pages: one event, a cluster's dashboard, CSV and reports.
 
 Figures only, all from `events.balance` (which counts through `members.privacy`): each is
-0, a multiple of k, or "fewer than k", and no page names a person next to a gender.
+a multiple of k or "fewer than k", and no page names a person next to a gender.
 Organisers of the cluster (or of the event's clusters) and staff see them; everyone else
 gets 404. Every view and export of figures is logged with its filter.
 """

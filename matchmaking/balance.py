@@ -1,7 +1,7 @@
 """Gender balance of mentoring programmes — figures only.
 
 Every number comes from `members.privacy` (the only code that reads gender): counts are
-published as 0, a multiple of k or "fewer than k", and averages only for groups of at
+published as a multiple of k or "fewer than k", and averages only for groups of at
 least k people. This module says *what* to count: which applications, matches and
 feedback. It also adds mentees and mentors to the cluster pipeline of `events.balance`.
 """

@@ -27,6 +27,7 @@ from django.db.models import (
     When,
 )
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from members.models import Cluster, GenderIdentity, StatisticsAccess, User
 
@@ -60,6 +61,20 @@ class GenderCounts:
         if value is None or self.total is None or self.total < self.k:
             return None
         return value / self.total
+
+    def share_at_most(self, category: str) -> float | None:
+        """An upper bound of the true share, from the published figures only: a hidden
+        category has at most k−1 people, and rounding moved the total by less than k.
+        (None when even that cannot be said.) 0 women of 40 reads "fewer than k", yet
+        "at most 4 of 36" is enough to call the event below a 40 % target."""
+        share = self.share(category)
+        if share is not None:
+            return share
+        if category not in self.cells or self.total is None or self.total < self.k:
+            return None
+        if self.cells[category] is not None:
+            return None
+        return (self.k - 1) / (self.total - (self.k - 1))
 
 
 def gender_for_owner(*, user: User) -> GenderIdentity | None:
@@ -112,28 +127,59 @@ def gender_clear(*, user: User) -> None:
     GenderIdentity.objects.filter(user=user).delete()
 
 
-def _published(value: int, k: int) -> int | None:
-    """0 stays 0; 1 to k−1 is hidden ("fewer than k"); larger numbers are rounded to the
-    nearest multiple of k. So every published figure is 0, a multiple of k or hidden, and
+def _rounding_offsets(vector: tuple[int, ...], k: int) -> list[int]:
+    """One offset in 0..k−1 per figure of a table, drawn from a keyed hash (the site's
+    secret key) of all the table's raw counts: the same counts always give the same
+    offsets, so reloading a page cannot average the rounding away, and any change to the
+    table — one more person anywhere in it — draws every offset anew."""
+    digest = salted_hmac("members.privacy.publish", f"{k}:{vector}", algorithm="sha256").digest()
+    return [int.from_bytes(digest[2 * i : 2 * i + 2], "big") % k for i in range(len(vector))]
+
+
+def _published(value: int, k: int, offset: int) -> int | None:
+    """0 to k−1 is hidden ("fewer than k": even an empty category is not shown, or the
+    first person to join it would be singled out). Larger numbers are rounded to a
+    multiple of k, up with probability (value mod k) / k and otherwise down — unbiased,
+    with the offset as the draw. Every published figure is a multiple of k or hidden, so
     no sum or difference of published figures — totals against cells, one filter against
     another that differs by one event or one person — is ever 1 to k−1: a hidden cell
     cannot be recomputed from anything that is shown."""
-    if value <= 0:
-        return 0
     if value < k:
         return None
-    return k * ((value + k // 2) // k)
+    return k * ((value + offset) // k)
 
 
 def publish(raw: Mapping[str, int], *, k: int | None = None) -> GenderCounts:
-    """Raw counts per category → what may be shown. Raw counts never leave this module."""
+    """Raw counts per category → what may be shown. Raw counts never leave this module.
+
+    With fixed rounding, the one cell that moves when one more person registers or
+    consents (7 → 8 women: 5 → 10) would tell that person's category to whoever looked
+    just before and after. Here every cell is rounded up or down by a draw keyed on the
+    whole table, so when anything changes every cell is drawn again: which one grew can
+    no longer be read off, only guessed at — the residual odds are measured in
+    tests/members/test_differencing.py and stated in the README.
+    """
     k = k or min_group_size()
-    total = sum(raw.get(c, 0) for c in STATISTICS_CATEGORIES)
-    if 0 < total < k:
+    vector = tuple(raw.get(c, 0) for c in STATISTICS_CATEGORIES)
+    total = sum(vector)
+    if total == 0:  # nobody: nothing to hide
+        return GenderCounts(cells=dict.fromkeys(STATISTICS_CATEGORIES, 0), total=0, k=k)
+    if total < k:
         # In a group this small even an empty category tells something about each person.
         return GenderCounts(cells=dict.fromkeys(STATISTICS_CATEGORIES), total=None, k=k)
-    cells = {c: _published(raw.get(c, 0), k) for c in STATISTICS_CATEGORIES}
-    return GenderCounts(cells=cells, total=_published(total, k), k=k)
+    offsets = _rounding_offsets(vector, k)
+    # The total's draw is keyed on the total alone: it is the same whichever category
+    # one more person joined, so it tells nothing of which.
+    [total_offset] = _rounding_offsets((total,), k)
+    cells = {
+        c: _published(value, k, offset)
+        for c, value, offset in zip(STATISTICS_CATEGORIES, vector, offsets, strict=True)
+    }
+    # Drawn apart, a cell could round up past its total (8 of 9: 10 of 5); never show
+    # more people in one category than in the whole group.
+    shown = [value for value in cells.values() if value is not None]
+    published_total = max([_published(total, k, total_offset), *shown])
+    return GenderCounts(cells=cells, total=published_total, k=k)
 
 
 def _consented(prefix: str, category: str) -> Q:

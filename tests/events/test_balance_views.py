@@ -294,7 +294,7 @@ def test_reports_are_printable_pages_with_the_privacy_note(client_for, event, cl
         html = client.get(reverse(name, args=args)).text
         assert "@media print" in html
         assert 'class="site-header"' not in html  # no site navigation
-        assert "rounded to the nearest multiple of 5" in html
+        assert "rounded to a multiple of 5, up or down at random" in html
         assert "<svg" in html
 
 
