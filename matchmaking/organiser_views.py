@@ -481,12 +481,14 @@ class ProgrammeBalanceView(ManagedProgrammeView):
 
     def get(self, request, slug: str):
         programme = self.managed_programme(request, slug)
-        privacy.statistics_access_log(
-            user=request.user,
-            view="programme_balance",
-            cluster=programme.clusters.order_by("name").first(),
-            filters={"programme": programme.slug},
-        )
+        # One entry per cluster running the programme: each cluster's log is complete.
+        for cluster in programme.clusters.order_by("name"):
+            privacy.statistics_access_log(
+                user=request.user,
+                view="programme_balance",
+                cluster=cluster,
+                filters={"programme": programme.slug},
+            )
         figures = balance.programme_balance(programme=programme)
         k = privacy.min_group_size()
         chart = stacked_bars(

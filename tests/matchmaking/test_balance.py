@@ -297,3 +297,14 @@ def test_figures_take_two_queries_whatever_the_size(
 ):
     with django_assert_num_queries(2):
         programme_balance(programme=programme)
+
+
+def test_a_programme_of_two_clusters_is_logged_in_each_clusters_log(
+    client_for, programme, organiser, cluster, other_cluster
+):
+    programme.clusters.add(other_cluster)
+
+    assert client_for(organiser).get(balance_url(programme)).status_code == 200
+
+    logged = StatisticsAccess.objects.filter(view="programme_balance", user=organiser)
+    assert {entry.cluster for entry in logged} == {cluster, other_cluster}
