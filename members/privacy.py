@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet, ValidationError
-from django.db import connection, transaction
+from django.db import connections, transaction
 from django.db.models import (
     BooleanField,
     Case,
@@ -369,20 +369,22 @@ def _by_gender_record(
     rows and the gender records (a third of the time on a million rows) and cannot join
     a grouped subquery. The group keys come back through the ORM's own converters (a
     truncated date is a date on every database)."""
+    connection = connections[inner.db]
     q = connection.ops.quote_name
     try:
         sql, params = inner.query.sql_with_params()
     except EmptyResultSet:  # e.g. filtered on an empty list: nobody
         return
     columns = [*keys, *([guest] if guest else []), *flags]
-    grouped = ", ".join(
-        [*(f"r.{q(c)}" for c in columns), f"g.{q('gender')}", f"g.{q('statistics_consent')}"]
+    record = GenderIdentity._meta
+    gender, consent, user = (
+        q(record.get_field(name).column) for name in ("gender", "statistics_consent", "user")
     )
+    grouped = ", ".join([*(f"r.{q(c)}" for c in columns), f"g.{gender}", f"g.{consent}"])
     count = "COUNT(*)" if count_rows else f"COUNT(r.{q('statistics_person')})"
-    table = q(GenderIdentity._meta.db_table)
     statement = (
         f"WITH r AS ({sql}) SELECT {grouped}, {count} FROM r "  # noqa: S608 -- identifiers only
-        f"LEFT JOIN {table} g ON g.{q('user_id')} = r.{q('statistics_person')} "
+        f"LEFT JOIN {q(record.db_table)} g ON g.{user} = r.{q('statistics_person')} "
         f"GROUP BY {grouped}"
     )
     compiler = inner.query.get_compiler(connection=connection)
@@ -397,8 +399,8 @@ def _by_gender_record(
             rest = row[len(keys) :]
             guest_value = rest[0] if guest else None
             truth = tuple(rest[1 if guest else 0 : len(rest) - 3])
-            gender, consent, n = rest[-3:]
-            yield tuple(key), _category_of(gender, consent, guest_value), truth, n
+            gender_value, consent_value, n = rest[-3:]
+            yield tuple(key), _category_of(gender_value, consent_value, guest_value), truth, n
 
 
 @dataclass(frozen=True)
