@@ -471,11 +471,18 @@ def main() -> None:
         ok = True
         figure += "; page not yet routed, not measured over HTTP"
     tenth = [results["tenth", n] for n in ("last 12 months", "all time")]
-    verdict = "under" if max(r["median_ms"] for r in full) < TARGET_MS else "OVER"
+    # The target per filter: the default view (last 12 months) and all time.
+    verdict = ", ".join(
+        f"{name}: {'under' if max(medians) < TARGET_MS else 'OVER'}"
+        for name, medians in (
+            (n, [results["full", n]["median_ms"], *([http[n]["median_ms"]] if http else [])])
+            for n in ("last 12 months", "all time")
+        )
+    )
     record(
         benchmark="balance_dashboard",
         command=COMMAND,
-        figure=f"{'' if ok else 'ERRORS: '}{figure}; {verdict} the 1 s target",
+        figure=f"{'' if ok else 'ERRORS: '}{figure}; the 1 s target (median) — {verdict}",
         baseline=(
             f"target < {TARGET_MS} ms (issue 6); the same dashboard on a 10x smaller set "
             f"({TENTH[1]:,} events, {TENTH[2]:,} registrations) in the same run: last 12 "

@@ -16,7 +16,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import TruncMonth, TruncQuarter, TruncYear
 from django.utils import timezone
 
-from events.models import Event, Registration, Session, StageRole
+from events.models import Event, Registration, RegistrationTally, Session, StageRole
 from members import privacy
 from members.models import Cluster, Organisation, Topic, User
 from members.privacy import Breakdown, GenderCounts
@@ -205,13 +205,22 @@ def _stage_in(filters: BalanceFilter) -> QuerySet[StageRole]:
     return StageRole.objects.filter(event__in=events_in(filters).values("pk"))
 
 
+def _tallies_in(filters: BalanceFilter) -> QuerySet[RegistrationTally]:
+    """The events' registrations, already counted per status and category (events.tally):
+    a few rows per event instead of every registration."""
+    return RegistrationTally.objects.filter(event__in=events_in(filters).values("pk"))
+
+
 def balance_by_period_and_kind(*, filters: BalanceFilter) -> dict[str, list[Breakdown]]:
     """The funnel per month, quarter or year ("trend", group key "when") and per event
-    kind ("kind", "event__kind"), from one pass over the registrations."""
+    kind ("kind", "event__kind"), from one pass over the tallies."""
     trunc = PERIODS.get(filters.period, TruncQuarter)
-    rows = _registrations_in(filters).annotate(when=trunc("event__starts_at"))
-    return privacy.gender_tables(
-        rows, measures=FUNNEL, tables={"trend": ["when"], "kind": ["event__kind"]}
+    rows = _tallies_in(filters).annotate(when=trunc("event__starts_at"))
+    return privacy.tallied_tables(
+        rows,
+        measures=FUNNEL,
+        tables={"trend": ["when"], "kind": ["event__kind"]},
+        count="registrations",
     )
 
 
@@ -225,11 +234,12 @@ def balance_by_kind(*, filters: BalanceFilter) -> list[Breakdown]:
 
 def balance_by_topic(*, filters: BalanceFilter) -> list[Breakdown]:
     """Per topic of the events (an event with two topics counts under both)."""
-    return privacy.gender_breakdown(
-        _registrations_in(filters).filter(event__topics__isnull=False),
+    return privacy.tallied_tables(
+        _tallies_in(filters).filter(event__topics__isnull=False),
         measures=FUNNEL,
-        group_by=["event__topics__name"],
-    )
+        tables={"": ["event__topics__name"]},
+        count="registrations",
+    )[""]
 
 
 def stage_in_period(*, filters: BalanceFilter) -> dict[str, GenderCounts]:

@@ -280,6 +280,33 @@ class Registration(models.Model):
         return self.status in self.SEAT_STATUSES
 
 
+class RegistrationTally(models.Model):
+    """How many event registrations (not session ones) each event has per status and
+    statistics category: the gender-balance dashboard sums these few rows per event
+    instead of a million registrations. Kept exact by database triggers on every write to
+    registrations and gender records (`events.tally`); never written by Django, never
+    shown as such — `members.privacy` publishes the sums."""
+
+    # No foreign-key constraint and no cascade: the triggers remove a tally row when its
+    # count reaches 0, which happens when its event's registrations are deleted.
+    event = models.ForeignKey(
+        Event, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Registration.Status.choices)
+    category = models.CharField(max_length=16)
+    registrations = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "status", "category"], name="one_tally_per_event_status_category"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Tally of event #{self.event_id}: {self.status}"
+
+
 def new_feed_token() -> str:
     import secrets
 

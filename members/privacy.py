@@ -7,6 +7,11 @@ Three kinds of reader exist, and only three:
 - mentoring matching (`genders_for_matching`), for mentors who agreed on their
   application that mentees' stated preferences may use it; the matcher scores with it
   and never shows it.
+
+Statistics also read tallies that the database keeps per statistics category
+(events.tally: registrations per event). The SQL that turns a gender record into its
+category for those triggers is here too (`category_of_person_sql`), beside its Python
+twin `_category_of`: only consented genders count, everyone else is undisclosed.
 """
 
 from collections.abc import Iterator, Mapping, Sequence
@@ -247,6 +252,67 @@ def gender_tables(
         results = _grouped_raw(
             rows, person=person, measures=measures, group_by=keys, guest_gender=guest_gender
         )
+    return _publish_tables(results, tables=tables, keys=keys, measures=measures, k=k)
+
+
+def tallied_tables(
+    tallies: QuerySet,
+    *,
+    tables: Mapping[str, Sequence[str]],
+    measures: Mapping[str, Q],
+    count: str,
+    k: int | None = None,
+) -> dict[str, list[Breakdown]]:
+    """`gender_tables` of rows already counted per statistics category: each tally row
+    holds a `category` (written by the database with `category_of_person_sql`) and how
+    many rows it stands for (the field `count`). Summed in one grouped query, then
+    published like every other figure."""
+    measures = dict(measures)
+    keys = list(dict.fromkeys(key for group_by in tables.values() for key in group_by))
+    names = list(measures)
+    flags, columns = _flag_and_key_columns(measures, keys)
+    grouped = (
+        tallies.order_by()
+        .annotate(**columns, **flags)
+        .values(*columns, "category", *flags)
+        .annotate(statistics_n=Sum(count))
+    )
+    results: dict[tuple, dict[str, dict[str, int]]] = {}
+    if not keys:
+        results[()] = {name: {} for name in names}
+    for row in grouped:
+        raw = results.setdefault(tuple(row[c] for c in columns), {n: {} for n in names})
+        for name in names:
+            if measures[name] and not row[f"statistics_m{names.index(name)}"]:
+                continue
+            cells = raw[name]
+            cells[row["category"]] = cells.get(row["category"], 0) + row["statistics_n"]
+    return _publish_tables(results, tables=tables, keys=keys, measures=measures, k=k)
+
+
+def _flag_and_key_columns(
+    measures: Mapping[str, Q], group_by: Sequence[str]
+) -> tuple[dict[str, ExpressionWrapper], dict[str, F]]:
+    """Annotations for a grouped count: one boolean per measure that has a condition
+    (statistics_m<i>, i its position among all measures) and one per group key."""
+    flags = {
+        f"statistics_m{i}": ExpressionWrapper(condition, output_field=BooleanField())
+        for i, condition in enumerate(measures.values())
+        if condition
+    }
+    return flags, {f"statistics_k{i}": F(key) for i, key in enumerate(group_by)}
+
+
+def _publish_tables(
+    results: Mapping[tuple, dict[str, dict[str, int]]],
+    *,
+    tables: Mapping[str, Sequence[str]],
+    keys: list[str],
+    measures: Mapping[str, Q],
+    k: int | None,
+) -> dict[str, list[Breakdown]]:
+    """Raw counts per full key → each table's groups, summed over the keys the table does
+    not use, and only then published."""
     out = {}
     for name, group_by in tables.items():
         positions = [keys.index(key) for key in group_by]
@@ -315,6 +381,30 @@ def _category_of(gender: str | None, consent: bool | None, guest: str | None) ->
     return Gender.UNDISCLOSED
 
 
+def category_of_record_sql(record: str) -> str:
+    """SQL for the statistics category of one gender record (`record` is its alias or
+    OLD/NEW in a trigger): its gender if consented and counted, otherwise undisclosed —
+    the same rule as `_category_of`. Self-described words are never read."""
+    counted = ", ".join(f"'{c}'" for c in STATISTICS_CATEGORIES if c != Gender.UNDISCLOSED)
+    meta = GenderIdentity._meta
+    gender, consent = (meta.get_field(n).column for n in ("gender", "statistics_consent"))
+    return (
+        f"(CASE WHEN {record}.{consent} AND {record}.{gender} IN ({counted}) "
+        f"THEN {record}.{gender} ELSE '{Gender.UNDISCLOSED}' END)"
+    )
+
+
+def category_of_person_sql(person: str) -> str:
+    """SQL for the statistics category of the person whose user id is the expression
+    `person` — undisclosed without a gender record. For database triggers that keep
+    tallies per category (events.tally): they store categories, never genders."""
+    meta = GenderIdentity._meta
+    return (
+        f"COALESCE((SELECT {category_of_record_sql('g')} FROM {meta.db_table} g "  # noqa: S608
+        f"WHERE g.{meta.get_field('user').column} = {person}), '{Gender.UNDISCLOSED}')"
+    )
+
+
 def _grouped_raw(
     rows: QuerySet,
     *,
@@ -328,12 +418,7 @@ def _grouped_raw(
     with a single COUNT per group — far cheaper on a million rows than a conditional
     count per measure × category; the categories are summed here."""
     names = list(measures)
-    flags = {
-        f"statistics_m{i}": ExpressionWrapper(measures[name], output_field=BooleanField())
-        for i, name in enumerate(names)
-        if measures[name]
-    }
-    keys = {f"statistics_k{i}": F(key) for i, key in enumerate(group_by)}
+    flags, keys = _flag_and_key_columns(measures, group_by)
     guest = {"statistics_guest": F(guest_gender)} if guest_gender else {}
     inner = (
         rows.order_by()

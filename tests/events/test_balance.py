@@ -14,8 +14,8 @@ from django.db.models import Q
 from events import balance
 from events.models import Event, Registration, Session, StageRole
 from members import privacy
-from members.models import Profile, User
-from tests.events.factories import EventFactory, SessionFactory, StageRoleFactory
+from members.models import Profile
+from tests.events.factories import EventFactory, SessionFactory, StageRoleFactory, register
 from tests.factories import ClusterFactory, ProfileFactory, TopicFactory, crowd
 
 pytestmark = pytest.mark.django_db
@@ -28,21 +28,6 @@ Role = StageRole.Role
 @pytest.fixture(autouse=True)
 def _k_is_five(settings):
     settings.PRIVACY_MIN_GROUP_SIZE = K
-
-
-def register(event: Event, users: list[User], status: str = RS.CONFIRMED, session=None) -> None:
-    Registration.objects.bulk_create(
-        [
-            Registration(
-                event=event,
-                session=session,
-                user=user,
-                status=status,
-                waitlist_position=i + 1 if status == RS.WAITLISTED else None,
-            )
-            for i, user in enumerate(users)
-        ]
-    )
 
 
 def on_stage(event, gender="", *, role=Role.SPEAKER, session=None, member=False, consent=True):

@@ -1,0 +1,237 @@
+"""Registration tallies (events.tally): the database triggers keep, per event, status and
+statistics category, exactly the number of event registrations — whatever writes them
+(the ORM, bulk inserts, QuerySet.update, cascades) and whatever happens to the people's
+gender records. Run on SQLite and on PostgreSQL (CI runs the suite on both)."""
+
+import random
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection
+from django.db.models.functions import TruncQuarter
+
+from events import balance, tally
+from events.models import Event, Registration, RegistrationTally
+from members import privacy
+from members.models import GenderIdentity
+from tests.events.factories import EventFactory, SessionFactory, register
+from tests.factories import ClusterFactory, TopicFactory, crowd
+
+pytestmark = pytest.mark.django_db
+
+RS = Registration.Status
+G = GenderIdentity.Gender
+
+
+def tallies(event: Event | int | None = None) -> dict[tuple, int]:
+    rows = RegistrationTally.objects.all()
+    if event:
+        rows = rows.filter(event_id=getattr(event, "pk", event))
+    return {(t.event_id, t.status, t.category): t.registrations for t in rows}
+
+
+def counted_directly() -> dict[tuple, int]:
+    """What the tallies must say, counted here from the registrations and gender records."""
+    records = {r.user_id: r for r in GenderIdentity.objects.all()}
+
+    def category(user_id: int) -> str:
+        record = records.get(user_id)
+        if record and record.statistics_consent and record.gender != G.UNDISCLOSED:
+            return record.gender
+        return G.UNDISCLOSED
+
+    return dict(
+        Counter(
+            (r.event_id, r.status, category(r.user_id))
+            for r in Registration.objects.filter(session__isnull=True)
+        )
+    )
+
+
+def test_registrations_are_counted_per_status_and_consented_category():
+    event = EventFactory()
+    women, men, private = crowd(3, G.WOMAN), crowd(2, G.MAN, consent=False), crowd(1)
+    selfdescribed = crowd(1, G.SELF_DESCRIBED)
+    register(event, women + men + private + selfdescribed)
+    register(event, crowd(2, G.WOMAN), status=RS.WAITLISTED)
+    register(event, crowd(4, G.MAN), session=SessionFactory(event=event))  # not counted
+
+    assert tallies(event) == {
+        (event.pk, RS.CONFIRMED, G.WOMAN): 3,
+        (event.pk, RS.CONFIRMED, G.UNDISCLOSED): 3,  # 2 men without consent, 1 no record
+        (event.pk, RS.CONFIRMED, G.SELF_DESCRIBED): 1,
+        (event.pk, RS.WAITLISTED, G.WOMAN): 2,
+    }
+
+
+def test_status_changes_move_the_count_whichever_way_they_are_written():
+    event = EventFactory()
+    register(event, crowd(4, G.WOMAN))
+    first, second, *_ = Registration.objects.filter(event=event)
+    first.status = RS.ATTENDED
+    first.save()
+    Registration.objects.filter(pk=second.pk).update(status=RS.NO_SHOW)
+
+    assert tallies(event) == {
+        (event.pk, RS.CONFIRMED, G.WOMAN): 2,
+        (event.pk, RS.ATTENDED, G.WOMAN): 1,
+        (event.pk, RS.NO_SHOW, G.WOMAN): 1,
+    }
+
+
+def test_deleted_registrations_and_events_leave_no_tally_behind():
+    event, other = EventFactory(), EventFactory()
+    register(event, crowd(3, G.MAN))
+    register(other, crowd(2, G.WOMAN))
+    Registration.objects.filter(event=event).first().delete()
+    assert tallies(event) == {(event.pk, RS.CONFIRMED, G.MAN): 2}
+
+    deleted = event.pk
+    event.delete()
+    assert tallies(deleted) == {}
+    assert tallies() == {(other.pk, RS.CONFIRMED, G.WOMAN): 2}
+
+
+def test_withdrawing_consent_moves_a_person_out_of_their_category_at_once():
+    events = [EventFactory(), EventFactory()]
+    [person] = crowd(1, G.WOMAN)
+    for event in events:
+        register(event, [person], status=RS.ATTENDED)
+        register(event, crowd(2, G.WOMAN), status=RS.ATTENDED)
+
+    privacy.gender_set(user=person, gender=G.WOMAN, statistics_consent=False)
+    for event in events:
+        assert tallies(event) == {
+            (event.pk, RS.ATTENDED, G.WOMAN): 2,
+            (event.pk, RS.ATTENDED, G.UNDISCLOSED): 1,
+        }
+
+    privacy.gender_set(user=person, gender=G.NON_BINARY, statistics_consent=True)
+    assert tallies(events[0]) == {
+        (events[0].pk, RS.ATTENDED, G.WOMAN): 2,
+        (events[0].pk, RS.ATTENDED, G.NON_BINARY): 1,
+    }
+
+
+def test_a_first_gender_record_erasure_and_account_deletion_keep_the_tallies_exact():
+    event = EventFactory()
+    [newcomer] = crowd(1)
+    [erased] = crowd(1, G.MAN)
+    [leaving] = crowd(1, G.WOMAN)
+    register(event, [newcomer, erased, leaving])
+
+    privacy.gender_set(user=newcomer, gender=G.WOMAN, statistics_consent=True)
+    privacy.gender_clear(user=erased)
+    leaving.delete()
+
+    assert tallies(event) == {
+        (event.pk, RS.CONFIRMED, G.WOMAN): 1,
+        (event.pk, RS.CONFIRMED, G.UNDISCLOSED): 1,
+    }
+
+
+def test_a_session_registration_moved_to_the_whole_event_is_counted():
+    event = EventFactory()
+    register(event, crowd(2, G.MAN), session=SessionFactory(event=event))
+    assert tallies(event) == {}
+    Registration.objects.filter(event=event).update(session=None)
+    assert tallies(event) == {(event.pk, RS.CONFIRMED, G.MAN): 2}
+
+
+def test_any_sequence_of_writes_leaves_the_tallies_equal_to_a_direct_count():
+    rng = random.Random(2026)
+    events = [EventFactory() for _ in range(3)]
+    people = crowd(12)
+    statuses = [RS.CONFIRMED, RS.ATTENDED, RS.NO_SHOW, RS.CANCELLED]
+    for step in range(120):
+        person, event = rng.choice(people), rng.choice(events)
+        action = rng.randrange(5)
+        existing = Registration.objects.filter(event=event, user=person, session=None).first()
+        if action == 0 and not existing:
+            register(event, [person], status=rng.choice(statuses))
+        elif action == 1 and existing:
+            Registration.objects.filter(pk=existing.pk).update(status=rng.choice(statuses))
+        elif action == 2 and existing:
+            existing.delete()
+        elif action == 3:
+            privacy.gender_set(
+                user=person,
+                gender=rng.choice([G.WOMAN, G.MAN, G.NON_BINARY, G.UNDISCLOSED]),
+                statistics_consent=rng.random() < 0.7,
+            )
+        else:
+            privacy.gender_clear(user=person)
+        assert tallies() == counted_directly(), f"after step {step} (action {action})"
+
+
+def test_install_recounts_tallies_that_were_lost():
+    event = EventFactory()
+    register(event, crowd(3, G.WOMAN))
+    RegistrationTally.objects.all().delete()
+
+    tally.install(connection)
+
+    assert tallies() == {(event.pk, RS.CONFIRMED, G.WOMAN): 3}
+    register(event, crowd(1, G.WOMAN))  # and the triggers are still in place
+    assert tallies() == {(event.pk, RS.CONFIRMED, G.WOMAN): 4}
+
+
+def test_the_dashboard_trend_drops_a_person_who_withdraws_consent(settings):
+    settings.PRIVACY_MIN_GROUP_SIZE = 5
+    cluster = ClusterFactory()
+    event = EventFactory(
+        clusters=[cluster], status=Event.Status.PUBLISHED,
+        starts_at=datetime(2026, 3, 1, 10, tzinfo=UTC),
+    )  # fmt: skip
+    women = crowd(5, G.WOMAN)
+    register(event, women + crowd(5, G.MAN), status=RS.ATTENDED)
+    filters = balance.BalanceFilter(cluster=cluster, period="year")
+
+    def attended() -> privacy.GenderCounts:
+        [year] = balance.balance_trend(filters=filters)
+        return year.measures["attended"]
+
+    assert attended() == privacy.publish({G.WOMAN: 5, G.MAN: 5})
+    privacy.gender_set(user=women[0], gender=G.WOMAN, statistics_consent=False)
+    assert attended() == privacy.publish({G.WOMAN: 4, G.MAN: 5, G.UNDISCLOSED: 1})
+    assert attended().cells[G.WOMAN] is None  # 4 women: "fewer than 5"
+
+
+def test_tables_from_tallies_equal_tables_counted_from_every_registration(settings):
+    """The dashboard's trend, kind and topic tables read tallies; counted the long way
+    (privacy.gender_tables over the registrations themselves) they come out the same."""
+    settings.PRIVACY_MIN_GROUP_SIZE = 5
+    rng = random.Random(6)
+    cluster = ClusterFactory()
+    topics = [TopicFactory() for _ in range(3)]
+    people = (
+        crowd(30, G.WOMAN) + crowd(25, G.MAN) + crowd(8, G.NON_BINARY, consent=False)
+        + crowd(12)
+    )  # fmt: skip
+    for month in range(1, 7):
+        event = EventFactory(
+            clusters=[cluster], kind=rng.choice(list(Event.Kind.values)),
+            starts_at=datetime(2026, month, 3, 10, tzinfo=UTC),
+        )  # fmt: skip
+        event.topics.set(rng.sample(topics, rng.randrange(3)))
+        chosen = rng.sample(people, 60)  # each person once per event
+        for i, status in enumerate((RS.ATTENDED, RS.NO_SHOW, RS.CANCELLED)):
+            register(event, chosen[20 * i : 20 * i + rng.randrange(5, 20)], status)
+    filters = balance.BalanceFilter(cluster=cluster, period="quarter")
+    registrations = Registration.objects.filter(
+        session__isnull=True, event__in=balance.events_in(filters).values("pk")
+    )
+
+    long_way = privacy.gender_tables(
+        registrations.annotate(when=TruncQuarter("event__starts_at")),
+        measures=balance.FUNNEL, tables={"trend": ["when"], "kind": ["event__kind"]},
+    )  # fmt: skip
+    [by_topic] = privacy.gender_tables(
+        registrations.filter(event__topics__isnull=False),
+        measures=balance.FUNNEL, tables={"": ["event__topics__name"]},
+    ).values()  # fmt: skip
+
+    assert balance.balance_by_period_and_kind(filters=filters) == long_way
+    assert balance.balance_by_topic(filters=filters) == by_topic
+    assert len(long_way["trend"]) == 2 and by_topic
