@@ -85,7 +85,8 @@ def _changed(columns: tuple[str, ...], distinct: str) -> str:
     return " OR ".join(f"OLD.{c} {distinct} NEW.{c}" for c in columns)
 
 
-def _sqlite() -> list[str]:
+def _sqlite_triggers() -> tuple[tuple[str, str], ...]:
+    """(name, definition) of each SQLite trigger."""
     registration = f"AFTER {{}} ON {REGISTRATIONS} FOR EACH ROW {{}}BEGIN {{}} END"
     record = f"AFTER {{}} ON {RECORDS} FOR EACH ROW {{}}BEGIN {{}} END"
     moved = f"WHEN {_changed(REGISTRATION_COLUMNS, 'IS NOT')} "
@@ -102,14 +103,26 @@ def _sqlite() -> list[str]:
          _move("OLD.user_id", _record("OLD"), "'" + UNDISCLOSED + "'")
          + _move("NEW.user_id", f"'{UNDISCLOSED}'", _record("NEW"))),
     )  # fmt: skip
+    return tuple(
+        (name, f"CREATE TRIGGER {name} " + template.format(event, when, body))
+        for name, template, event, when, body in triggers
+    )
+
+
+def _sqlite() -> list[str]:
     return [
         statement
-        for name, template, event, when, body in triggers
-        for statement in (
-            f"DROP TRIGGER IF EXISTS {name}",
-            f"CREATE TRIGGER {name} " + template.format(event, when, body),
-        )
+        for name, definition in _sqlite_triggers()
+        for statement in (f"DROP TRIGGER IF EXISTS {name}", definition)
     ]
+
+
+POSTGRESQL_TRIGGERS = (
+    ("events_tally", REGISTRATIONS, "INSERT OR DELETE", (), "registration"),
+    ("events_tally_upd", REGISTRATIONS, "UPDATE", REGISTRATION_COLUMNS, "registration"),
+    ("events_tally_rec", RECORDS, "INSERT OR DELETE", (), "record"),
+    ("events_tally_rec_upd", RECORDS, "UPDATE", RECORD_COLUMNS, "record"),
+)
 
 
 def _postgresql() -> list[str]:
@@ -134,18 +147,12 @@ def _postgresql() -> list[str]:
             END IF;
             RETURN NULL;
         END $$ LANGUAGE plpgsql"""
-    triggers = (
-        ("events_tally", REGISTRATIONS, "INSERT OR DELETE", "", "registration"),
-        ("events_tally_upd", REGISTRATIONS, "UPDATE", REGISTRATION_COLUMNS, "registration"),
-        ("events_tally_rec", RECORDS, "INSERT OR DELETE", "", "record"),
-        ("events_tally_rec_upd", RECORDS, "UPDATE", RECORD_COLUMNS, "record"),
-    )
     return [
         registration,
         record,
         *(
             statement
-            for name, table, events, watched, function in triggers
+            for name, table, events, watched, function in POSTGRESQL_TRIGGERS
             for statement in (
                 f"DROP TRIGGER IF EXISTS {name} ON {table}",
                 f"CREATE TRIGGER {name} AFTER {events} ON {table} FOR EACH ROW "
@@ -171,18 +178,33 @@ def _recount_sql(vendor: str) -> list[str]:
     ]
 
 
+def _drop(vendor: str) -> list[str]:
+    """No trigger left behind (e.g. after migrating back to before the tallies)."""
+    if vendor == "sqlite":
+        return [f"DROP TRIGGER IF EXISTS {name}" for name, _ in _sqlite_triggers()]
+    return [
+        *(f"DROP TRIGGER IF EXISTS {name} ON {table}" for name, table, *_ in POSTGRESQL_TRIGGERS),
+        "DROP FUNCTION IF EXISTS events_tally_registration(), events_tally_record()",
+    ]
+
+
 def install(connection: BaseDatabaseWrapper) -> None:
     """(Re)create the triggers and recount, in one transaction. Writers of registrations
     and gender records wait meanwhile, and so does another install (two web containers
-    migrating at once): the lock conflicts with itself."""
+    migrating at once): the lock conflicts with itself. Without the tables (a partial or
+    backward migrate) the triggers are removed instead."""
     writers = {"postgresql": _postgresql, "sqlite": _sqlite}
     if connection.vendor not in writers:
         raise ImproperlyConfigured(
             f"Clusterhub runs on PostgreSQL or SQLite, not {connection.display_name}."
         )
-    statements = writers[connection.vendor]()
+    tables = {TALLY, REGISTRATIONS, RECORDS}
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        if not tables <= set(connection.introspection.table_names(cursor)):
+            for statement in _drop(connection.vendor):
+                cursor.execute(statement)
+            return
         if connection.vendor == "postgresql":
             cursor.execute(f"LOCK TABLE {REGISTRATIONS}, {RECORDS} IN SHARE ROW EXCLUSIVE MODE")
-        for statement in [*statements, *_recount_sql(connection.vendor)]:
+        for statement in [*writers[connection.vendor](), *_recount_sql(connection.vendor)]:
             cursor.execute(statement)
