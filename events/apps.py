@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, pre_migrate
 
 
 class EventsConfig(AppConfig):
@@ -13,13 +13,27 @@ class EventsConfig(AppConfig):
         register_exporter("event_registrations", personal_data.export_registrations)
         register_exporter("event_invitations", personal_data.export_invitations)
         register_eraser("event_registrations", personal_data.erase)
+        pre_migrate.connect(_drop_tally_triggers, sender=self)
         post_migrate.connect(_install_tally_triggers, sender=self)
 
 
+def _drop_tally_triggers(using: str, plan: list, **kwargs) -> None:
+    """Before migrations run: no trigger may stand in the way of a change to the tables
+    it watches (SQLite rebuilds a table to alter it; PostgreSQL refuses to alter a
+    column a trigger names)."""
+    if plan:
+        from django.db import connections
+
+        from events import tally
+
+        tally.drop(connections[using])
+
+
 def _install_tally_triggers(using: str, **kwargs) -> None:
-    """After every migrate: the registration tallies' triggers, and a recount."""
+    """After migrate: missing triggers are installed, and every tally recounted."""
     from django.db import connections
 
     from events import tally
 
-    tally.install(connections[using])
+    if not tally.installed(connections[using]):
+        tally.install(connections[using])

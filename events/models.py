@@ -281,30 +281,24 @@ class Registration(models.Model):
 
 
 class RegistrationTally(models.Model):
-    """How many event registrations (not session ones) each event has per status and
-    statistics category: the gender-balance dashboard sums these few rows per event
-    instead of a million registrations. Kept exact by database triggers on every write to
-    registrations and gender records (`events.tally`); never written by Django, never
-    shown as such — `members.privacy` publishes the sums."""
+    """Counts of event registrations (not session ones) per event, status and statistics
+    category: summed, these rows say how many there are, and the gender-balance
+    dashboard sums a few rows per event instead of a million registrations. Written only
+    by database triggers (`events.tally`), which add rows of +1, −1 or ±n; the hourly
+    compaction folds them into one row per event, status and category. Never shown as
+    such — `members.privacy` publishes the sums."""
 
-    # No foreign-key constraint and no cascade: the triggers remove a tally row when its
-    # count reaches 0, which happens when its event's registrations are deleted.
+    # No foreign-key constraint and no cascade: rows of a deleted event's registrations
+    # sum to 0 and go at the next compaction.
     event = models.ForeignKey(
         Event, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
     )
     status = models.CharField(max_length=16, choices=Registration.Status.choices)
     category = models.CharField(max_length=16)
-    registrations = models.IntegerField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["event", "status", "category"], name="one_tally_per_event_status_category"
-            ),
-        ]
+    registrations = models.IntegerField()  # +1, −1, ±n, or a compacted sum
 
     def __str__(self):
-        return f"Tally of event #{self.event_id}: {self.status}"
+        return f"Tally of event #{self.event_id}: {self.status} {self.registrations:+d}"
 
 
 def new_feed_token() -> str:

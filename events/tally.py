@@ -1,5 +1,6 @@
-"""Database triggers that keep `RegistrationTally` exact: per event, status and statistics
-category, how many event registrations there are (session registrations are not counted).
+"""Database triggers that keep `RegistrationTally` exact: summed per event, status and
+statistics category, its rows give how many event registrations there are (session
+registrations are not counted).
 
 Why triggers: the cluster dashboard sums registrations by period, kind and topic; from a
 million registrations that takes seconds, from their tallies a tenth of that. A trigger
@@ -8,13 +9,21 @@ cannot drift from the registrations, and a change of a person's gender record (e
 withdrawing consent) moves their registrations to the new category in the same
 transaction: the next figure no longer counts them.
 
+The triggers only ever insert rows (+1, −1, ±n): no two transactions update the same
+row, so registering never waits for, or deadlocks with, another person's registration or
+gender change. `compact` (hourly) folds the rows back into one per event, status and
+category. On PostgreSQL each trigger first locks its person (an advisory lock: shared
+for a registration, exclusive for a gender record), so a registration and a change of
+the same person's gender record cannot miss each other; SQLite has one writer at a time.
+
 The category comes from `members.privacy` (`category_of_person_sql`,
 `category_of_record_sql`): consented genders only, undisclosed for everyone else; the
 tallies never hold a gender that the statistics may not count.
 
-`install` runs after every `migrate` (events.apps): it (re)creates the triggers — SQLite
-drops a table's triggers when a migration rebuilds the table — and recounts every tally
-from the registrations.
+Migrations (events.apps): before a `migrate` that applies anything the triggers are
+dropped (a migration may rebuild or alter the tables they watch); after it, missing
+triggers are installed and every tally recounted. Changing the SQL here therefore needs
+a migration — an empty one will do — for existing databases to get it.
 """
 
 from django.core.exceptions import ImproperlyConfigured
@@ -28,57 +37,42 @@ from members.models import GenderIdentity
 TALLY = RegistrationTally._meta.db_table
 REGISTRATIONS = Registration._meta.db_table
 RECORDS = GenderIdentity._meta.db_table
-UNDISCLOSED = GenderIdentity.Gender.UNDISCLOSED
+UNDISCLOSED = f"'{GenderIdentity.Gender.UNDISCLOSED}'"
 COLUMNS = "event_id, status, category, registrations"
-CONFLICT = "ON CONFLICT (event_id, status, category) DO UPDATE SET"
-
-
-def _add(row: str) -> str:
-    """Count the registration `row` (NEW or OLD) once more, if it is an event one."""
-    category = privacy.category_of_person_sql(f"{row}.user_id")
-    return (
-        f"INSERT INTO {TALLY} ({COLUMNS}) "  # noqa: S608 -- identifiers only
-        f"SELECT {row}.event_id, {row}.status, {category}, 1 "
-        f"WHERE {row}.session_id IS NULL "
-        f"{CONFLICT} registrations = {TALLY}.registrations + 1;"
-    )
-
-
-def _remove(row: str) -> str:
-    """Count the registration `row` once less; drop tallies that reach 0."""
-    category = privacy.category_of_person_sql(f"{row}.user_id")
-    return (
-        f"UPDATE {TALLY} SET registrations = registrations - 1 "  # noqa: S608
-        f"WHERE {row}.session_id IS NULL AND event_id = {row}.event_id "
-        f"AND status = {row}.status AND category = {category}; "
-        f"DELETE FROM {TALLY} WHERE event_id = {row}.event_id AND registrations <= 0;"
-    )
-
-
-def _move(person: str, old: str, new: str) -> str:
-    """Move every event registration of `person` from category `old` to `new`."""
-    theirs = f"FROM {REGISTRATIONS} r WHERE r.user_id = {person} AND r.session_id IS NULL"
-    return (
-        f"UPDATE {TALLY} SET registrations = registrations - (SELECT COUNT(*) {theirs} "  # noqa: S608
-        f"AND r.event_id = {TALLY}.event_id AND r.status = {TALLY}.status) "
-        f"WHERE category = {old} AND {old} <> {new} "
-        f"AND event_id IN (SELECT r.event_id {theirs}); "
-        f"DELETE FROM {TALLY} WHERE registrations <= 0 "
-        f"AND event_id IN (SELECT r.event_id {theirs}); "
-        f"INSERT INTO {TALLY} ({COLUMNS}) SELECT r.event_id, r.status, {new}, COUNT(*) "
-        f"{theirs} AND {old} <> {new} GROUP BY r.event_id, r.status "
-        f"{CONFLICT} registrations = {TALLY}.registrations + excluded.registrations;"
-    )
-
-
-def _record(row: str) -> str:
-    return privacy.category_of_record_sql(row)
-
+# The advisory lock space of the tallies' per-person locks (PostgreSQL).
+LOCKS = 6001
 
 # An update moves a count only when one of these columns changes (a check-in time or a
 # self-description does not).
 REGISTRATION_COLUMNS = ("event_id", "session_id", "user_id", "status")
 RECORD_COLUMNS = ("user_id", "gender", "statistics_consent")
+
+
+def _count(row: str, sign: str) -> str:
+    """Count the registration `row` (NEW or OLD) once more (+) or once less (−), if it
+    is an event registration, in its person's current category."""
+    category = privacy.category_of_person_sql(f"{row}.user_id")
+    return (
+        f"INSERT INTO {TALLY} ({COLUMNS}) "  # noqa: S608 -- identifiers only
+        f"SELECT {row}.event_id, {row}.status, {category}, {sign}1 "
+        f"WHERE {row}.session_id IS NULL;"
+    )
+
+
+def _move(person: str, old: str, new: str) -> str:
+    """Move every event registration of `person` from category `old` to `new`."""
+    return (
+        f"INSERT INTO {TALLY} ({COLUMNS}) "  # noqa: S608
+        f"SELECT r.event_id, r.status, c.category, c.sign * COUNT(*) "
+        f"FROM {REGISTRATIONS} r, (SELECT {old} AS category, -1 AS sign "
+        f"UNION ALL SELECT {new}, 1) c "
+        f"WHERE r.user_id = {person} AND r.session_id IS NULL AND {old} <> {new} "
+        f"GROUP BY r.event_id, r.status, c.category, c.sign;"
+    )
+
+
+def _record(row: str) -> str:
+    return privacy.category_of_record_sql(row)
 
 
 def _changed(columns: tuple[str, ...], distinct: str) -> str:
@@ -92,29 +86,22 @@ def _sqlite_triggers() -> tuple[tuple[str, str], ...]:
     moved = f"WHEN {_changed(REGISTRATION_COLUMNS, 'IS NOT')} "
     recorded = f"WHEN {_changed(RECORD_COLUMNS, 'IS NOT')} "
     triggers = (
-        ("events_tally_ins", registration, "INSERT", "", _add("NEW")),
-        ("events_tally_del", registration, "DELETE", "", _remove("OLD")),
-        ("events_tally_upd", registration, "UPDATE", moved, _remove("OLD") + _add("NEW")),
+        ("events_tally_ins", registration, "INSERT", "", _count("NEW", "+")),
+        ("events_tally_del", registration, "DELETE", "", _count("OLD", "-")),
+        ("events_tally_upd", registration, "UPDATE", moved,
+         _count("OLD", "-") + _count("NEW", "+")),
         ("events_tally_rec_ins", record, "INSERT", "",
-         _move("NEW.user_id", f"'{UNDISCLOSED}'", _record("NEW"))),
+         _move("NEW.user_id", UNDISCLOSED, _record("NEW"))),
         ("events_tally_rec_del", record, "DELETE", "",
-         _move("OLD.user_id", _record("OLD"), f"'{UNDISCLOSED}'")),
+         _move("OLD.user_id", _record("OLD"), UNDISCLOSED)),
         ("events_tally_rec_upd", record, "UPDATE", recorded,
-         _move("OLD.user_id", _record("OLD"), "'" + UNDISCLOSED + "'")
-         + _move("NEW.user_id", f"'{UNDISCLOSED}'", _record("NEW"))),
+         _move("OLD.user_id", _record("OLD"), UNDISCLOSED)
+         + _move("NEW.user_id", UNDISCLOSED, _record("NEW"))),
     )  # fmt: skip
     return tuple(
         (name, f"CREATE TRIGGER {name} " + template.format(event, when, body))
         for name, template, event, when, body in triggers
     )
-
-
-def _sqlite() -> list[str]:
-    return [
-        statement
-        for name, definition in _sqlite_triggers()
-        for statement in (f"DROP TRIGGER IF EXISTS {name}", definition)
-    ]
 
 
 POSTGRESQL_TRIGGERS = (
@@ -125,25 +112,33 @@ POSTGRESQL_TRIGGERS = (
 )
 
 
+def _lock(mode: str, row: str) -> str:
+    # Two int keys: this lock space, and the person's id folded into an int.
+    return f"PERFORM pg_advisory_xact_lock{mode}({LOCKS}, ({row}.user_id % 2147483647)::int);"
+
+
 def _postgresql() -> list[str]:
     registration = f"""
         CREATE OR REPLACE FUNCTION events_tally_registration() RETURNS trigger AS $$
         BEGIN
-            IF TG_OP IN ('UPDATE', 'DELETE') THEN {_remove("OLD")} END IF;
-            IF TG_OP IN ('INSERT', 'UPDATE') THEN {_add("NEW")} END IF;
+            IF TG_OP IN ('UPDATE', 'DELETE') THEN
+                {_lock("_shared", "OLD")} {_count("OLD", "-")}
+            END IF;
+            IF TG_OP IN ('INSERT', 'UPDATE') THEN
+                {_lock("_shared", "NEW")} {_count("NEW", "+")}
+            END IF;
             RETURN NULL;
         END $$ LANGUAGE plpgsql"""
     record = f"""
         CREATE OR REPLACE FUNCTION events_tally_record() RETURNS trigger AS $$
         BEGIN
-            -- One person's move at a time: two people moving between the same two
-            -- categories in opposite directions would otherwise lock each other's rows.
-            PERFORM pg_advisory_xact_lock(hashtext('events_tally_record'));
+            -- Waits for the person's registrations being written to commit, and holds
+            -- new ones back until this commits: each then sees the other.
             IF TG_OP IN ('UPDATE', 'DELETE') THEN
-                {_move("OLD.user_id", _record("OLD"), f"'{UNDISCLOSED}'")}
+                {_lock("", "OLD")} {_move("OLD.user_id", _record("OLD"), UNDISCLOSED)}
             END IF;
             IF TG_OP IN ('INSERT', 'UPDATE') THEN
-                {_move("NEW.user_id", f"'{UNDISCLOSED}'", _record("NEW"))}
+                {_lock("", "NEW")} {_move("NEW.user_id", UNDISCLOSED, _record("NEW"))}
             END IF;
             RETURN NULL;
         END $$ LANGUAGE plpgsql"""
@@ -163,10 +158,18 @@ def _postgresql() -> list[str]:
     ]
 
 
+def _sqlite() -> list[str]:
+    return [
+        statement
+        for name, definition in _sqlite_triggers()
+        for statement in (f"DROP TRIGGER IF EXISTS {name}", definition)
+    ]
+
+
 def _recount_sql(vendor: str) -> list[str]:
-    """Every tally anew from the registrations. On PostgreSQL the old rows are truncated,
-    not deleted (no dead rows left for the dashboard to read past), and the new ones
-    analysed for the planner."""
+    """Every tally anew from the registrations, one row per event, status and category.
+    On PostgreSQL the old rows are truncated, not deleted (no dead rows left for the
+    dashboard to read past), and the new ones analysed for the planner."""
     category = privacy.category_of_record_sql("g")  # no record: undisclosed too
     postgresql = vendor == "postgresql"
     return [
@@ -178,33 +181,89 @@ def _recount_sql(vendor: str) -> list[str]:
     ]
 
 
-def _drop(vendor: str) -> list[str]:
-    """No trigger left behind (e.g. after migrating back to before the tallies)."""
+def _check_vendor(connection: BaseDatabaseWrapper) -> None:
+    if connection.vendor not in ("postgresql", "sqlite"):
+        raise ImproperlyConfigured(
+            f"Clusterhub runs on PostgreSQL or SQLite, not {connection.display_name}."
+        )
+
+
+def _trigger_names(vendor: str) -> list[str]:
     if vendor == "sqlite":
-        return [f"DROP TRIGGER IF EXISTS {name}" for name, _ in _sqlite_triggers()]
-    return [
-        *(f"DROP TRIGGER IF EXISTS {name} ON {table}" for name, table, *_ in POSTGRESQL_TRIGGERS),
-        "DROP FUNCTION IF EXISTS events_tally_registration(), events_tally_record()",
-    ]
+        return [name for name, _ in _sqlite_triggers()]
+    return [name for name, *_ in POSTGRESQL_TRIGGERS]
+
+
+def installed(connection: BaseDatabaseWrapper) -> bool:
+    """Whether every trigger is in place."""
+    _check_vendor(connection)
+    names = _trigger_names(connection.vendor)
+    catalogue = {
+        "sqlite": "SELECT name FROM sqlite_master WHERE type = 'trigger'",
+        "postgresql": "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal",
+    }[connection.vendor]
+    with connection.cursor() as cursor:
+        cursor.execute(catalogue)
+        return set(names) <= {name for (name,) in cursor.fetchall()}
+
+
+def drop(connection: BaseDatabaseWrapper) -> None:
+    """Remove the triggers (before migrations change the tables they watch)."""
+    _check_vendor(connection)
+    tables = set(connection.introspection.table_names())
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            for name in _trigger_names("sqlite"):
+                cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+            return
+        for name, table, *_ in POSTGRESQL_TRIGGERS:
+            if table in tables:
+                cursor.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+        cursor.execute("DROP FUNCTION IF EXISTS events_tally_registration(), events_tally_record()")
 
 
 def install(connection: BaseDatabaseWrapper) -> None:
     """(Re)create the triggers and recount, in one transaction. Writers of registrations
-    and gender records wait meanwhile, and so does another install (two web containers
-    migrating at once): the lock conflicts with itself. Without the tables (a partial or
-    backward migrate) the triggers are removed instead."""
-    writers = {"postgresql": _postgresql, "sqlite": _sqlite}
-    if connection.vendor not in writers:
-        raise ImproperlyConfigured(
-            f"Clusterhub runs on PostgreSQL or SQLite, not {connection.display_name}."
-        )
-    tables = {TALLY, REGISTRATIONS, RECORDS}
+    and gender records wait meanwhile (seconds per million registrations), and so does
+    another install (two web containers migrating at once): the lock conflicts with
+    itself. Without the tables (a partial or backward migrate) nothing is installed."""
+    _check_vendor(connection)
+    if not {TALLY, REGISTRATIONS, RECORDS} <= set(connection.introspection.table_names()):
+        drop(connection)
+        return
+    statements = {"postgresql": _postgresql, "sqlite": _sqlite}[connection.vendor]()
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-        if not tables <= set(connection.introspection.table_names(cursor)):
-            for statement in _drop(connection.vendor):
-                cursor.execute(statement)
-            return
         if connection.vendor == "postgresql":
             cursor.execute(f"LOCK TABLE {REGISTRATIONS}, {RECORDS} IN SHARE ROW EXCLUSIVE MODE")
-        for statement in [*writers[connection.vendor](), *_recount_sql(connection.vendor)]:
+        for statement in [*statements, *_recount_sql(connection.vendor)]:
             cursor.execute(statement)
+
+
+def compact(connection: BaseDatabaseWrapper) -> int:
+    """Fold the tally rows into one per event, status and category (dropping those that
+    sum to 0), without holding anyone up: rows written meanwhile are left for next time.
+    Returns how many rows were folded."""
+    _check_vendor(connection)
+    sums = (
+        "SELECT event_id, status, category, SUM(registrations) FROM {} "  # noqa: S608
+        "GROUP BY event_id, status, category HAVING SUM(registrations) <> 0"
+    )
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One statement: exactly the rows it deletes are summed back; rows committed
+            # after it began are neither deleted nor summed.
+            cursor.execute(
+                f"WITH gone AS (DELETE FROM {TALLY} RETURNING {COLUMNS}), "  # noqa: S608
+                f"kept AS (INSERT INTO {TALLY} ({COLUMNS}) {sums.format('gone')} RETURNING 1) "
+                f"SELECT (SELECT COUNT(*) FROM gone)"
+            )
+            return cursor.fetchone()[0]
+        # SQLite: this transaction is the only writer (IMMEDIATE), nothing can slip in.
+        cursor.execute(f"SELECT MAX(id), COUNT(*) FROM {TALLY}")  # noqa: S608
+        last, folded = cursor.fetchone()
+        if last is None:
+            return 0
+        folding = f"(SELECT * FROM {TALLY} WHERE id <= %s)"  # noqa: S608
+        cursor.execute(f"INSERT INTO {TALLY} ({COLUMNS}) " + sums.format(folding), [last])
+        cursor.execute(f"DELETE FROM {TALLY} WHERE id <= %s", [last])  # noqa: S608
+        return folded

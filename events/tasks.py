@@ -1,8 +1,9 @@
 """Thin Celery tasks for events: load by id (or find the work), call a service."""
 
 from celery import shared_task
+from django.db import connection
 
-from events import authoring, campaigns, reminders
+from events import authoring, campaigns, reminders, tally
 
 
 @shared_task
@@ -55,3 +56,10 @@ def campaigns_resume_stalled_task() -> None:
     """Restart the fan-out of campaigns whose task was lost (idempotent)."""
     for campaign_id in campaigns.campaigns_stalled():
         campaign_fanout_task.delay(campaign_id=campaign_id)
+
+
+@shared_task
+def tallies_compact_task() -> int:
+    """Fold the registration tallies' +1/−1 rows into one per event, status and category,
+    so the balance dashboard reads few rows. Safe beside any write; run by beat hourly."""
+    return tally.compact(connection)

@@ -265,8 +265,8 @@ def tallied_tables(
 ) -> dict[str, list[Breakdown]]:
     """`gender_tables` of rows already counted per statistics category: each tally row
     holds a `category` (written by the database with `category_of_person_sql`) and how
-    many rows it stands for (the field `count`). Summed in one grouped query, then
-    published like every other figure."""
+    many rows it adds or takes away (the field `count`). Summed in one grouped query,
+    then published like every other figure."""
     measures = dict(measures)
     keys = list(dict.fromkeys(key for group_by in tables.values() for key in group_by))
     names = list(measures)
@@ -281,6 +281,8 @@ def tallied_tables(
     if not keys:
         results[()] = {name: {} for name in names}
     for row in grouped:
+        if not row["statistics_n"]:  # e.g. registered, then cancelled: nobody left here
+            continue
         raw = results.setdefault(tuple(row[c] for c in columns), {n: {} for n in names})
         for name in names:
             if measures[name] and not row[f"statistics_m{names.index(name)}"]:

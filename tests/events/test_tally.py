@@ -25,10 +25,14 @@ G = GenderIdentity.Gender
 
 
 def tallies(event: Event | int | None = None) -> dict[tuple, int]:
+    """The tally rows summed per event, status and category (sums of 0 left out)."""
     rows = RegistrationTally.objects.all()
     if event:
         rows = rows.filter(event_id=getattr(event, "pk", event))
-    return {(t.event_id, t.status, t.category): t.registrations for t in rows}
+    sums = Counter()
+    for t in rows:
+        sums[t.event_id, t.status, t.category] += t.registrations
+    return {key: n for key, n in sums.items() if n}
 
 
 def counted_directly() -> dict[tuple, int]:
@@ -165,16 +169,46 @@ def test_any_sequence_of_writes_leaves_the_tallies_equal_to_a_direct_count():
         assert tallies() == counted_directly(), f"after step {step} (action {action})"
 
 
-def test_install_recounts_tallies_that_were_lost():
+def test_compacting_folds_the_rows_and_keeps_every_sum():
+    events = [EventFactory(), EventFactory()]
+    people = crowd(6, G.WOMAN)
+    for event in events:
+        register(event, people)
+    Registration.objects.filter(event=events[0], user__in=people[:2]).update(status=RS.ATTENDED)
+    privacy.gender_set(user=people[5], gender=G.MAN, statistics_consent=True)
+    events[1].delete()  # its rows sum to 0
+    before = tallies()
+    assert RegistrationTally.objects.count() > len(before)
+
+    folded = tally.compact(connection)
+
+    assert folded > len(before)
+    assert tallies() == before == counted_directly()
+    rows = RegistrationTally.objects.values_list("event_id", "status", "category", "registrations")
+    assert sorted(rows) == sorted((*key, n) for key, n in before.items())
+    assert tally.compact(connection) == len(before)  # nothing more to fold
+    register(EventFactory(), crowd(1, G.WOMAN))  # and writing goes on
+    assert tallies() == counted_directly()
+
+
+def test_install_puts_the_triggers_back_and_recounts():
     event = EventFactory()
     register(event, crowd(3, G.WOMAN))
     RegistrationTally.objects.all().delete()
 
+    tally.drop(connection)
+    assert not tally.installed(connection)
+    register(event, crowd(1, G.MAN))  # not counted: no triggers
+
     tally.install(connection)
 
-    assert tallies() == {(event.pk, RS.CONFIRMED, G.WOMAN): 3}
-    register(event, crowd(1, G.WOMAN))  # and the triggers are still in place
-    assert tallies() == {(event.pk, RS.CONFIRMED, G.WOMAN): 4}
+    assert tally.installed(connection)
+    assert tallies() == {
+        (event.pk, RS.CONFIRMED, G.WOMAN): 3,
+        (event.pk, RS.CONFIRMED, G.MAN): 1,
+    }
+    register(event, crowd(1, G.WOMAN))  # and the triggers are in place again
+    assert tallies()[event.pk, RS.CONFIRMED, G.WOMAN] == 4
 
 
 def test_the_dashboard_trend_drops_a_person_who_withdraws_consent(settings):
@@ -235,3 +269,46 @@ def test_tables_from_tallies_equal_tables_counted_from_every_registration(settin
     assert balance.balance_by_period_and_kind(filters=filters) == long_way
     assert balance.balance_by_topic(filters=filters) == by_topic
     assert len(long_way["trend"]) == 2 and by_topic
+
+
+def test_the_hourly_command_folds_the_tallies():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    event = EventFactory()
+    register(event, crowd(3, G.MAN))
+    Registration.objects.filter(event=event).update(status=RS.ATTENDED)
+    out = StringIO()
+
+    call_command("compact_tallies", stdout=out)
+
+    assert "Folded 9 tally rows." in out.getvalue()  # 3 × +1, then 3 × (−1, +1)
+    assert RegistrationTally.objects.count() == 1
+    assert tallies() == {(event.pk, RS.ATTENDED, G.MAN): 3}
+
+
+def test_beat_folds_the_tallies_every_hour(settings):
+    from events.tasks import tallies_compact_task
+
+    [entry] = [
+        entry
+        for entry in settings.CELERY_BEAT_SCHEDULE.values()
+        if entry["task"] == "events.tasks.tallies_compact_task"
+    ]
+    assert entry["schedule"].minute == {50}
+    register(EventFactory(), crowd(2, G.WOMAN))
+    assert tallies_compact_task.delay().get() == 2
+    assert RegistrationTally.objects.count() == 1
+
+
+def test_a_period_whose_registrations_all_left_shows_no_row(settings):
+    cluster = ClusterFactory()
+    event = EventFactory(
+        clusters=[cluster], status=Event.Status.PUBLISHED,
+        starts_at=datetime(2026, 3, 1, 10, tzinfo=UTC),
+    )  # fmt: skip
+    register(event, crowd(5, G.WOMAN))
+    Registration.objects.filter(event=event).delete()  # their tally rows sum to 0
+
+    assert balance.balance_trend(filters=balance.BalanceFilter(cluster=cluster)) == []
