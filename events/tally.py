@@ -242,10 +242,16 @@ def install(connection: BaseDatabaseWrapper) -> None:
 def compact(connection: BaseDatabaseWrapper) -> int:
     """Fold the tally rows into one per event, status and category (dropping those that
     sum to 0), without holding anyone up: rows written meanwhile are left for next time.
-    Returns how many rows were folded."""
+    Only keys with more than one row (or a sum of 0) are rewritten, so the table is not
+    rewritten wholesale every hour. Returns how many rows were folded."""
     _check_vendor(connection)
+    keys = "(event_id, status, category)"
+    unfolded = (
+        "SELECT event_id, status, category FROM {rows} GROUP BY event_id, status, category "  # noqa: S608
+        "HAVING COUNT(*) > 1 OR SUM(registrations) = 0"
+    )
     sums = (
-        "SELECT event_id, status, category, SUM(registrations) FROM {} "  # noqa: S608
+        "SELECT event_id, status, category, SUM(registrations) FROM {rows} "  # noqa: S608
         "GROUP BY event_id, status, category HAVING SUM(registrations) <> 0"
     )
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
@@ -253,17 +259,20 @@ def compact(connection: BaseDatabaseWrapper) -> int:
             # One statement: exactly the rows it deletes are summed back; rows committed
             # after it began are neither deleted nor summed.
             cursor.execute(
-                f"WITH gone AS (DELETE FROM {TALLY} RETURNING {COLUMNS}), "  # noqa: S608
-                f"kept AS (INSERT INTO {TALLY} ({COLUMNS}) {sums.format('gone')} RETURNING 1) "
-                f"SELECT (SELECT COUNT(*) FROM gone)"
+                f"WITH gone AS (DELETE FROM {TALLY} WHERE {keys} IN "  # noqa: S608
+                f"({unfolded.format(rows=TALLY)}) RETURNING {COLUMNS}), "
+                f"kept AS (INSERT INTO {TALLY} ({COLUMNS}) {sums.format(rows='gone')}) "
+                f"SELECT COUNT(*) FROM gone"
             )
             return cursor.fetchone()[0]
         # SQLite: this transaction is the only writer (IMMEDIATE), nothing can slip in.
-        cursor.execute(f"SELECT MAX(id), COUNT(*) FROM {TALLY}")  # noqa: S608
-        last, folded = cursor.fetchone()
+        cursor.execute(f"SELECT MAX(id) FROM {TALLY}")  # noqa: S608
+        [last] = cursor.fetchone()
         if last is None:
             return 0
-        folding = f"(SELECT * FROM {TALLY} WHERE id <= %s)"  # noqa: S608
-        cursor.execute(f"INSERT INTO {TALLY} ({COLUMNS}) " + sums.format(folding), [last])
-        cursor.execute(f"DELETE FROM {TALLY} WHERE id <= %s", [last])  # noqa: S608
-        return folded
+        rows = f"(SELECT * FROM {TALLY} WHERE id <= {int(last)})"  # noqa: S608
+        folding = f"{rows} WHERE {keys} IN ({unfolded.format(rows=rows)})"
+        cursor.execute(f"INSERT INTO {TALLY} ({COLUMNS}) " + sums.format(rows=folding))
+        cursor.execute(f"DELETE FROM {TALLY} WHERE id <= {int(last)} AND {keys} IN "  # noqa: S608
+                       f"({unfolded.format(rows=rows)})")  # fmt: skip
+        return cursor.rowcount
