@@ -239,6 +239,25 @@ def install(connection: BaseDatabaseWrapper) -> None:
             cursor.execute(statement)
 
 
+def drift(connection: BaseDatabaseWrapper) -> dict[tuple, tuple[int, int]]:
+    """Where the tallies disagree with a count of the registrations themselves:
+    {(event id, status, category): (tallied, counted)} — empty when all is well. Reads
+    a million registrations: for an operator's check, not for pages."""
+    _check_vendor(connection)
+    category = privacy.category_of_record_sql("g")
+    with connection.cursor() as cursor:  # one statement: both sides from one snapshot
+        cursor.execute(
+            f"SELECT event_id, status, category, SUM(tallied), SUM(counted) FROM ("  # noqa: S608
+            f"SELECT event_id, status, category, registrations AS tallied, 0 AS counted "
+            f"FROM {TALLY} UNION ALL "
+            f"SELECT r.event_id, r.status, {category}, 0, 1 FROM {REGISTRATIONS} r "
+            f"LEFT JOIN {RECORDS} g ON g.user_id = r.user_id WHERE r.session_id IS NULL"
+            f") both_sides GROUP BY event_id, status, category "
+            f"HAVING SUM(tallied) <> SUM(counted)"
+        )
+        return {tuple(row[:3]): (row[3], row[4]) for row in cursor.fetchall()}
+
+
 def compact(connection: BaseDatabaseWrapper) -> int:
     """Fold the tally rows into one per event, status and category (dropping those that
     sum to 0), without holding anyone up: rows written meanwhile are left for next time.

@@ -312,3 +312,26 @@ def test_a_period_whose_registrations_all_left_shows_no_row(settings):
     Registration.objects.filter(event=event).delete()  # their tally rows sum to 0
 
     assert balance.balance_trend(filters=balance.BalanceFilter(cluster=cluster)) == []
+
+
+def test_check_tallies_finds_drift_and_repairs_it():
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    event = EventFactory()
+    register(event, crowd(3, G.WOMAN))
+    out = StringIO()
+    call_command("check_tallies", stdout=out)
+    assert "agree" in out.getvalue()
+
+    RegistrationTally.objects.filter(event=event).delete()  # drift, by hand
+    with pytest.raises(CommandError, match="--repair"):
+        call_command("check_tallies", stdout=StringIO())
+    assert tally.drift(connection) == {(event.pk, RS.CONFIRMED, G.WOMAN): (0, 3)}
+
+    out = StringIO()
+    call_command("check_tallies", "--repair", stdout=out)
+    assert f"Event #{event.pk} confirmed woman: tallied 0, counted 3" in out.getvalue()
+    assert tally.drift(connection) == {}
+    assert tallies() == {(event.pk, RS.CONFIRMED, G.WOMAN): 3}
