@@ -12,9 +12,11 @@ transaction: the next figure no longer counts them.
 The triggers only ever insert rows (+1, −1, ±n): no two transactions update the same
 row, so registering never waits for, or deadlocks with, another person's registration or
 gender change. `compact` (hourly) folds the rows back into one per event, status and
-category. On PostgreSQL each trigger first locks its person (an advisory lock: shared
-for a registration, exclusive for a gender record), so a registration and a change of
-the same person's gender record cannot miss each other; SQLite has one writer at a time.
+category; after a change of someone's gender record their events are folded at once
+(events.apps), so the rows never show for long which categories one person moved
+between. On PostgreSQL each trigger first locks its person's user row (shared for a
+registration, exclusive for a gender record), so a registration and a change of the
+same person's gender record cannot miss each other; SQLite has one writer at a time.
 
 The category comes from `members.privacy` (`category_of_person_sql`,
 `category_of_record_sql`): consented genders only, undisclosed for everyone else; the
@@ -26,21 +28,22 @@ triggers are installed and every tally recounted. Changing the SQL here therefor
 a migration — an empty one will do — for existing databases to get it.
 """
 
+from collections.abc import Sequence
+
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from events.models import Registration, RegistrationTally
 from members import privacy
-from members.models import GenderIdentity
+from members.models import GenderIdentity, User
 
 TALLY = RegistrationTally._meta.db_table
 REGISTRATIONS = Registration._meta.db_table
 RECORDS = GenderIdentity._meta.db_table
 UNDISCLOSED = f"'{GenderIdentity.Gender.UNDISCLOSED}'"
 COLUMNS = "event_id, status, category, registrations"
-# The advisory lock space of the tallies' per-person locks (PostgreSQL).
-LOCKS = 6001
+USERS = User._meta.db_table
 
 # An update moves a count only when one of these columns changes (a check-in time or a
 # self-description does not).
@@ -113,8 +116,10 @@ POSTGRESQL_TRIGGERS = (
 
 
 def _lock(mode: str, row: str) -> str:
-    # Two int keys: this lock space, and the person's id folded into an int.
-    return f"PERFORM pg_advisory_xact_lock{mode}({LOCKS}, ({row}.user_id % 2147483647)::int);"
+    # A row lock on the person's user row: kept in the row itself, not in the server's
+    # lock table, so a statement touching twenty thousand people cannot exhaust it. Both
+    # modes leave foreign-key checks (FOR KEY SHARE) alone.
+    return f"PERFORM 1 FROM {USERS} WHERE id = {row}.user_id FOR {mode};"
 
 
 def _postgresql() -> list[str]:
@@ -122,10 +127,10 @@ def _postgresql() -> list[str]:
         CREATE OR REPLACE FUNCTION events_tally_registration() RETURNS trigger AS $$
         BEGIN
             IF TG_OP IN ('UPDATE', 'DELETE') THEN
-                {_lock("_shared", "OLD")} {_count("OLD", "-")}
+                {_lock("SHARE", "OLD")} {_count("OLD", "-")}
             END IF;
             IF TG_OP IN ('INSERT', 'UPDATE') THEN
-                {_lock("_shared", "NEW")} {_count("NEW", "+")}
+                {_lock("SHARE", "NEW")} {_count("NEW", "+")}
             END IF;
             RETURN NULL;
         END $$ LANGUAGE plpgsql"""
@@ -135,10 +140,10 @@ def _postgresql() -> list[str]:
             -- Waits for the person's registrations being written to commit, and holds
             -- new ones back until this commits: each then sees the other.
             IF TG_OP IN ('UPDATE', 'DELETE') THEN
-                {_lock("", "OLD")} {_move("OLD.user_id", _record("OLD"), UNDISCLOSED)}
+                {_lock("NO KEY UPDATE", "OLD")} {_move("OLD.user_id", _record("OLD"), UNDISCLOSED)}
             END IF;
             IF TG_OP IN ('INSERT', 'UPDATE') THEN
-                {_lock("", "NEW")} {_move("NEW.user_id", UNDISCLOSED, _record("NEW"))}
+                {_lock("NO KEY UPDATE", "NEW")} {_move("NEW.user_id", UNDISCLOSED, _record("NEW"))}
             END IF;
             RETURN NULL;
         END $$ LANGUAGE plpgsql"""
@@ -258,16 +263,27 @@ def drift(connection: BaseDatabaseWrapper) -> dict[tuple, tuple[int, int]]:
         return {tuple(row[:3]): (row[3], row[4]) for row in cursor.fetchall()}
 
 
-def compact(connection: BaseDatabaseWrapper) -> int:
+def compact(connection: BaseDatabaseWrapper, *, events: Sequence[int] | None = None) -> int:
     """Fold the tally rows into one per event, status and category (dropping those that
     sum to 0), without holding anyone up: rows written meanwhile are left for next time.
-    Only keys with more than one row (or a sum of 0) are rewritten, so the table is not
-    rewritten wholesale every hour. Returns how many rows were folded."""
+    Hourly, only keys with more than one row (or a sum of 0) are rewritten, so the table
+    is not rewritten wholesale. Given `events` (a person's, after their gender record
+    changed), every row of those events is rewritten: what is left shows the events'
+    counts, not which categories moved. Returns how many rows were folded."""
     _check_vendor(connection)
     keys = "(event_id, status, category)"
+    if events is not None and not events:
+        return 0
+    every = "COUNT(*) >= 1" if events is not None else "COUNT(*) > 1"
     unfolded = (
-        "SELECT event_id, status, category FROM {rows} GROUP BY event_id, status, category "  # noqa: S608
-        "HAVING COUNT(*) > 1 OR SUM(registrations) = 0"
+        "SELECT event_id, status, category FROM {rows} "  # noqa: S608
+        "WHERE {events} GROUP BY event_id, status, category "
+        f"HAVING {every} OR SUM(registrations) = 0"
+    )
+    chosen = (
+        "event_id IN (" + ", ".join(str(int(e)) for e in events) + ")"
+        if events is not None
+        else "1 = 1"
     )
     sums = (
         "SELECT event_id, status, category, SUM(registrations) FROM {rows} "  # noqa: S608
@@ -279,7 +295,7 @@ def compact(connection: BaseDatabaseWrapper) -> int:
             # after it began are neither deleted nor summed.
             cursor.execute(
                 f"WITH gone AS (DELETE FROM {TALLY} WHERE {keys} IN "  # noqa: S608
-                f"({unfolded.format(rows=TALLY)}) RETURNING {COLUMNS}), "
+                f"({unfolded.format(rows=TALLY, events=chosen)}) RETURNING {COLUMNS}), "
                 f"kept AS (INSERT INTO {TALLY} ({COLUMNS}) {sums.format(rows='gone')}) "
                 f"SELECT COUNT(*) FROM gone"
             )
@@ -290,8 +306,10 @@ def compact(connection: BaseDatabaseWrapper) -> int:
         if last is None:
             return 0
         rows = f"(SELECT * FROM {TALLY} WHERE id <= {int(last)})"  # noqa: S608
-        folding = f"{rows} WHERE {keys} IN ({unfolded.format(rows=rows)})"
-        cursor.execute(f"INSERT INTO {TALLY} ({COLUMNS}) " + sums.format(rows=folding))
-        cursor.execute(f"DELETE FROM {TALLY} WHERE id <= {int(last)} AND {keys} IN "  # noqa: S608
-                       f"({unfolded.format(rows=rows)})")  # fmt: skip
+        folding = unfolded.format(rows=rows, events=chosen)
+        cursor.execute(
+            f"INSERT INTO {TALLY} ({COLUMNS}) "
+            + sums.format(rows=f"{rows} WHERE {keys} IN ({folding})")
+        )
+        cursor.execute(f"DELETE FROM {TALLY} WHERE id <= {int(last)} AND {keys} IN ({folding})")  # noqa: S608
         return cursor.rowcount

@@ -1,9 +1,13 @@
 """Thin Celery tasks for events: load by id (or find the work), call a service."""
 
+import logging
+
 from celery import shared_task
 from django.db import connection
 
 from events import authoring, campaigns, reminders, tally
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task
@@ -61,5 +65,13 @@ def campaigns_resume_stalled_task() -> None:
 @shared_task
 def tallies_compact_task() -> int:
     """Fold the registration tallies' +1/−1 rows into one per event, status and category,
-    so the balance dashboard reads few rows. Safe beside any write; run by beat hourly."""
+    so the balance dashboard reads few rows. Safe beside any write; run by beat hourly.
+    Missing triggers (a migrate that failed half-way) are reported, not put back here: a
+    migrate may be running right now."""
+    if not tally.installed(connection):
+        logger.error(
+            "The registration tally triggers are missing: new registrations are not "
+            "counted on the balance dashboard. Run `manage.py migrate` or "
+            "`manage.py check_tallies --repair`."
+        )
     return tally.compact(connection)

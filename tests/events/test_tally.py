@@ -335,3 +335,35 @@ def test_check_tallies_finds_drift_and_repairs_it():
     assert f"Event #{event.pk} confirmed woman: tallied 0, counted 3" in out.getvalue()
     assert tally.drift(connection) == {}
     assert tallies() == {(event.pk, RS.CONFIRMED, G.WOMAN): 3}
+
+
+def test_a_gender_change_folds_the_persons_events_so_no_move_shows(
+    django_capture_on_commit_callbacks,
+):
+    events = [EventFactory(), EventFactory()]
+    [person] = crowd(1, G.WOMAN)
+    others = crowd(3, G.MAN)
+    for event in events:
+        register(event, [person, *others])
+    untouched = EventFactory()
+    register(untouched, others)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        privacy.gender_clear(user=person)
+
+    for event in events:  # one row per status and category: nobody's move is left to see
+        rows = RegistrationTally.objects.filter(event=event)
+        assert sorted(rows.values_list("status", "category", "registrations")) == [
+            (RS.CONFIRMED, G.MAN, 3),
+            (RS.CONFIRMED, G.UNDISCLOSED, 1),
+        ]
+    assert RegistrationTally.objects.filter(event=untouched).count() == 3  # not folded
+    assert tallies() == counted_directly()
+
+
+def test_the_hourly_task_reports_missing_triggers(caplog):
+    from events.tasks import tallies_compact_task
+
+    tally.drop(connection)
+    tallies_compact_task.delay().get()
+    assert "tally triggers are missing" in caplog.text

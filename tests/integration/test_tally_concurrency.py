@@ -145,3 +145,24 @@ def test_registering_cancelling_and_changing_consent_at_once(postgres, transacti
 
     assert errors == []
     assert tallies() == counted_directly()
+
+
+def test_one_statement_can_touch_twenty_thousand_people(postgres, transactional_db):
+    """The triggers' person locks live in the rows, not in the server's lock table
+    (which holds a few thousand): a big event can be registered, closed and deleted."""
+    from members.models import User
+
+    people = User.objects.bulk_create(
+        [User(email=f"many{i}@example.org") for i in range(20_000)], batch_size=5_000
+    )
+    event = _event("twenty-thousand")
+    with transaction.atomic():
+        Registration.objects.bulk_create(
+            [Registration(event=event, user=p, status=RS.CONFIRMED) for p in people],
+            batch_size=5_000,
+        )
+    Registration.objects.filter(event=event).update(status=RS.NO_SHOW)
+    assert tallies() == counted_directly() == {(event.pk, RS.NO_SHOW, G.UNDISCLOSED): 20_000}
+
+    event.delete()
+    assert tallies() == counted_directly() == {}
