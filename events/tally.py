@@ -23,11 +23,12 @@ The category comes from `members.privacy` (`category_of_person_sql`,
 tallies never hold a gender that the statistics may not count.
 
 Migrations (events.apps): before a `migrate` that applies anything the triggers are
-dropped (a migration may rebuild or alter the tables they watch); after it, missing
-triggers are installed and every tally recounted. Changing the SQL here therefore needs
-a migration — an empty one will do — for existing databases to get it.
+dropped (a migration may rebuild or alter the tables they watch); after any `migrate`,
+triggers that are missing or not as this code writes them (a fingerprint of their SQL)
+are installed again and every tally recounted.
 """
 
+import hashlib
 from collections.abc import Sequence
 
 from django.core.exceptions import ImproperlyConfigured
@@ -150,6 +151,7 @@ def _postgresql() -> list[str]:
     return [
         registration,
         record,
+        "COMMENT ON FUNCTION events_tally_registration() IS '{version}'",
         *(
             statement
             for name, table, events, watched, function in POSTGRESQL_TRIGGERS
@@ -199,17 +201,27 @@ def _trigger_names(vendor: str) -> list[str]:
     return [name for name, *_ in POSTGRESQL_TRIGGERS]
 
 
+def _version() -> str:
+    """A fingerprint of the trigger SQL of both databases: when this code changes it,
+    the triggers in place are out of date."""
+    return hashlib.sha256("\n".join(_postgresql() + _sqlite()).encode()).hexdigest()[:16]
+
+
 def installed(connection: BaseDatabaseWrapper) -> bool:
-    """Whether every trigger is in place."""
+    """Whether every trigger is in place, as this code writes it."""
     _check_vendor(connection)
-    names = _trigger_names(connection.vendor)
-    catalogue = {
-        "sqlite": "SELECT name FROM sqlite_master WHERE type = 'trigger'",
-        "postgresql": "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal",
-    }[connection.vendor]
     with connection.cursor() as cursor:
-        cursor.execute(catalogue)
-        return set(names) <= {name for (name,) in cursor.fetchall()}
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+            return dict(_sqlite_triggers()).items() <= dict(cursor.fetchall()).items()
+        cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+        names = {name for (name,) in cursor.fetchall()}
+        cursor.execute(
+            "SELECT obj_description(oid, 'pg_proc') FROM pg_proc "
+            "WHERE proname = 'events_tally_registration'"
+        )
+        version = cursor.fetchone()
+    return set(_trigger_names("postgresql")) <= names and version == (_version(),)
 
 
 def drop(connection: BaseDatabaseWrapper) -> None:
@@ -237,6 +249,7 @@ def install(connection: BaseDatabaseWrapper) -> None:
         drop(connection)
         return
     statements = {"postgresql": _postgresql, "sqlite": _sqlite}[connection.vendor]()
+    statements = [statement.replace("{version}", _version()) for statement in statements]
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(f"LOCK TABLE {REGISTRATIONS}, {RECORDS} IN SHARE ROW EXCLUSIVE MODE")

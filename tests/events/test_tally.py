@@ -367,3 +367,22 @@ def test_the_hourly_task_reports_missing_triggers(caplog):
     tally.drop(connection)
     tallies_compact_task.delay().get()
     assert "tally triggers are missing" in caplog.text
+
+
+def test_out_of_date_triggers_are_not_taken_as_installed():
+    """After an upgrade that changes the triggers' SQL, migrate puts the new ones in."""
+    assert tally.installed(connection)
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("DROP TRIGGER events_tally_ins")
+            cursor.execute(
+                "CREATE TRIGGER events_tally_ins AFTER INSERT ON events_registration "
+                "BEGIN SELECT 1; END"
+            )
+        else:
+            cursor.execute("COMMENT ON FUNCTION events_tally_registration() IS 'older'")
+    assert not tally.installed(connection)
+
+    tally.install(connection)
+
+    assert tally.installed(connection)
