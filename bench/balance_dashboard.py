@@ -413,6 +413,21 @@ def _http(port: int, path: str, headers: dict[str, str]) -> dict:
     }
 
 
+def _compacted() -> int:
+    """Fold the registration tallies as the hourly job does (beat "events-tallies-compact"):
+    bulk inserts leave one +1 row per registration, production one row per event, status
+    and category plus the last hour's. Returns how many tally rows there are."""
+    from django.db import connection
+
+    from events import tally
+    from events.models import RegistrationTally
+
+    tally.compact(connection)
+    with connection.cursor() as cursor:
+        cursor.execute("vacuum analyze events_registrationtally")
+    return RegistrationTally.objects.count()
+
+
 def main() -> None:
     import sys
 
@@ -421,6 +436,7 @@ def main() -> None:
     _people(rng)
     sets = {tag: _dataset(tag, n, r, rng) for tag, n, r in (FULL, TENTH)}
     busiest = {tag: clusters[0] for tag, clusters in sets.items()}
+    tallies = _compacted()
     results = {}
     for tag, cluster in busiest.items():
         for name, filters in _filters(cluster).items():
@@ -454,9 +470,11 @@ def main() -> None:
 
     full = [results["full", n] for n in ("last 12 months", "all time")]
     figure = (
-        f"{FULL[1]:,} events, {FULL[2]:,} registrations, {USERS:,} people; busiest cluster "
-        f"(70% of events); one dashboard in-process (trend, by kind, by topic, pipeline, "
-        f"stage, 25 events against target; {RUNS} runs): last 12 months {fig(full[0])}, "
+        f"{FULL[1]:,} events, {FULL[2]:,} registrations, {USERS:,} people, {tallies:,} "
+        f"registration tally rows in both sets (compacted, as hourly in production); "
+        f"busiest cluster (70% of events); one dashboard in-process (trend, by kind, by "
+        f"topic, pipeline, stage, 25 events against target; {RUNS} runs): "
+        f"last 12 months {fig(full[0])}, "
         f"{full[0]['queries']} queries; all time {fig(full[1])}, {full[1]['queries']} "
         f"queries; query count {'the same' if same_count else 'DIFFERS: ' + str(counts)} "
         f"for both filters and both data sizes"
@@ -471,18 +489,20 @@ def main() -> None:
         ok = True
         figure += "; page not yet routed, not measured over HTTP"
     tenth = [results["tenth", n] for n in ("last 12 months", "all time")]
-    # The target per filter: the default view (last 12 months) and all time.
+    # The target per filter (the default view, last 12 months, and all time): median and
+    # p95, in-process and over HTTP.
     verdict = ", ".join(
-        f"{name}: {'under' if max(medians) < TARGET_MS else 'OVER'}"
-        for name, medians in (
-            (n, [results["full", n]["median_ms"], *([http[n]["median_ms"]] if http else [])])
+        f"{name}: {'under' if max(times) < TARGET_MS else 'OVER'}"
+        for name, times in (
+            (n, [r[q] for r in (results["full", n], http.get(n)) if r
+                 for q in ("median_ms", "p95_ms")])
             for n in ("last 12 months", "all time")
         )
-    )
+    )  # fmt: skip
     record(
         benchmark="balance_dashboard",
         command=COMMAND,
-        figure=f"{'' if ok else 'ERRORS: '}{figure}; the 1 s target (median) — {verdict}",
+        figure=f"{'' if ok else 'ERRORS: '}{figure}; the 1 s target (median, p95) — {verdict}",
         baseline=(
             f"target < {TARGET_MS} ms (issue 6); the same dashboard on a 10x smaller set "
             f"({TENTH[1]:,} events, {TENTH[2]:,} registrations) in the same run: last 12 "
