@@ -1,10 +1,6 @@
-import logging
-
 from django.apps import AppConfig
-from django.db import DatabaseError, connections, transaction
+from django.db import connections
 from django.db.models.signals import post_delete, post_migrate, post_save, pre_migrate
-
-logger = logging.getLogger(__name__)
 
 
 class EventsConfig(AppConfig):
@@ -45,25 +41,7 @@ def _install_tally_triggers(using: str, **kwargs) -> None:
 
 
 def _fold_after_gender_change(instance, using: str, **kwargs) -> None:
-    """Once a person's gender record has changed (or gone), their events' tallies are
-    folded: the +1/−1 rows that moved them would otherwise show, until the hourly
-    compaction, which categories one person left and joined. Their events are read now
-    (an erased account's registrations go next); the fold runs after the commit, so a
-    failure there never undoes the person's change, and the hourly compaction catches up."""
+    """members cannot call events: its gender records reach the tallies through this."""
     from events import tally
-    from events.models import Registration
 
-    events = list(
-        Registration.objects.using(using)
-        .filter(user_id=instance.user_id, session__isnull=True)
-        .values_list("event_id", flat=True)
-    )
-
-    def fold() -> None:
-        try:
-            tally.compact(connections[using], events=events)
-        except DatabaseError:
-            logger.exception("Folding the tallies of user #%s failed", instance.user_id)
-
-    if events:
-        transaction.on_commit(fold, using=using)
+    tally.fold_person(user_id=instance.user_id, using=using)

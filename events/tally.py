@@ -29,15 +29,18 @@ are installed again and every tally recounted.
 """
 
 import hashlib
+import logging
 from collections.abc import Sequence
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from events.models import Registration, RegistrationTally
 from members import privacy
 from members.models import GenderIdentity, User
+
+logger = logging.getLogger(__name__)
 
 TALLY = RegistrationTally._meta.db_table
 REGISTRATIONS = Registration._meta.db_table
@@ -173,17 +176,23 @@ def _sqlite() -> list[str]:
     ]
 
 
+# Every event registration with its person's category now (no gender record: undisclosed).
+_COUNTED = (
+    f"SELECT r.event_id, r.status, {privacy.category_of_record_sql('g')} AS category "  # noqa: S608
+    f"FROM {REGISTRATIONS} r LEFT JOIN {RECORDS} g ON g.user_id = r.user_id "
+    f"WHERE r.session_id IS NULL"
+)
+
+
 def _recount_sql(vendor: str) -> list[str]:
     """Every tally anew from the registrations, one row per event, status and category.
     On PostgreSQL the old rows are truncated, not deleted (no dead rows left for the
     dashboard to read past), and the new ones analysed for the planner."""
-    category = privacy.category_of_record_sql("g")  # no record: undisclosed too
     postgresql = vendor == "postgresql"
     return [
         f"TRUNCATE {TALLY}" if postgresql else f"DELETE FROM {TALLY}",  # noqa: S608
-        f"INSERT INTO {TALLY} ({COLUMNS}) SELECT r.event_id, r.status, {category}, COUNT(*) "  # noqa: S608
-        f"FROM {REGISTRATIONS} r LEFT JOIN {RECORDS} g ON g.user_id = r.user_id "
-        f"WHERE r.session_id IS NULL GROUP BY r.event_id, r.status, {category}",
+        f"INSERT INTO {TALLY} ({COLUMNS}) SELECT event_id, status, category, COUNT(*) "  # noqa: S608
+        f"FROM ({_COUNTED}) counted GROUP BY event_id, status, category",
         *([f"ANALYZE {TALLY}"] if postgresql else []),
     ]
 
@@ -262,14 +271,12 @@ def drift(connection: BaseDatabaseWrapper) -> dict[tuple, tuple[int, int]]:
     {(event id, status, category): (tallied, counted)} — empty when all is well. Reads
     a million registrations: for an operator's check, not for pages."""
     _check_vendor(connection)
-    category = privacy.category_of_record_sql("g")
     with connection.cursor() as cursor:  # one statement: both sides from one snapshot
         cursor.execute(
             f"SELECT event_id, status, category, SUM(tallied), SUM(counted) FROM ("  # noqa: S608
             f"SELECT event_id, status, category, registrations AS tallied, 0 AS counted "
             f"FROM {TALLY} UNION ALL "
-            f"SELECT r.event_id, r.status, {category}, 0, 1 FROM {REGISTRATIONS} r "
-            f"LEFT JOIN {RECORDS} g ON g.user_id = r.user_id WHERE r.session_id IS NULL"
+            f"SELECT event_id, status, category, 0, 1 FROM ({_COUNTED}) counted"
             f") both_sides GROUP BY event_id, status, category "
             f"HAVING SUM(tallied) <> SUM(counted)"
         )
@@ -326,3 +333,25 @@ def compact(connection: BaseDatabaseWrapper, *, events: Sequence[int] | None = N
         )
         cursor.execute(f"DELETE FROM {TALLY} WHERE id <= {int(last)} AND {keys} IN ({folding})")  # noqa: S608
         return cursor.rowcount
+
+
+def fold_person(*, user_id: int, using: str) -> None:
+    """Once a person's gender record has changed (or gone), their events' tallies are
+    folded: the +1/−1 rows that moved them would otherwise show, until the hourly
+    compaction, which categories one person left and joined. Their events are read now
+    (an erased account's registrations go next); the fold runs after the commit, so a
+    failure there never undoes the person's change, and the hourly compaction catches up."""
+    events = list(
+        Registration.objects.using(using)
+        .filter(user_id=user_id, session__isnull=True)
+        .values_list("event_id", flat=True)
+    )
+
+    def fold() -> None:
+        try:
+            compact(connections[using], events=events)
+        except DatabaseError:
+            logger.exception("Folding the tallies of user #%s failed", user_id)
+
+    if events:
+        transaction.on_commit(fold, using=using)

@@ -284,8 +284,8 @@ def tallied_tables(
         if not row["statistics_n"]:  # e.g. registered, then cancelled: nobody left here
             continue
         raw = results.setdefault(tuple(row[c] for c in columns), {n: {} for n in names})
-        for name in names:
-            if measures[name] and not row[f"statistics_m{names.index(name)}"]:
+        for i, name in enumerate(names):
+            if measures[name] and not row[f"statistics_m{i}"]:
                 continue
             cells = raw[name]
             cells[row["category"]] = cells.get(row["category"], 0) + row["statistics_n"]

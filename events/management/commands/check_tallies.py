@@ -15,17 +15,18 @@ class Command(BaseCommand):
         parser.add_argument("--repair", action="store_true", help="recount every tally")
 
     def handle(self, *args, repair: bool, **options):
-        if not tally.installed(connection):
+        installed = tally.installed(connection)
+        if not installed:
             self.stderr.write("The tally triggers are missing.")
         differences = tally.drift(connection)
         for (event_id, status, category), (tallied, counted) in sorted(differences.items()):
             self.stdout.write(
                 f"Event #{event_id} {status} {category}: tallied {tallied}, counted {counted}"
             )
-        if repair and (differences or not tally.installed(connection)):
+        if installed and not differences:
+            self.stdout.write(self.style.SUCCESS("The tallies agree with the registrations."))
+        elif repair:
             tally.install(connection)
             self.stdout.write(self.style.SUCCESS("Triggers installed and every tally recounted."))
-        elif differences or not tally.installed(connection):
-            raise CommandError("The tallies are off: run check_tallies --repair.")
         else:
-            self.stdout.write(self.style.SUCCESS("The tallies agree with the registrations."))
+            raise CommandError("The tallies are off: run check_tallies --repair.")
