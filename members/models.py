@@ -308,6 +308,9 @@ class GenderIdentity(models.Model):
     gender = models.CharField(max_length=16, choices=Gender.choices, default=Gender.UNDISCLOSED)
     self_description = models.CharField(max_length=60, blank=True)
     statistics_consent = models.BooleanField(default=False)
+    # A second, narrower consent: speaking roles are public, so a person's gender may count
+    # in the balance of the panels and sessions they appear on only when they said so.
+    stage_consent = models.BooleanField(default=False)
     consent_changed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
