@@ -13,7 +13,7 @@ and an all-time filter:
 - in-process: one "dashboard" = balance_by_period_and_kind (trend and kind) + balance_by_topic +
   balance_pipeline + stage_in_period + events_against_target (25 latest events) — median
   and p95 over RUNS runs, and its query count (which must not grow with the data);
-- over HTTP, when the page `/events/balance/<cluster>/` exists: gunicorn on 127.0.0.1, an
+- over HTTP, when the page `/insights/balance/<cluster>/` exists: gunicorn on 127.0.0.1, an
   organiser of the cluster, REQUESTS sequential requests per filter, median and p95.
 """
 
@@ -322,8 +322,8 @@ def _organiser(clusters):
 
 def _filters(cluster) -> dict:
     """The default filter (last 12 months, by quarter) and all of time (by year)."""
-    from events.balance import BalanceFilter
-    from events.balance_forms import default_range
+    from insights.balance import BalanceFilter
+    from insights.forms import default_range
 
     start, last = default_range()  # the page's default: the last 12 months
     end = last + timedelta(days=1)  # the page's end is inclusive, the filter's exclusive
@@ -335,7 +335,7 @@ def _filters(cluster) -> dict:
 
 def dashboard(filters) -> int:
     """Everything the dashboard page shows; a number that depends on all of it."""
-    from events import balance
+    from insights import balance
 
     events = list(balance.events_in(filters).order_by("-starts_at")[:25])
     parts = [
@@ -452,7 +452,7 @@ def main() -> None:
     same_count = len(set(counts.values())) == 1
 
     http = {}
-    page = f"/events/balance/{busiest['full'].slug}/"
+    page = f"/insights/balance/{busiest['full'].slug}/"
     if route_exists(page):
         organiser = _organiser(busiest.values())
         headers = {**logged_in(organiser).headers, "Accept": "text/html"}

@@ -22,6 +22,7 @@ urlpatterns = [
         SpectacularJSONAPIView.as_view(renderer_classes=[BrowsableAPIRenderer, JSONRenderer]),
         name="api_docs",
     ),
+    path("", include("insights.urls")),
     path("events/", include("events.urls")),
     path("mentoring/", include("matchmaking.urls")),
     path("", include("members.urls")),

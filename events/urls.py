@@ -1,4 +1,4 @@
-from events import balance_views, calendar_views, campaign_views, organiser_views, views
+from events import calendar_views, campaign_views, organiser_views, views
 
 app_name = "events"
 
@@ -6,7 +6,6 @@ app_name = "events"
 # come last: their `<slug>/` route would otherwise swallow fixed paths such as `feeds/`.
 urlpatterns = [
     *calendar_views.urlpatterns,
-    *balance_views.urlpatterns,
     *organiser_views.urlpatterns,
     *campaign_views.urlpatterns,
     *views.urlpatterns,

@@ -18,8 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 
-from events.charts import stacked_bars
-from matchmaking import balance, selectors, services
+from matchmaking import selectors, services
 from matchmaking.models import Application, Match, PairRule, Programme
 from matchmaking.organiser_forms import MatchEndForm, ProgrammeForm
 from members import privacy
@@ -473,50 +472,12 @@ class MatchEndView(ManagedProgrammeView):
         return self.page(request, programme, match, form, status=400)
 
 
-class ProgrammeBalanceView(ManagedProgrammeView):
-    """Gender balance of the programme: figures only, each group of fewer than k hidden.
-    Every view is logged (who, when, which programme)."""
-
-    template_name = "matchmaking/organiser/programme_balance.html"
-
-    def get(self, request, slug: str):
-        programme = self.managed_programme(request, slug)
-        # One entry per cluster running the programme: each cluster's log is complete.
-        for cluster in programme.clusters.order_by("name"):
-            privacy.statistics_access_log(
-                user=request.user,
-                view="programme_balance",
-                cluster=cluster,
-                filters={"programme": programme.slug},
-            )
-        figures = balance.programme_balance(programme=programme)
-        k = privacy.min_group_size()
-        chart = stacked_bars(
-            [(stage.label, stage.counts.cells) for stage in figures.stages],
-            series=list(balance.CATEGORY_LABELS.items()),
-            title=_("People per stage of the programme, by gender"),
-            k=k,
-        )
-        return render(
-            request,
-            self.template_name,
-            {
-                "programme": programme,
-                "balance": figures,
-                "chart": chart,
-                "categories": list(balance.CATEGORY_LABELS.values()),
-                "k": k,
-            },
-        )
-
-
 urlpatterns = [
     path("manage/", ProgrammeManageListView.as_view(), name="manage_list"),
     path("manage/new/", ProgrammeCreateView.as_view(), name="programme_create"),
     path("manage/<slug:slug>/", ProgrammeManageView.as_view(), name="programme_manage"),
     path("manage/<slug:slug>/edit/", ProgrammeEditView.as_view(), name="programme_edit"),
     path("manage/<slug:slug>/status/", ProgrammeStatusView.as_view(), name="programme_status"),
-    path("manage/<slug:slug>/balance/", ProgrammeBalanceView.as_view(), name="programme_balance"),
     path(
         "manage/<slug:slug>/applications/",
         ApplicationsView.as_view(),

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "members",
     "events",
     "matchmaking",
+    "insights",
     "notifications",
 ]
 

@@ -11,8 +11,9 @@ import pytest
 from django.db import connection
 from django.db.models.functions import TruncQuarter
 
-from events import balance, tally
+from events import tally
 from events.models import Event, Registration, RegistrationTally
+from insights import balance
 from members import privacy
 from members.models import GenderIdentity
 from tests.events.factories import EventFactory, SessionFactory, register

@@ -340,7 +340,9 @@ def fillings(route: str, targets: Targets) -> list[dict[str, str]] | None:
         "events/feeds/me/<str:token>.ics": [{"token": targets.feed_token}],
         "events/feeds/cluster/<slug:cluster_slug>.ics": [{"cluster_slug": targets.cluster_slug}],
         "events/balance/<slug:cluster_slug>/": [{"cluster_slug": targets.cluster_slug}],
-        "events/balance/<slug:cluster_slug>/balance.csv": [{"cluster_slug": targets.cluster_slug}],
+        "events/balance/<slug:cluster_slug>/balance.csv": [
+            {"cluster_slug": targets.cluster_slug}
+        ],
         "events/balance/<slug:cluster_slug>/report/<int:year>/": [
             {"cluster_slug": targets.cluster_slug, "year": str(targets.event.starts_at.year)}
         ],

@@ -3,12 +3,8 @@
 Every number comes from `members.privacy` (the only code that reads gender), which counts
 in the database and publishes each figure as a multiple of k or "fewer than k". This
 module only says *what* to count: which registrations, stage roles and people, grouped how.
-
-Other apps add stages to the cluster pipeline (members → registered → attended →
-speakers → …) with `register_pipeline_stage`: matchmaking adds mentors and mentees.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
@@ -17,8 +13,10 @@ from django.db.models.functions import TruncMonth, TruncQuarter, TruncYear
 from django.utils import timezone
 
 from events.models import Event, Registration, RegistrationTally, Session, StageRole
+from insights import mentoring
+from insights.filters import BalanceFilter
 from members import privacy
-from members.models import Cluster, Organisation, Topic, User
+from members.models import Cluster, Organisation, User
 from members.privacy import Breakdown, GenderCounts
 
 RS = Registration.Status
@@ -157,27 +155,6 @@ def balance_for_event(*, event: Event) -> EventBalance:
 # --- across events ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class BalanceFilter:
-    """What the cluster dashboard looks at. Every field narrows the events."""
-
-    cluster: Cluster
-    start: date | None = None
-    end: date | None = None  # exclusive
-    kind: str = ""
-    topic: Topic | None = None
-    period: str = "quarter"
-
-    def as_log(self) -> dict:
-        return {
-            "start": self.start.isoformat() if self.start else None,
-            "end": self.end.isoformat() if self.end else None,
-            "kind": self.kind,
-            "topic": self.topic.slug if self.topic else None,
-            "period": self.period,
-        }
-
-
 def _moment(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=timezone.get_current_timezone())
 
@@ -249,16 +226,6 @@ def stage_in_period(*, filters: BalanceFilter) -> dict[str, GenderCounts]:
     return row.measures
 
 
-# The pipeline: who is a member, who registered, attended, spoke, and what other apps add.
-PipelineStage = Callable[[BalanceFilter], GenderCounts]
-_pipeline_extra: dict[str, tuple[str, PipelineStage]] = {}
-
-
-def register_pipeline_stage(key: str, label: str, stage: PipelineStage) -> None:
-    """Add a stage to the end of the pipeline (matchmaking: mentees, mentors)."""
-    _pipeline_extra[key] = (label, stage)
-
-
 def _members(filters: BalanceFilter) -> GenderCounts:
     organisations = Organisation.objects.filter(clusters=filters.cluster).values("pk")
     users = User.objects.filter(is_active=True, profile__organisation__in=organisations)
@@ -290,8 +257,8 @@ def balance_pipeline(*, filters: BalanceFilter) -> list[tuple[str, str, GenderCo
             _people(_stage_in(filters).filter(profile__isnull=False), "profile__user"),
         ),
     ]
-    for key, (label, stage) in _pipeline_extra.items():
-        stages.append((key, label, stage(filters)))
+    stages.append(("mentees", "Mentees", mentoring.mentees_in_period(filters)))
+    stages.append(("mentors", "Mentors", mentoring.mentors_in_period(filters)))
     return stages
 
 

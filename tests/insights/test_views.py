@@ -11,8 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from events import charts
 from events.models import Registration, Session, StageRole
+from insights import charts
 from members.models import GenderIdentity, StatisticsAccess
 from tests.events.factories import (
     EventFactory,
@@ -78,11 +78,11 @@ def other_organiser(other_cluster):
 
 def urls(event, cluster) -> dict[str, str]:
     return {
-        "balance_event": reverse("events:balance_event", args=[event.slug]),
-        "balance_event_report": reverse("events:balance_event_report", args=[event.slug]),
-        "balance_dashboard": reverse("events:balance_dashboard", args=[cluster.slug]),
-        "balance_csv": reverse("events:balance_csv", args=[cluster.slug]),
-        "balance_year_report": reverse("events:balance_year_report", args=[cluster.slug, YEAR]),
+        "balance_event": reverse("insights:event", args=[event.slug]),
+        "balance_event_report": reverse("insights:event_report", args=[event.slug]),
+        "balance_dashboard": reverse("insights:dashboard", args=[cluster.slug]),
+        "balance_csv": reverse("insights:csv", args=[cluster.slug]),
+        "balance_year_report": reverse("insights:year_report", args=[cluster.slug, YEAR]),
     }
 
 
@@ -127,7 +127,7 @@ def test_every_page_logs_who_looked_with_which_filter(page, client_for, event, c
 
 
 def test_event_page_shows_the_funnel_with_hidden_cells_and_the_share(client_for, event, organiser):
-    html = client_for(organiser).get(reverse("events:balance_event", args=[event.slug])).text
+    html = client_for(organiser).get(reverse("insights:event", args=[event.slug])).text
     assert "<svg" in html and 'role="img"' in html
     funnel = html.split('id="h-funnel"')[1].split("</section>")[0]
     # Participants: 10 women, 15 men, total 25 → share 40 %; 3 self-described waitlisted.
@@ -153,14 +153,14 @@ def test_event_page_flags_an_all_male_panel_and_a_share_below_target(
             profile=person(G.MAN),
             guest_name="",
         )
-    html = client_for(organiser).get(reverse("events:balance_event", args=[event.slug])).text
+    html = client_for(organiser).get(reverse("insights:event", args=[event.slug])).text
     assert "1 all-male panel" in html
     assert "Below target (40 %)" in html
     assert "Women only as moderators" not in html
 
 
 def test_balanced_event_shows_no_panel_flag(client_for, event, organiser):
-    html = client_for(organiser).get(reverse("events:balance_event", args=[event.slug])).text
+    html = client_for(organiser).get(reverse("insights:event", args=[event.slug])).text
     assert "all-male panel" not in html
     assert "Balanced (40–60 %)" in html
 
@@ -168,7 +168,7 @@ def test_balanced_event_shows_no_panel_flag(client_for, event, organiser):
 def test_csv_holds_the_published_figures_and_hidden_cells_as_fewer_than_k(
     client_for, event, cluster, organiser
 ):
-    response = client_for(organiser).get(reverse("events:balance_csv", args=[cluster.slug]))
+    response = client_for(organiser).get(reverse("insights:csv", args=[cluster.slug]))
     assert response["Content-Disposition"].startswith("attachment;")
     text = response.content.decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
@@ -192,14 +192,14 @@ def test_csv_defuses_formulas_in_group_names(client_for, cluster, organiser):
     topic = TopicFactory(name="=HYPERLINK(1)", slug="formula")
     event = past_event(cluster, topics=[topic])
     register(event, G.WOMAN, 5)
-    text = client_for(organiser).get(reverse("events:balance_csv", args=[cluster.slug])).text
+    text = client_for(organiser).get(reverse("insights:csv", args=[cluster.slug])).text
     assert "'=HYPERLINK(1)" in text
     assert "\n=HYPERLINK" not in text and ",=HYPERLINK" not in text
 
 
 def test_dashboard_query_count_does_not_grow_with_events(client_for, cluster, organiser):
     client = client_for(organiser)
-    url = reverse("events:balance_dashboard", args=[cluster.slug])
+    url = reverse("insights:dashboard", args=[cluster.slug])
 
     def add_events(n: int, start: int):
         for i in range(n):
@@ -226,7 +226,7 @@ def test_dashboard_pages_its_events_by_25(client_for, cluster, organiser):
     for i in range(26):
         past_event(cluster, days_ago=5 + i)
     client = client_for(organiser)
-    url = reverse("events:balance_dashboard", args=[cluster.slug])
+    url = reverse("insights:dashboard", args=[cluster.slug])
     assert len(client.get(url).context["event_rows"]) == 25
     assert len(client.get(url + "?page=2").context["event_rows"]) == 1
 
@@ -246,7 +246,7 @@ def test_invalid_filter_answers_400_and_computes_nothing(
     query, client_for, event, cluster, organiser
 ):
     client = client_for(organiser)
-    for name in ("events:balance_dashboard", "events:balance_csv"):
+    for name in ("insights:dashboard", "insights:csv"):
         response = client.get(reverse(name, args=[cluster.slug]) + query)
         assert response.status_code == 400
         assert "errorlist" in response.text
@@ -256,7 +256,7 @@ def test_invalid_filter_answers_400_and_computes_nothing(
 
 def test_dashboard_filters_by_kind_and_shows_the_pipeline(client_for, event, cluster, organiser):
     client = client_for(organiser)
-    url = reverse("events:balance_dashboard", args=[cluster.slug])
+    url = reverse("insights:dashboard", args=[cluster.slug])
     html = client.get(url).text
     assert "Automation Days" in html
     assert "Members" in html and "On stage" in html
@@ -288,8 +288,8 @@ def test_no_page_shows_a_person_next_to_a_gender(client_for, event, cluster, org
 def test_reports_are_printable_pages_with_the_privacy_note(client_for, event, cluster, organiser):
     client = client_for(organiser)
     for name, args in (
-        ("events:balance_event_report", [event.slug]),
-        ("events:balance_year_report", [cluster.slug, YEAR]),
+        ("insights:event_report", [event.slug]),
+        ("insights:year_report", [cluster.slug, YEAR]),
     ):
         html = client.get(reverse(name, args=args)).text
         assert "@media print" in html
@@ -303,14 +303,14 @@ def test_year_report_counts_events_below_target(client_for, cluster, organiser):
     register(low, G.WOMAN, 5)
     register(low, G.MAN, 20)
     response = client_for(organiser).get(
-        reverse("events:balance_year_report", args=[cluster.slug, timezone.localdate().year])
+        reverse("insights:year_report", args=[cluster.slug, timezone.localdate().year])
     )
     assert response.context["below_target"] == 1
     assert "1 event below target" in response.text
 
 
 def test_year_out_of_range_is_404(client_for, cluster, organiser):
-    url = reverse("events:balance_year_report", args=[cluster.slug, 1066])
+    url = reverse("insights:year_report", args=[cluster.slug, 1066])
     assert client_for(organiser).get(url).status_code == 404
 
 
@@ -318,7 +318,7 @@ def test_organisers_set_the_cluster_targets(client_for, cluster, organiser, memb
     url = reverse("members:cluster_manage", args=[cluster.slug])
     page = client_for(organiser).get(url).text
     assert "Gender balance targets" in page
-    assert reverse("events:balance_dashboard", args=[cluster.slug]) in page
+    assert reverse("insights:dashboard", args=[cluster.slug]) in page
     data = {
         "action": "set_targets",
         "women_target_percent": "45",
@@ -382,7 +382,7 @@ def test_dashboard_groups_the_trend_by_the_chosen_period(
     period, label, client_for, event, cluster, organiser
 ):
     response = client_for(organiser).get(
-        reverse("events:balance_dashboard", args=[cluster.slug]) + f"?period={period}"
+        reverse("insights:dashboard", args=[cluster.slug]) + f"?period={period}"
     )
     assert response.status_code == 200
     [row] = response.context["trend"]
@@ -404,7 +404,7 @@ def test_event_page_flags_women_only_as_moderators(client_for, cluster, organise
         guest_gender=G.WOMAN,
         guest_gender_consent=True,
     )
-    html = client_for(organiser).get(reverse("events:balance_event", args=[event.slug])).text
+    html = client_for(organiser).get(reverse("insights:event", args=[event.slug])).text
     assert "Women only as moderators" in html
     assert "Gina Guest-Moderator" not in html
     assert "Too few to say" in html  # no participants: no share, no target position

@@ -11,8 +11,8 @@ from datetime import date
 import pytest
 from django.urls import reverse
 
-from events.balance import BalanceFilter, balance_pipeline
-from matchmaking.balance import programme_balance
+from insights.balance import BalanceFilter, balance_pipeline
+from insights.mentoring import programme_balance
 from matchmaking.models import Application, Feedback, Match
 from members import privacy
 from members.models import StatisticsAccess
@@ -226,7 +226,7 @@ def test_pipeline_mentoring_stages_follow_the_cluster_and_the_period(cluster, ot
 
 
 def balance_url(programme) -> str:
-    return reverse("matchmaking:programme_balance", kwargs={"slug": programme.slug})
+    return reverse("insights:programme", kwargs={"slug": programme.slug})
 
 
 def test_members_and_other_clusters_organisers_get_404(

@@ -16,8 +16,8 @@ from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from events import balance
 from events.models import Event, Registration
+from insights import balance
 from members import privacy
 from members.models import User
 from tests.events.factories import EventFactory

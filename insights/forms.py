@@ -6,8 +6,8 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from events.balance import PERIODS, BalanceFilter
 from events.models import Event
+from insights.balance import PERIODS, BalanceFilter
 from members.models import Cluster, Topic
 
 PERIOD_LABELS = {"month": _("Month"), "quarter": _("Quarter"), "year": _("Year")}

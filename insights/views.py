@@ -1,6 +1,6 @@
 """The organisers' gender-balance pages: one event, a cluster's dashboard, CSV and reports.
 
-Figures only, all from `events.balance` (which counts through `members.privacy`): each is
+Figures only, all from `insights.balance` (which counts through `members.privacy`): each is
 a multiple of k or "fewer than k", and no page names a person next to a gender.
 Organisers of the cluster (or of the event's clusters) and staff see them; everyone else
 gets 404. Every view and export of figures is logged with its filter.
@@ -14,16 +14,17 @@ from datetime import date
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
-from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
-from events import balance, charts, selectors
-from events.balance_forms import BalanceFilterForm
+from events import selectors
 from events.models import Event, StageRole
 from events.organiser_views import _csv_safe
+from insights import balance, charts, mentoring
+from insights.forms import BalanceFilterForm
+from matchmaking.organiser_views import ManagedProgrammeView
 from members import privacy
 from members.models import Cluster
 from members.privacy import GenderCounts
@@ -118,7 +119,7 @@ def _common(k: int) -> dict:
 class EventBalanceView(LoginRequiredMixin, View):
     """The balance of one event, for the organisers of one of its clusters."""
 
-    template_name = "events/balance/event.html"
+    template_name = "insights/balance/event.html"
     view_name = "balance_event"
 
     def get(self, request, slug: str):
@@ -162,7 +163,7 @@ def event_context(event: Event) -> dict:
 
 
 class EventBalanceReportView(EventBalanceView):
-    template_name = "events/balance/event_report.html"
+    template_name = "insights/balance/event_report.html"
     view_name = "balance_event_report"
 
 
@@ -277,7 +278,7 @@ class ClusterBalanceMixin(LoginRequiredMixin):
     def bad_filter(self, request, cluster, form):
         return render(
             request,
-            "events/balance/dashboard.html",
+            "insights/balance/dashboard.html",
             {"cluster": cluster, "form": form, "invalid": True},
             status=400,
         )
@@ -286,7 +287,7 @@ class ClusterBalanceMixin(LoginRequiredMixin):
 class ClusterBalanceView(ClusterBalanceMixin, View):
     """A cluster's dashboard: trends, kinds, topics, pipeline, stage, events vs target."""
 
-    template_name = "events/balance/dashboard.html"
+    template_name = "insights/balance/dashboard.html"
 
     def get(self, request, cluster_slug: str):
         cluster = self.managed_cluster(request, cluster_slug)
@@ -374,7 +375,7 @@ class ClusterBalanceCsvView(ClusterBalanceMixin, View):
 class ClusterYearReportView(ClusterBalanceMixin, View):
     """A printable one-page report of one year, for boards and funders."""
 
-    template_name = "events/balance/year_report.html"
+    template_name = "insights/balance/year_report.html"
 
     def get(self, request, cluster_slug: str, year: int):
         cluster = self.managed_cluster(request, cluster_slug)
@@ -411,22 +412,41 @@ class ClusterYearReportView(ClusterBalanceMixin, View):
         return render(request, self.template_name, context)
 
 
-urlpatterns = [
-    path("<slug:slug>/balance/", EventBalanceView.as_view(), name="balance_event"),
-    path(
-        "<slug:slug>/balance/report/",
-        EventBalanceReportView.as_view(),
-        name="balance_event_report",
-    ),
-    path("balance/<slug:cluster_slug>/", ClusterBalanceView.as_view(), name="balance_dashboard"),
-    path(
-        "balance/<slug:cluster_slug>/balance.csv",
-        ClusterBalanceCsvView.as_view(),
-        name="balance_csv",
-    ),
-    path(
-        "balance/<slug:cluster_slug>/report/<int:year>/",
-        ClusterYearReportView.as_view(),
-        name="balance_year_report",
-    ),
-]
+# --- a mentoring programme ------------------------------------------------------------
+
+
+class ProgrammeBalanceView(ManagedProgrammeView):
+    """Gender balance of the programme: figures only, each group of fewer than k hidden.
+    Every view is logged (who, when, which programme)."""
+
+    template_name = "insights/programme_balance.html"
+
+    def get(self, request, slug: str):
+        programme = self.managed_programme(request, slug)
+        # One entry per cluster running the programme: each cluster's log is complete.
+        for cluster in programme.clusters.order_by("name"):
+            privacy.statistics_access_log(
+                user=request.user,
+                view="programme_balance",
+                cluster=cluster,
+                filters={"programme": programme.slug},
+            )
+        figures = mentoring.programme_balance(programme=programme)
+        k = privacy.min_group_size()
+        chart = charts.stacked_bars(
+            [(stage.label, stage.counts.cells) for stage in figures.stages],
+            series=list(mentoring.CATEGORY_LABELS.items()),
+            title=_("People per stage of the programme, by gender"),
+            k=k,
+        )
+        return render(
+            request,
+            self.template_name,
+            {
+                "programme": programme,
+                "balance": figures,
+                "chart": chart,
+                "categories": list(mentoring.CATEGORY_LABELS.values()),
+                "k": k,
+            },
+        )

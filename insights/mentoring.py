@@ -3,14 +3,14 @@
 Every number comes from `members.privacy` (the only code that reads gender): counts are
 published as a multiple of k or "fewer than k", and averages only for groups of at
 least k people. This module says *what* to count: which applications, matches and
-feedback. It also adds mentees and mentors to the cluster pipeline of `events.balance`.
+feedback. It also adds mentees and mentors to the cluster pipeline of `insights.balance`.
 """
 
 from dataclasses import dataclass
 
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
 
-from events.balance import BalanceFilter
+from insights.filters import BalanceFilter
 from matchmaking.models import Application, Feedback, Match, Programme
 from members import privacy
 from members.privacy import GenderAverages, GenderCounts
@@ -103,7 +103,7 @@ def programme_balance(*, programme: Programme) -> ProgrammeBalance:
 
 def _approved_in(filters: BalanceFilter, role: str) -> QuerySet[Application]:
     """Approved applications of one role in the cluster's programmes that run (at least
-    partly) in the filter's period; `end` is exclusive, like in `events.balance`."""
+    partly) in the filter's period; `end` is exclusive, like in `insights.balance`."""
     programmes = Programme.objects.filter(clusters=filters.cluster)
     if filters.start:
         programmes = programmes.filter(ends_on__gte=filters.start)

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class InsightsConfig(AppConfig):
+    """Gender-balance figures of events and mentoring programmes: what is counted, the
+    releases every figure is computed from, charts, pages and reports. Above events and
+    matchmaking; `members.privacy` stays the only code that reads gender."""
+
+    name = "insights"
+    verbose_name = "Insights"
