@@ -1,24 +1,26 @@
 from django.contrib import admin
 
 from events.models import CalendarFeed, Event, Invitation, Registration, Session, StageRole
+from members.admin import GenderSafeAdmin, GenderSafeInline
 
 
-class SessionInline(admin.TabularInline):
+class SessionInline(GenderSafeInline, admin.TabularInline):
     model = Session
     extra = 0
     fields = ["title", "kind", "track", "room", "starts_at", "ends_at", "capacity", "is_cancelled"]
 
 
-class StageRoleInline(admin.TabularInline):
+class StageRoleInline(GenderSafeInline, admin.TabularInline):
     model = StageRole
     extra = 0
-    # The guest's gender is entered on the organiser pages with consent, never listed here.
+    # A guest's gender is entered on the organiser pages with consent; GenderSafeInline
+    # keeps it off this form.
     fields = ["role", "session", "profile", "guest_name", "guest_organisation", "order"]
     autocomplete_fields = ["profile"]
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(GenderSafeAdmin):
     list_display = ["title", "kind", "status", "starts_at", "capacity", "audience"]
     list_filter = ["kind", "status", "audience", "clusters"]
     search_fields = ["title", "slug"]
@@ -32,7 +34,7 @@ class EventAdmin(admin.ModelAdmin):
 
 
 @admin.register(Session)
-class SessionAdmin(admin.ModelAdmin):
+class SessionAdmin(GenderSafeAdmin):
     list_display = ["title", "event", "kind", "track", "room", "starts_at", "capacity"]
     list_filter = ["kind"]
     search_fields = ["title", "event__title"]
@@ -41,7 +43,7 @@ class SessionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Registration)
-class RegistrationAdmin(admin.ModelAdmin):
+class RegistrationAdmin(GenderSafeAdmin):
     """Read-only: every change goes through the registration services (capacity locking)."""
 
     list_display = [
@@ -68,13 +70,13 @@ class RegistrationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(GenderSafeAdmin):
     list_display = ["email", "event", "created_at"]
     search_fields = ["email", "event__title"]
 
 
 @admin.register(StageRole)
-class StageRoleAdmin(admin.ModelAdmin):
+class StageRoleAdmin(GenderSafeAdmin):
     list_display = ["__str__", "role", "event", "session"]
     list_filter = ["role"]
     fields = ["event", "session", "role", "profile", "guest_name", "guest_organisation", "order"]
@@ -82,6 +84,6 @@ class StageRoleAdmin(admin.ModelAdmin):
 
 
 @admin.register(CalendarFeed)
-class CalendarFeedAdmin(admin.ModelAdmin):
+class CalendarFeedAdmin(GenderSafeAdmin):
     list_display = ["__str__", "created_at"]
     exclude = ["token"]

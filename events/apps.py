@@ -13,6 +13,10 @@ class EventsConfig(AppConfig):
 
         register_exporter("event_registrations", personal_data.export_registrations)
         register_exporter("event_invitations", personal_data.export_invitations)
+        register_exporter("event_guest_lists", personal_data.export_guest_lists)
+        register_exporter("stage_roles", personal_data.export_stage_roles)
+        register_exporter("calendar_feed", personal_data.export_calendar_feed)
+        register_exporter("event_organising", personal_data.export_organising)
         register_eraser("event_registrations", personal_data.erase)
         pre_migrate.connect(_drop_tally_triggers, sender=self)
         post_migrate.connect(_install_tally_triggers, sender=self)

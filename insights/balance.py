@@ -1,33 +1,36 @@
 """Gender balance of events: who registers, attends and speaks — figures only.
 
-Every number comes from `members.privacy` (the only code that reads gender), which counts
-in the database and publishes each figure as a multiple of k or "fewer than k". This
-module only says *what* to count: which registrations, stage roles and people, grouped how.
+Registration and attendance figures are sums of stored releases (`insights.models`,
+drawn once by `insights.services` through `members.privacy`): an event shows them from
+its release on, `PRIVACY_RELEASE_AFTER_HOURS` after it ends; before that, no figure of it
+shows gender. Stage figures are live and exact, counting only people who agreed that
+their gender counts on the stage they appear on. This module says *what* is summed.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth, TruncQuarter, TruncYear
 from django.utils import timezone
 
-from events.models import Event, Registration, RegistrationTally, Session, StageRole
-from insights import mentoring
+from events.models import Event, Registration, Session, StageRole
+from insights import services
 from insights.filters import BalanceFilter
+from insights.models import Release, ReleasedCell
 from members import privacy
-from members.models import Cluster, Organisation, User
+from members.models import Cluster
 from members.privacy import Breakdown, GenderCounts
 
 RS = Registration.Status
 
-# The registration funnel: each stage a condition on event registrations.
-FUNNEL: dict[str, Q] = {
-    "registered": Q(),
-    "waitlisted": Q(status=RS.WAITLISTED),
-    "participants": Q(status__in=[RS.CONFIRMED, RS.ATTENDED]),
-    "attended": Q(status=RS.ATTENDED),
-    "no_show": Q(status=RS.NO_SHOW),
+# The registration funnel: each stage a sum of released registration groups.
+FUNNEL: dict[str, tuple[str, ...]] = {
+    "registered": tuple(services.REGISTRATION_GROUPS),
+    "waitlisted": ("waitlisted",),
+    "participants": ("confirmed", "attended"),
+    "attended": ("attended",),
+    "no_show": ("no_show",),
 }
 FUNNEL_LABELS = {
     "registered": "Registered",
@@ -86,11 +89,7 @@ def target_position(
 
 
 def women_against_target(counts: GenderCounts, cluster: Cluster) -> TargetPosition:
-    return target_position(
-        share=_share_of_women(counts),
-        cluster=cluster,
-        at_most=counts.share_at_most(privacy.Gender.WOMAN),
-    )
+    return target_position(share=_share_of_women(counts), cluster=cluster)
 
 
 # --- one event -------------------------------------------------------------------------
@@ -99,6 +98,8 @@ def women_against_target(counts: GenderCounts, cluster: Cluster) -> TargetPositi
 @dataclass(frozen=True)
 class EventBalance:
     event: Event
+    released: bool  # False: the event's registration figures are not released yet
+    release_due: datetime
     funnel: dict[str, GenderCounts]
     sessions: list[tuple[Session, dict[str, GenderCounts]]]
     stage: dict[str, GenderCounts]
@@ -122,33 +123,81 @@ def event_stage_flags(*, roles: QuerySet[StageRole]) -> privacy.StageFlags:
     )
 
 
+def stage_figures(roles: QuerySet[StageRole]) -> dict[str, GenderCounts]:
+    """Who is on stage: exact, for people who agreed to be counted on stage (and guests
+    recorded with consent); everyone else undisclosed."""
+    [stage] = privacy.gender_breakdown(
+        roles, person="profile__user", guest_gender="guest_gender", measures=STAGE,
+        consent=privacy.STAGE,
+    )  # fmt: skip
+    return stage.measures
+
+
+def _summed(cells: QuerySet[ReleasedCell], group_by: list[str]) -> dict[tuple, dict]:
+    """Released rows summed per group and measure (registration group): {key: {measure:
+    (cells, total)}} — sums of stored noise, nothing drawn."""
+    categories = privacy.STATISTICS_CATEGORIES
+    rows = (
+        cells.order_by().values(*group_by, "measure")
+        .annotate(statistics_total=Sum("total"), **{f"s_{c}": Sum(c) for c in categories})
+    )  # fmt: skip
+    out: dict[tuple, dict] = {}
+    for row in rows:
+        groups = out.setdefault(tuple(row[key] for key in group_by), {})
+        groups[row["measure"]] = ({c: row[f"s_{c}"] for c in categories}, row["statistics_total"])
+    return out
+
+
+def _funnel(groups: dict[str, tuple[dict, int]]) -> dict[str, GenderCounts]:
+    """The funnel's stages from summed registration groups, then published."""
+    out = {}
+    for stage, members in FUNNEL.items():
+        cells = dict.fromkeys(privacy.STATISTICS_CATEGORIES, 0)
+        total = 0
+        for group in members:
+            group_cells, group_total = groups.get(group, ({}, 0))
+            total += group_total
+            for category in cells:
+                cells[category] += group_cells.get(category, 0)
+        out[stage] = privacy.publish_released(cells, total)
+    return out
+
+
+def _release_of(event: Event) -> Release | None:
+    release = Release.objects.filter(subject=Release.Subject.EVENT, event=event).first()
+    if release is None and services.release_due_at(event) <= timezone.now():
+        services.event_releases_draw(event_ids=[event.pk])
+        release = Release.objects.filter(subject=Release.Subject.EVENT, event=event).first()
+    return release
+
+
 def balance_for_event(*, event: Event) -> EventBalance:
-    """Funnel, per-session funnels, the stage and its flags of one event (fixed queries)."""
-    registrations = Registration.objects.filter(event=event)
-    [whole] = privacy.gender_breakdown(registrations.filter(session__isnull=True), measures=FUNNEL)
-    by_session = privacy.gender_breakdown(
-        registrations.filter(session__isnull=False), measures=FUNNEL, group_by=["session"]
-    )
+    """Released funnel and per-session funnels, the live stage and its flags."""
+    release = _release_of(event)
+    cells = ReleasedCell.objects.filter(release=release) if release else ReleasedCell.objects.none()
+    whole = _summed(cells.filter(session__isnull=True), []).get((), {})
+    by_session = _summed(cells.filter(session__isnull=False), ["session"])
     sessions = {s.pk: s for s in event.sessions.all()}
     roles = StageRole.objects.filter(event=event)
-    [stage] = privacy.gender_breakdown(
-        roles, person="profile__user", guest_gender="guest_gender", measures=STAGE
-    )
-    participants = whole.measures["participants"]
+    funnel = _funnel(whole)
     return EventBalance(
         event=event,
-        funnel=whole.measures,
+        released=release is not None,
+        release_due=services.release_due_at(event),
+        funnel=funnel,
         sessions=[
-            (sessions[row.group["session"]], row.measures)
-            for row in by_session
-            if row.group["session"] in sessions
+            (sessions[pk], _funnel(groups))
+            for (pk,), groups in sorted(by_session.items(), key=lambda item: item[0])
+            if pk in sessions
         ],
-        stage=stage.measures,
+        stage=stage_figures(roles),
         flags=event_stage_flags(roles=roles),
         targets=[
-            (cluster, women_against_target(participants, cluster))
+            (cluster, women_against_target(funnel["participants"], cluster))
             for cluster in event.clusters.all()
-        ],
+        ]
+        if release
+        else [],
     )
 
 
@@ -172,33 +221,47 @@ def events_in(filters: BalanceFilter) -> QuerySet[Event]:
     return events
 
 
-def _registrations_in(filters: BalanceFilter) -> QuerySet[Registration]:
-    return Registration.objects.filter(
-        session__isnull=True, event__in=events_in(filters).values("pk")
-    )
-
-
 def _stage_in(filters: BalanceFilter) -> QuerySet[StageRole]:
     return StageRole.objects.filter(event__in=events_in(filters).values("pk"))
 
 
-def _tallies_in(filters: BalanceFilter) -> QuerySet[RegistrationTally]:
-    """The events' registrations, already counted per status and category (events.tally):
-    a few rows per event instead of every registration."""
-    return RegistrationTally.objects.filter(event__in=events_in(filters).values("pk"))
+def _released_in(filters: BalanceFilter) -> QuerySet[ReleasedCell]:
+    """The released rows of the filter's events (whole events, not sessions). Releases
+    that are due are drawn first, so the tables never wait for the hourly job."""
+    due = services.events_due().filter(pk__in=events_in(filters).values("pk"))
+    due_ids = list(due.values_list("pk", flat=True)[:5000])
+    if due_ids:
+        services.event_releases_draw(event_ids=due_ids)
+    return ReleasedCell.objects.filter(
+        session__isnull=True,
+        release__subject=Release.Subject.EVENT,
+        release__event__in=events_in(filters).values("pk"),
+    )
+
+
+def unreleased_count(*, filters: BalanceFilter) -> int:
+    """How many of the filter's events have no release yet (not ended long enough)."""
+    drawn = Release.objects.filter(subject=Release.Subject.EVENT).values("event_id")
+    return events_in(filters).exclude(pk__in=drawn).count()
+
+
+def _tables(cells: QuerySet[ReleasedCell], key: str, name: str) -> list[Breakdown]:
+    return [
+        Breakdown(group={name: group[0]}, measures=_funnel(groups))
+        for group, groups in sorted(
+            _summed(cells, [key]).items(), key=lambda item: (item[0][0] is None, item[0][0])
+        )
+    ]
 
 
 def balance_by_period_and_kind(*, filters: BalanceFilter) -> dict[str, list[Breakdown]]:
     """The funnel per month, quarter or year ("trend", group key "when") and per event
-    kind ("kind", "event__kind"), from one pass over the tallies."""
+    kind ("kind", "event__kind"), summed from the released rows."""
     trunc = PERIODS.get(filters.period, TruncQuarter)
-    rows = _tallies_in(filters).annotate(when=trunc("event__starts_at"))
-    return privacy.tallied_tables(
-        rows,
-        measures=FUNNEL,
-        tables={"trend": ["when"], "kind": ["event__kind"]},
-        count="registrations",
+    cells = _released_in(filters).annotate(
+        when=trunc("release__event__starts_at"), kind=F("release__event__kind")
     )
+    return {"trend": _tables(cells, "when", "when"), "kind": _tables(cells, "kind", "event__kind")}
 
 
 def balance_trend(*, filters: BalanceFilter) -> list[Breakdown]:
@@ -211,83 +274,87 @@ def balance_by_kind(*, filters: BalanceFilter) -> list[Breakdown]:
 
 def balance_by_topic(*, filters: BalanceFilter) -> list[Breakdown]:
     """Per topic of the events (an event with two topics counts under both)."""
-    return privacy.tallied_tables(
-        _tallies_in(filters).filter(event__topics__isnull=False),
-        measures=FUNNEL,
-        tables={"": ["event__topics__name"]},
-        count="registrations",
-    )[""]
+    cells = _released_in(filters).filter(release__event__topics__isnull=False)
+    cells = cells.annotate(topic=F("release__event__topics__name"))
+    return _tables(cells, "topic", "event__topics__name")
 
 
 def stage_in_period(*, filters: BalanceFilter) -> dict[str, GenderCounts]:
-    [row] = privacy.gender_breakdown(
-        _stage_in(filters), person="profile__user", guest_gender="guest_gender", measures=STAGE
-    )
-    return row.measures
+    return stage_figures(_stage_in(filters))
 
 
-def _members(filters: BalanceFilter) -> GenderCounts:
-    organisations = Organisation.objects.filter(clusters=filters.cluster).values("pk")
-    users = User.objects.filter(is_active=True, profile__organisation__in=organisations)
-    return privacy.gender_breakdown(users, person="")[0].measures["total"]
+PIPELINE_LABELS = {
+    "members": "Members",
+    "registered": "Registered",
+    "attended": "Attended",
+    "speakers": "On stage",
+    "mentees": "Mentees",
+    "mentors": "Mentors",
+}
 
 
-def _people(rows: QuerySet, person: str, condition: Q | None = None) -> GenderCounts:
-    [row] = privacy.gender_breakdown(
-        rows, person=person, measures={"people": condition or Q()}, distinct=True
-    )
-    return row.measures["people"]
+@dataclass(frozen=True)
+class Pipeline:
+    quarter: date | None  # the released quarter shown; None: no ended quarter in range
+    stages: list[tuple[str, str, GenderCounts]]
 
 
-def balance_pipeline(*, filters: BalanceFilter) -> list[tuple[str, str, GenderCounts]]:
-    """(key, label, figures) from members to speakers and beyond, counting people."""
-    # Registered and attended people in one pass over the registrations.
-    [people] = privacy.gender_breakdown(
-        _registrations_in(filters),
-        measures={"registered": Q(), "attended": Q(status=RS.ATTENDED)},
-        distinct=True,
-    )
-    stages = [
-        ("members", "Members", _members(filters)),
-        ("registered", "Registered", people.measures["registered"]),
-        ("attended", "Attended", people.measures["attended"]),
-        (
-            "speakers",
-            "On stage",
-            _people(_stage_in(filters).filter(profile__isnull=False), "profile__user"),
-        ),
-    ]
-    stages.append(("mentees", "Mentees", mentoring.mentees_in_period(filters)))
-    stages.append(("mentors", "Mentors", mentoring.mentors_in_period(filters)))
-    return stages
+def balance_pipeline(*, filters: BalanceFilter) -> Pipeline:
+    """(key, label, figures) from members to mentors, counting people, of the last ended
+    quarter within the filter's dates (its release, drawn once)."""
+    last_day = (filters.end or timezone.localdate()) - timedelta(days=1)
+    start, end = services.quarter_of(last_day)
+    if not services.pipeline_due(start=start):
+        start, end = services.quarter_of(start - timedelta(days=1))
+    if filters.start and start < services.quarter_of(filters.start)[0]:
+        return Pipeline(quarter=None, stages=[])
+    release = services.pipeline_release_draw(cluster=filters.cluster, start=start)
+    if release is None:
+        return Pipeline(quarter=None, stages=[])
+    summed = _summed(ReleasedCell.objects.filter(release=release), []).get((), {})
+    stages = []
+    for key, label in PIPELINE_LABELS.items():
+        cells, total = summed.get(key, ({}, 0))
+        stages.append((key, label, privacy.publish_released(cells, total)))
+    return Pipeline(quarter=start, stages=stages)
 
 
 @dataclass(frozen=True)
 class EventRow:
     event: Event
+    released: bool
     participants: GenderCounts
     target: TargetPosition
     all_male_panels: int
 
 
 def events_against_target(*, filters: BalanceFilter, events: list[Event]) -> list[EventRow]:
-    """Where each of the given events stands: two queries for all of them."""
-    rows = privacy.gender_breakdown(
-        Registration.objects.filter(session__isnull=True, event__in=[e.pk for e in events]),
-        measures={"participants": FUNNEL["participants"]},
-        group_by=["event"],
+    """Where each of the given events stands, from its release: fixed queries."""
+    ids = [e.pk for e in events]
+    due = list(services.events_due().filter(pk__in=ids).values_list("pk", flat=True))
+    if due:
+        services.event_releases_draw(event_ids=due)
+    released = set(
+        Release.objects.filter(subject=Release.Subject.EVENT, event__in=ids).values_list(
+            "event_id", flat=True
+        )
     )
-    by_event = {row.group["event"]: row.measures["participants"] for row in rows}
-    empty = privacy.publish({})
+    cells = ReleasedCell.objects.filter(
+        session__isnull=True, release__subject=Release.Subject.EVENT, release__event__in=ids
+    ).annotate(event_id=F("release__event"))
+    by_event = _summed(cells, ["event_id"])
     flags = _all_male_panels_by_event(events)
     out = []
     for event in events:
-        participants = by_event.get(event.pk, empty)
+        participants = _funnel(by_event.get((event.pk,), {}))["participants"]
         out.append(
             EventRow(
                 event=event,
+                released=event.pk in released,
                 participants=participants,
-                target=women_against_target(participants, filters.cluster),
+                target=women_against_target(participants, filters.cluster)
+                if event.pk in released
+                else TargetPosition(share=None, position="unknown"),
                 all_male_panels=flags.get(event.pk, 0),
             )
         )

@@ -1,31 +1,26 @@
 """Gender balance of mentoring programmes — figures only.
 
-Every number comes from `members.privacy` (the only code that reads gender): counts are
-published as a multiple of k or "fewer than k", and averages only for groups of at
-least k people. This module says *what* to count: which applications, matches and
-feedback. It also adds mentees and mentors to the cluster pipeline of `insights.balance`.
+A programme's figures are one release, drawn once the programme has ended
+(`insights.services.programme_release_draw`): each application counted in one group,
+each feedback's rating once, with noise; the stages and averages shown are sums and
+ratios of those stored numbers. Before the end no figure of the programme shows gender.
 """
 
 from dataclasses import dataclass
 
-from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
-
-from insights.filters import BalanceFilter
-from matchmaking.models import Application, Feedback, Match, Programme
+from insights import services
+from insights.models import Release, ReleasedCell
+from matchmaking.models import Programme
 from members import privacy
 from members.privacy import GenderAverages, GenderCounts
 
-MS = Match.Status
-MATCHED_STATUSES = (MS.ACCEPTED, MS.ACTIVE, MS.COMPLETED)
-APPROVED = Q(status=Application.Status.APPROVED)
-
-# The stages of a programme, each a condition on its applications (annotated below).
-STAGES: dict[str, Q] = {
-    "applicants": Q(),
-    "mentors": APPROVED & Q(role=Application.Role.MENTOR),
-    "mentees": APPROVED & Q(role=Application.Role.MENTEE),
-    "matched": Q(is_matched=True),
-    "completed": Q(has_completed=True),
+# The stages of a programme, each a sum of released application groups.
+STAGES: dict[str, tuple[str, ...]] = {
+    "applicants": services.APPLICATION_GROUPS,
+    "mentors": ("mentor_unmatched", "mentor_matched"),
+    "mentees": ("mentee_unmatched", "mentee_matched", "mentee_completed"),
+    "matched": ("mentor_matched", "mentee_matched", "mentee_completed"),
+    "completed": ("mentee_completed",),
 }
 STAGE_LABELS = {
     "applicants": "Applicants",
@@ -62,6 +57,7 @@ class StageFigures:
 @dataclass(frozen=True)
 class ProgrammeBalance:
     programme: Programme
+    released: bool
     stages: list[StageFigures]
     satisfaction: GenderAverages  # average feedback rating (1–5) per category
 
@@ -70,58 +66,46 @@ class ProgrammeBalance:
         return [(label, self.satisfaction.cells[c]) for c, label in CATEGORY_LABELS.items()]
 
 
-def _applications(programme: Programme) -> QuerySet[Application]:
-    """The programme's applications, each marked matched / completed (as mentee)."""
-    matches = Match.objects.filter(programme=programme)
-    as_mentee = matches.filter(mentee=OuterRef("pk"))
-    as_mentor = matches.filter(mentor=OuterRef("pk"))
-    return Application.objects.filter(programme=programme).annotate(
-        is_matched=ExpressionWrapper(
-            Q(Exists(as_mentee.filter(status__in=MATCHED_STATUSES)))
-            | Q(Exists(as_mentor.filter(status__in=MATCHED_STATUSES))),
-            output_field=BooleanField(),
-        ),
-        has_completed=Exists(as_mentee.filter(status=MS.COMPLETED)),
-    )
+def _averages(counts: tuple[dict, int], sums: tuple[dict, int]) -> GenderAverages:
+    """Average rating per category from the released counts and sums (both noisy), to
+    the nearest tenth; shown only when the category's released count is at least k."""
+    k = privacy.min_group_size()
+    n = privacy.estimates(*counts)
+    total = privacy.estimates(*sums)
+    cells = {
+        c: (round(min(5.0, max(1.0, total[c] / n[c])), 1) if n[c] >= k else None)
+        for c in privacy.STATISTICS_CATEGORIES
+    }
+    return GenderAverages(cells=cells, k=k)
 
 
 def programme_balance(*, programme: Programme) -> ProgrammeBalance:
-    """Applicants → approved → matched → completed, and satisfaction, by gender (2 queries)."""
-    [row] = privacy.gender_breakdown(_applications(programme), person="user", measures=STAGES)
-    satisfaction = privacy.gender_average(
-        Feedback.objects.filter(match__programme=programme), person="author", value="rating"
-    )["total"]
+    """Applicants → approved → matched → completed, and satisfaction, by gender, from the
+    programme's release (drawn here if it is due and not drawn yet)."""
+    release = Release.objects.filter(
+        subject=Release.Subject.PROGRAMME, programme=programme
+    ).first() or services.programme_release_draw(programme=programme)
+    rows = {}
+    if release:
+        for cell in ReleasedCell.objects.filter(release=release):
+            rows[cell.measure] = (
+                {c: getattr(cell, c) for c in privacy.STATISTICS_CATEGORIES},
+                cell.total,
+            )
+    stages = []
+    for key, groups in STAGES.items():
+        cells = dict.fromkeys(privacy.STATISTICS_CATEGORIES, 0)
+        total = 0
+        for group in groups:
+            group_cells, group_total = rows.get(group, ({}, 0))
+            total += group_total
+            for c in cells:
+                cells[c] += group_cells.get(c, 0)
+        stages.append(StageFigures(key, STAGE_LABELS[key], privacy.publish_released(cells, total)))
+    empty = ({}, 0)
     return ProgrammeBalance(
         programme=programme,
-        stages=[StageFigures(key, STAGE_LABELS[key], row.measures[key]) for key in STAGES],
-        satisfaction=satisfaction,
+        released=release is not None,
+        stages=stages,
+        satisfaction=_averages(rows.get("ratings", empty), rows.get("rating_sum", empty)),
     )
-
-
-# --- the cluster pipeline --------------------------------------------------------------
-
-
-def _approved_in(filters: BalanceFilter, role: str) -> QuerySet[Application]:
-    """Approved applications of one role in the cluster's programmes that run (at least
-    partly) in the filter's period; `end` is exclusive, like in `insights.balance`."""
-    programmes = Programme.objects.filter(clusters=filters.cluster)
-    if filters.start:
-        programmes = programmes.filter(ends_on__gte=filters.start)
-    if filters.end:
-        programmes = programmes.filter(starts_on__lt=filters.end)
-    return Application.objects.filter(APPROVED, role=role, programme__in=programmes.values("pk"))
-
-
-def _people(applications: QuerySet[Application]) -> GenderCounts:
-    [row] = privacy.gender_breakdown(applications, person="user", distinct=True)
-    return row.measures["total"]
-
-
-def mentees_in_period(filters: BalanceFilter) -> GenderCounts:
-    """Distinct people approved as mentees in the period (pipeline stage)."""
-    return _people(_approved_in(filters, Application.Role.MENTEE))
-
-
-def mentors_in_period(filters: BalanceFilter) -> GenderCounts:
-    """Distinct people approved as mentors in the period (pipeline stage)."""
-    return _people(_approved_in(filters, Application.Role.MENTOR))

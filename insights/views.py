@@ -155,6 +155,8 @@ def event_context(event: Event) -> dict:
         "stage": stage,
         "stage_chart": bars(stage, title=_("Who is on stage, by gender category")),
         "flags": figures.flags,
+        "released": figures.released,
+        "release_due": figures.release_due,
         "targets": [
             (cluster, target, target_badge(cluster, target)) for cluster, target in figures.targets
         ],
@@ -196,16 +198,16 @@ def cluster_figures(filters: balance.BalanceFilter) -> dict:
         (row.group["event__topics__name"], row.measures)
         for row in balance.balance_by_topic(filters=filters)
     ]
-    pipeline = [(key, label, counts) for key, label, counts in balance.balance_pipeline(
-        filters=filters
-    )]  # fmt: skip
+    pipeline = balance.balance_pipeline(filters=filters)
     stage = balance.stage_in_period(filters=filters)
     return {
         "k": k,
         "trend": trend,
         "by_kind": by_kind,
         "by_topic": by_topic,
-        "pipeline": pipeline,
+        "pipeline": pipeline.stages,
+        "pipeline_quarter": period_label(pipeline.quarter, "quarter") if pipeline.quarter else "",
+        "unreleased": balance.unreleased_count(filters=filters),
         "stage": stage,
     }
 
@@ -253,7 +255,11 @@ def dashboard_context(figures: dict) -> dict:
         "by_kind": grouped_rows(figures["by_kind"]),
         "by_topic": grouped_rows(figures["by_topic"]),
         "pipeline": pipeline,
-        "pipeline_chart": bars(pipeline, title=_("Pipeline: where women drop out")),
+        "pipeline_quarter": figures["pipeline_quarter"],
+        "unreleased": figures["unreleased"],
+        "pipeline_chart": bars(pipeline, title=_("Pipeline: where women drop out"))
+        if pipeline
+        else "",
         "stage": stage,
         "stage_chart": bars(stage, title=_("Who is on stage, by gender category")),
     }
@@ -309,8 +315,11 @@ class ClusterBalanceView(ClusterBalanceMixin, View):
             event_rows=[
                 {
                     "event": row.event,
-                    "share": share_text(row.participants),
-                    "participants": shown(row.participants.total, row.participants.k),
+                    "released": row.released,
+                    "share": share_text(row.participants) if row.released else "—",
+                    "participants": shown(row.participants.total, row.participants.k)
+                    if row.released
+                    else "—",
                     "badge": target_badge(cluster, row.target),
                     "position": row.target.position,
                     "all_male_panels": row.all_male_panels,

@@ -10,10 +10,11 @@ from matchmaking.models import (
     PairRule,
     Programme,
 )
+from members.admin import GenderSafeAdmin
 
 
 @admin.register(Programme)
-class ProgrammeAdmin(admin.ModelAdmin):
+class ProgrammeAdmin(GenderSafeAdmin):
     list_display = ["title", "format", "status", "applications_open_at", "starts_on", "ends_on"]
     list_filter = ["format", "status", "clusters"]
     search_fields = ["title", "slug"]
@@ -22,26 +23,27 @@ class ProgrammeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Application)
-class ApplicationAdmin(admin.ModelAdmin):
-    # No gender preference columns or filters: a preference hints at a person's own views.
+class ApplicationAdmin(GenderSafeAdmin):
+    # A gender preference hints at a person's own views: GenderSafeAdmin keeps it, and the
+    # mentor's consent to gender matching, out of every column, filter, lookup and form.
     list_display = ["__str__", "programme", "user", "role", "status", "created_at"]
     list_filter = ["role", "status", "programme"]
     search_fields = ["user__email", "user__profile__display_name", "programme__title"]
     list_select_related = ["programme", "user"]
     raw_id_fields = ["user", "organisation", "reviewed_by"]
     filter_horizontal = ["topics", "languages", "sectors", "preferred_sectors"]
-    exclude = ["avoid", "preferred_mentor_gender", "gender_may_be_matched"]
+    exclude = ["avoid"]
 
 
 @admin.register(PairRule)
-class PairRuleAdmin(admin.ModelAdmin):
+class PairRuleAdmin(GenderSafeAdmin):
     list_display = ["__str__", "kind", "mentor", "mentee", "created_at"]
     list_filter = ["kind"]
     raw_id_fields = ["programme", "mentor", "mentee", "created_by"]
 
 
 @admin.register(MatchingRun)
-class MatchingRunAdmin(admin.ModelAdmin):
+class MatchingRunAdmin(GenderSafeAdmin):
     list_display = ["__str__", "created_at", "mentees", "placed", "total_score", "certified",
                     "pruned", "seconds", "published_at"]  # fmt: skip
     list_filter = ["certified", "pruned"]
@@ -50,14 +52,14 @@ class MatchingRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(Circle)
-class CircleAdmin(admin.ModelAdmin):
+class CircleAdmin(GenderSafeAdmin):
     list_display = ["name", "programme", "mentor", "event"]
     list_select_related = ["programme", "mentor", "event"]
     raw_id_fields = ["programme", "mentor", "event", "language"]
 
 
 @admin.register(Match)
-class MatchAdmin(admin.ModelAdmin):
+class MatchAdmin(GenderSafeAdmin):
     """Status and timeline only: the pair's goals, progress and notes are theirs."""
 
     list_display = ["__str__", "programme", "status", "score", "published_at", "respond_by"]
@@ -70,14 +72,14 @@ class MatchAdmin(admin.ModelAdmin):
 
 
 @admin.register(MeetingLog)
-class MeetingLogAdmin(admin.ModelAdmin):
+class MeetingLogAdmin(GenderSafeAdmin):
     list_display = ["__str__", "met_on", "created_at"]
     fields = ["match", "met_on", "logged_by", "created_at"]
     readonly_fields = fields
 
 
 @admin.register(Feedback)
-class FeedbackAdmin(admin.ModelAdmin):
+class FeedbackAdmin(GenderSafeAdmin):
     list_display = ["__str__", "rating", "created_at"]
     list_filter = ["rating"]
     fields = ["match", "author", "rating", "comment", "created_at"]

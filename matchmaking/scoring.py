@@ -16,6 +16,12 @@ A score is the weighted sum of five components, each between 0 and 1:
 
 Hard rules make a pair impossible (score −1): no shared language, the same organisation,
 an organiser's "never pair", a mentee's "not this person".
+
+The solver weighs the whole score (`block`). Every score anyone sees — stored on a match,
+totalled on a run, the order of a pair's reasons — is the *shown* score (`shown_block`):
+the same pair scored as if the mentee had stated no preferred mentor gender. A shown
+figure that moved with the preference would tell the organisers the mentee's preference
+and, with it, hint at the mentor's gender.
 """
 
 from dataclasses import dataclass, field
@@ -123,8 +129,12 @@ class Scorer:
     def max_score(self) -> int:
         return self.weights.total
 
-    def _parts(self, start: int, stop: int) -> tuple[np.ndarray, list[np.ndarray]]:
-        """(allowed mask (rows, m), the five components (rows, m) in 0…1)."""
+    def _parts(self, start: int, stop: int, *, gender: bool) -> tuple[np.ndarray, list[np.ndarray]]:
+        """(allowed mask (rows, m), the five components (rows, m) in 0…1).
+
+        `gender`: whether the preferences part counts the preferred mentor gender (the
+        solver's score) or not (the shown score).
+        """
         e, r = self.mentees, self.mentors
         sl = slice(start, stop)
 
@@ -171,17 +181,29 @@ class Scorer:
         format_ok = (
             (mentee_format == EITHER) | (mentor_format == EITHER) | (mentee_format == mentor_format)
         )
-        wanted_gender = e.wanted_gender[sl, None]
-        gender_ok = np.where(wanted_gender < 0, format_ok, wanted_gender == r.gender[None, :])
-        preferences = np.float32(0.5) * (format_ok.astype(np.float32) + gender_ok)
+        if gender:
+            wanted_gender = e.wanted_gender[sl, None]
+            gender_ok = np.where(wanted_gender < 0, format_ok, wanted_gender == r.gender[None, :])
+            preferences = np.float32(0.5) * (format_ok.astype(np.float32) + gender_ok)
+        else:
+            # What a mentee without a preferred mentor gender gets: the format alone.
+            preferences = format_ok.astype(np.float32)
         return allowed, [topics.astype(np.float32), relevance, seniority, place, preferences]
 
-    def components(self, start: int, stop: int) -> np.ndarray:
-        """The five components (rows, m, 5), each in 0…1, of mentees start:stop."""
-        return np.stack(self._parts(start, stop)[1], axis=2)
+    def shown_components(self, start: int, stop: int) -> np.ndarray:
+        """The five components (rows, m, 5), each in 0…1, of mentees start:stop, as shown:
+        preferences without the preferred mentor gender."""
+        return np.stack(self._parts(start, stop, gender=False)[1], axis=2)
 
     def block(self, start: int, stop: int) -> np.ndarray:
-        allowed, parts = self._parts(start, stop)
+        """The solver's scores (see `solver.PairScores`), the gender preference included."""
+        return self._weighted(*self._parts(start, stop, gender=True))
+
+    def shown_block(self, start: int, stop: int) -> np.ndarray:
+        """The scores people see: as `block`, without the preferred mentor gender."""
+        return self._weighted(*self._parts(start, stop, gender=False))
+
+    def _weighted(self, allowed: np.ndarray, parts: list[np.ndarray]) -> np.ndarray:
         weights = self.weights.as_array()
         score = parts[0] * weights[0]
         for part, weight in zip(parts[1:], weights[1:], strict=True):
@@ -193,9 +215,13 @@ class Scorer:
     # --- explanations -------------------------------------------------------------------
 
     def explain_pair(self, mentee: int, mentor: int) -> tuple[list[str], list[str]]:
-        """(the top three reasons, the rules the pair passed), in words people use."""
+        """(the top three reasons, the rules the pair passed), in words people use.
+
+        Reasons are ranked by the shown components: ranked by the solver's, the place of
+        "meeting formats fit" would move with the mentee's preferred mentor gender.
+        """
         e, r, voc = self.mentees, self.mentors, self.vocabulary
-        part = self.components(mentee, mentee + 1)[0, mentor]
+        part = self.shown_components(mentee, mentee + 1)[0, mentor]
         weighted = part * self.weights.as_array()
         mentee_name, mentor_name = e.names[mentee], r.names[mentor]
 

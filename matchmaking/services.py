@@ -481,6 +481,16 @@ def programme_match_run(*, programme: Programme, by: User) -> MatchingRun:
         # full pair set before this, so this is a bug, not a size limit).
         raise ValidationError("The matching could not be certified optimal; nothing changed.")
 
+    # Every figure kept is a shown one, without the preferred mentor gender the solver
+    # also weighed (see scoring.py). The certificate's value and dual bound are in the
+    # solver's objective: kept, their difference from the shown total would say how much
+    # of the mentees' hidden preferences the chosen pairs met. So the run keeps what the
+    # certificate proves — certified, and a gap of 0 — and not those two figures (0).
+    shown = {
+        i: max(0, int(data.scorer.shown_block(i, i + 1)[0, j]))
+        for i, j in enumerate(result.mentor_of.tolist())
+        if j >= 0
+    }
     Match.objects.filter(programme=programme, published_at__isnull=True).delete()
     Circle.objects.filter(programme=programme, event__isnull=True).exclude(
         matches__published_at__isnull=False
@@ -491,9 +501,9 @@ def programme_match_run(*, programme: Programme, by: User) -> MatchingRun:
         mentees=len(data.mentees),
         mentors=len(data.mentors),
         placed=result.placed,
-        total_score=result.total_score,
-        value=result.value,
-        dual_bound=result.dual_bound,
+        total_score=sum(shown.values()),
+        value=0,
+        dual_bound=0,
         certified=result.certified,
         pruned=result.pruned,
         candidate_pairs=result.candidate_pairs,
@@ -523,7 +533,7 @@ def programme_match_run(*, programme: Programme, by: User) -> MatchingRun:
                 mentor=data.mentors[j],
                 mentee=mentee,
                 circle=circles.get(j),
-                score=max(0, int(block.block(i, i + 1)[0, j])),
+                score=shown[i],
                 reasons=reasons,
                 rules=rules,
             )

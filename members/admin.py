@@ -1,5 +1,24 @@
+"""The admin of members data, and the guard every admin of the site goes through.
+
+Gender is for its owner and `members/privacy.py` only. `GenderSafeAdmin` refuses the fields
+of `privacy.GENDER_FIELDS` in every way a changelist or a form could reach them: URL
+lookups (also across relations, whatever `list_filter` says), search, ordering, columns,
+filters and form fields. `admin_site_guard_gender` gives every admin registered on a site,
+third-party ones included, the same guard; `gender_admin_check` fails `manage.py check`
+when an admin names a gender field or went unguarded.
+"""
+
+from functools import cache
+
 from django.contrib import admin, messages
+from django.contrib.admin.options import InlineModelAdmin
+from django.contrib.admin.sites import all_sites
+from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core import checks
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import F, Model
+from django.db.models.constants import LOOKUP_SEP
 
 from members import services
 from members.models import (
@@ -14,16 +33,261 @@ from members.models import (
     Topic,
     User,
 )
+from members.privacy import GENDER_FIELDS
 
 
-class ClusterOrganiserInline(admin.TabularInline):
+def reaches_gender(model: type[Model], path: object) -> bool:
+    """Whether a lookup, search, ordering or field path walks from `model` onto a gender
+    field: `gender_identity__gender__in`, `-mentee__preferred_mentor_gender`, `^guest_gender`.
+    Anything that is not a path (a callable, a filter class) reaches nothing."""
+    if isinstance(path, F):
+        path = path.name
+    if not isinstance(path, str):
+        return False
+    opts = model._meta
+    for part in path.lstrip("-?^=@").split(LOOKUP_SEP):
+        try:
+            field = opts.get_field(part)
+        except FieldDoesNotExist:
+            return False  # a lookup or transform of the field before it (`__startswith`)
+        if (field.model._meta.concrete_model._meta.label, field.name) in GENDER_FIELDS:
+            return True
+        if field.related_model is None:
+            return False
+        opts = field.related_model._meta
+    return False
+
+
+def _paths(value: object) -> list[object]:
+    """The paths an ordering value names: a string, an F() or an expression over F()s."""
+    if hasattr(value, "flatten"):
+        return [part for part in value.flatten() if isinstance(part, F)]
+    return [value]
+
+
+def _names_gender(model: type[Model], name: object) -> bool:
+    if isinstance(name, (list, tuple)):  # `(path, FilterClass)` in list_filter
+        name = name[0]
+    return reaches_gender(model, name)
+
+
+def _without_gender(model: type[Model], names) -> list:
+    return [name for name in names or () if not _names_gender(model, name)]
+
+
+def _fieldset_without_gender(model: type[Model], fields) -> list:
+    """A fieldset's fields less gender; a tuple in it is several fields on one line."""
+    kept = []
+    for entry in fields:
+        if isinstance(entry, (list, tuple)):
+            line = _without_gender(model, entry)
+            if line:
+                kept.append(tuple(line))
+        elif not reaches_gender(model, entry):
+            kept.append(entry)
+    return kept
+
+
+def _gender_fields_of(model: type[Model]) -> list[str]:
+    return [f.name for f in model._meta.get_fields() if reaches_gender(model, f.name)]
+
+
+def _column_paths(admin_obj, model: type[Model], column) -> list[object]:
+    """What a changelist column reads and sorts by (as ChangeList.get_ordering_field)."""
+    attr = column
+    if isinstance(column, str):
+        attr = getattr(admin_obj, column, None) or getattr(model, column, None)
+    if isinstance(attr, property):
+        attr = attr.fget
+    return [column, *_paths(getattr(attr, "admin_order_field", None))]
+
+
+class _GenderSafeForm:
+    """Change forms, add forms and inlines neither show nor accept gender fields."""
+
+    def get_fields(self, request, obj=None):
+        return super().get_fields(request, obj)
+
+    def get_fieldsets(self, request, obj=None):
+        return [(title, opts) for title, opts in super().get_fieldsets(request, obj)]
+
+    def get_readonly_fields(self, request, obj=None):
+        return _without_gender(self.model, super().get_readonly_fields(request, obj))
+
+    def get_exclude(self, request, obj=None):
+        exclude = super().get_exclude(request, obj)
+        if exclude is None:  # Django then honours the form's own Meta.exclude: keep it
+            exclude = getattr(getattr(self.form, "_meta", None), "exclude", None)
+        return exclude
+
+
+class GenderSafeInline(_GenderSafeForm, InlineModelAdmin):
+    """Base of inlines; `GenderSafeAdmin` puts every inline it shows through it anyway."""
+
+
+class GenderSafeAdmin(_GenderSafeForm, admin.ModelAdmin):
+    """Base of every ModelAdmin of the site: no gender field in any changelist or form.
+
+    A refused URL lookup answers as Django does for any disallowed lookup (400), never a
+    filtered list. Before a third-party base it works as a mixin: `(GenderSafeAdmin, X)`.
+    """
+
+    def __init__(self, model, admin_site):
+        super().__init__(model, admin_site)
+        if reaches_gender(model, self.date_hierarchy):
+            self.date_hierarchy = None  # its year and month links would tell when
+
+    def lookup_allowed(self, lookup, value, request):
+        if reaches_gender(self.model, lookup):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+    def to_field_allowed(self, request, to_field):
+        if reaches_gender(self.model, to_field):
+            return False
+        return super().to_field_allowed(request, to_field)
+
+    def _shows_or_sorts_gender(self, column) -> bool:
+        return any(reaches_gender(self.model, p) for p in _column_paths(self, self.model, column))
+
+    def get_list_display(self, request):
+        columns = super().get_list_display(request)
+        return [column for column in columns if not self._shows_or_sorts_gender(column)]
+
+    def get_sortable_by(self, request):
+        columns = super().get_sortable_by(request)
+        return [column for column in columns if not self._shows_or_sorts_gender(column)]
+
+    def get_list_filter(self, request):
+        return _without_gender(self.model, super().get_list_filter(request))
+
+    def get_search_fields(self, request):
+        return _without_gender(self.model, super().get_search_fields(request))
+
+    def get_ordering(self, request):
+        return [
+            order
+            for order in super().get_ordering(request)
+            if not any(reaches_gender(self.model, p) for p in _paths(order))
+        ]
+
+    def get_changelist_formset(self, request, **kwargs):
+        exclude = [*(kwargs.pop("exclude", None) or ()), *_gender_fields_of(self.model)]
+        return super().get_changelist_formset(request, exclude=exclude, **kwargs)
+
+    def get_inlines(self, request, obj):
+        return [gender_safe(inline) for inline in super().get_inlines(request, obj)]
+
+
+@cache
+def gender_safe(admin_class: type) -> type:
+    """`admin_class` itself when it is guarded already, else a guarded subclass of it."""
+    if issubclass(admin_class, _GenderSafeForm):
+        return admin_class
+    guard = GenderSafeAdmin if issubclass(admin_class, admin.ModelAdmin) else GenderSafeInline
+    name = f"GenderSafe{admin_class.__name__}"
+    return type(name, (guard, admin_class), {"__module__": admin_class.__module__})
+
+
+def admin_site_guard_gender(*, site: admin.AdminSite) -> None:
+    """Re-register every unguarded admin of `site` (allauth's, DRF's, auth's…) guarded."""
+    for model, model_admin in list(site._registry.items()):
+        if not isinstance(model_admin, GenderSafeAdmin):
+            site.unregister(model)
+            site.register(model, gender_safe(type(model_admin)))
+
+
+def _listed(value) -> list:
+    return list(value or ())
+
+
+# The options of a ModelAdmin or an inline that name fields, and the names in each.
+_NAMING_OPTIONS = {
+    "list_display_links": lambda v: _listed(v) if isinstance(v, (list, tuple)) else [],
+    "list_editable": _listed,
+    "list_filter": lambda v: [n[0] if isinstance(n, (list, tuple)) else n for n in v or ()],
+    "search_fields": _listed,
+    "ordering": lambda v: [path for order in v or () for path in _paths(order)],
+    "sortable_by": _listed,
+    "date_hierarchy": lambda v: [v],
+    "fields": lambda v: flatten_fieldsets([(None, {"fields": v or ()})]),
+    "fieldsets": lambda v: flatten_fieldsets(v or ()),
+    "readonly_fields": _listed,
+    "raw_id_fields": _listed,
+    "autocomplete_fields": _listed,
+    "filter_horizontal": _listed,
+    "filter_vertical": _listed,
+    "radio_fields": _listed,
+    "prepopulated_fields": lambda v: [*v, *(path for paths in v.values() for path in paths)],
+}
+
+
+def _gender_named_by(admin_class: type, model: type[Model]) -> list[str]:
+    """Where the options of `admin_class` name a gender field, in words."""
+    found = [
+        f"{option} names {name!r}"
+        for option, names_in in _NAMING_OPTIONS.items()
+        if hasattr(admin_class, option)
+        for name in names_in(getattr(admin_class, option))
+        if _names_gender(model, name)
+    ]
+    found += [
+        f"list_display column {column!r} shows or sorts by {path!r}"
+        for column in getattr(admin_class, "list_display", ())
+        for path in _column_paths(admin_class, model, column)
+        if reaches_gender(model, path)
+    ]
+    found += [
+        f"its form declares {name!r}"
+        for name in getattr(admin_class.form, "declared_fields", {})
+        if reaches_gender(model, name)
+    ]
+    return found
+
+
+def gender_admin_errors(site: admin.AdminSite) -> list[checks.Error]:
+    """What is wrong with `site` as far as gender goes: an admin without the guard, or one
+    that names a gender field (the guard hides it, but naming it is a mistake)."""
+    errors = []
+    for model, model_admin in site._registry.items():
+        if not isinstance(model_admin, GenderSafeAdmin):
+            errors.append(
+                checks.Error(
+                    f"The admin of {model._meta.label} is not a GenderSafeAdmin.",
+                    hint="Subclass members.admin.GenderSafeAdmin, or register it before "
+                    "members' ready() guards the site.",
+                    obj=type(model_admin),
+                    id="members.E101",
+                )
+            )
+        named = _gender_named_by(type(model_admin), model)
+        for inline in model_admin.inlines:
+            named += [f"{inline.__name__}: {f}" for f in _gender_named_by(inline, inline.model)]
+        errors += [
+            checks.Error(
+                f"{type(model_admin).__name__}: {where}, a gender field.",
+                hint="Gender is read only through members/privacy.py (see GENDER_FIELDS).",
+                obj=type(model_admin),
+                id="members.E102",
+            )
+            for where in named
+        ]
+    return errors
+
+
+@checks.register(checks.Tags.admin)
+def gender_admin_check(app_configs=None, **kwargs) -> list[checks.Error]:
+    return [error for site in all_sites for error in gender_admin_errors(site)]
+
+
+class ClusterOrganiserInline(GenderSafeInline, admin.TabularInline):
     model = ClusterOrganiser
     extra = 0
     autocomplete_fields = ["user"]
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(GenderSafeAdmin, DjangoUserAdmin):
     ordering = ["email"]
     list_display = ["email", "first_name", "last_name", "is_active", "is_staff", "date_joined"]
     list_filter = ["is_active", "is_staff", "is_superuser"]
@@ -50,7 +314,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(Profile)
-class ProfileAdmin(admin.ModelAdmin):
+class ProfileAdmin(GenderSafeAdmin):
     list_display = ["display_name", "organisation", "country", "mentoring_stance", "visibility"]
     list_filter = ["visibility", "mentoring_stance", "organisation__kind"]
     search_fields = ["display_name", "user__email", "organisation__name"]
@@ -60,13 +324,13 @@ class ProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(GenderIdentity)
-class GenderIdentityAdmin(admin.ModelAdmin):
-    """Registered so staff can see consent exists; the gender itself is never shown here."""
+class GenderIdentityAdmin(GenderSafeAdmin):
+    """Whose record this is, and nothing of what it says: not the gender, not the words, not
+    the consents. Staff need nothing more; the owner changes it on their profile page."""
 
-    list_display = ["__str__", "statistics_consent", "consent_changed_at"]
-    fields = ["user", "statistics_consent", "consent_changed_at"]
+    list_display = ["__str__"]
+    fields = ["user"]
     readonly_fields = fields
-    list_filter = []
 
     def has_add_permission(self, request):
         return False
@@ -76,7 +340,7 @@ class GenderIdentityAdmin(admin.ModelAdmin):
 
 
 @admin.register(Cluster)
-class ClusterAdmin(admin.ModelAdmin):
+class ClusterAdmin(GenderSafeAdmin):
     list_display = ["name", "short_name", "country", "region"]
     search_fields = ["name", "short_name"]
     prepopulated_fields = {"slug": ["name"]}
@@ -85,7 +349,7 @@ class ClusterAdmin(admin.ModelAdmin):
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
+class OrganisationAdmin(GenderSafeAdmin):
     list_display = ["name", "kind", "country", "region"]
     list_filter = ["kind", "clusters"]
     search_fields = ["name", "region"]
@@ -94,7 +358,7 @@ class OrganisationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Topic)
-class TopicAdmin(admin.ModelAdmin):
+class TopicAdmin(GenderSafeAdmin):
     list_display = ["name", "slug", "created_by", "created_at"]
     search_fields = ["name"]
     prepopulated_fields = {"slug": ["name"]}
@@ -102,27 +366,27 @@ class TopicAdmin(admin.ModelAdmin):
 
 
 @admin.register(Sector)
-class SectorAdmin(admin.ModelAdmin):
+class SectorAdmin(GenderSafeAdmin):
     list_display = ["name", "slug"]
     search_fields = ["name"]
     prepopulated_fields = {"slug": ["name"]}
 
 
 @admin.register(Language)
-class LanguageAdmin(admin.ModelAdmin):
+class LanguageAdmin(GenderSafeAdmin):
     list_display = ["name", "code"]
     search_fields = ["name", "code"]
 
 
 @admin.register(ClusterOrganiser)
-class ClusterOrganiserAdmin(admin.ModelAdmin):
+class ClusterOrganiserAdmin(GenderSafeAdmin):
     list_display = ["user", "cluster", "created_at"]
     list_filter = ["cluster"]
     autocomplete_fields = ["user", "cluster"]
 
 
 @admin.register(StatisticsAccess)
-class StatisticsAccessAdmin(admin.ModelAdmin):
+class StatisticsAccessAdmin(GenderSafeAdmin):
     """The audit trail of gender-balance figures: read-only, kept as written."""
 
     list_display = ["at", "user", "cluster", "view"]

@@ -4,3 +4,13 @@ from django.apps import AppConfig
 class MembersConfig(AppConfig):
     name = "members"
     verbose_name = "Members"
+
+    def ready(self):
+        # Third-party admins (allauth's addresses, DRF's tokens, auth's groups) get the
+        # guard of our own: `django.contrib.admin`, first in INSTALLED_APPS, has registered
+        # every admin by now. `members.admin.gender_admin_check` fails if one slipped by.
+        from django.contrib import admin
+
+        from members.admin import admin_site_guard_gender
+
+        admin_site_guard_gender(site=admin.site)

@@ -1253,6 +1253,8 @@ def _seed_genders(*, people: list[PersonPlan], users: dict[str, User], new: set[
                 gender=person.gender,
                 self_description=person.self_description,
                 statistics_consent=person.statistics_consent,
+                # In the demo, whoever agreed to be counted also agreed to count on stage.
+                stage_consent=person.statistics_consent,
             )
             recorded += 1
     return recorded

@@ -113,8 +113,18 @@ class GenderForm(forms.Form):
         required=False,
         label=_("Count me, anonymously, in gender-balance statistics"),
         help_text=_(
-            "Organisers only ever see totals of at least five people. "
-            "You can withdraw this at any time; later figures will no longer include you."
+            "Organisers see only totals with random noise added, from which no single "
+            "person can be read. You can withdraw this at any time; figures drawn later "
+            "will no longer include you."
+        ),
+    )
+    stage_consent = forms.BooleanField(
+        required=False,
+        label=_("Count my gender in the balance of the panels and sessions I speak at"),
+        help_text=_(
+            "Speaking roles are public, so on a small panel this tells the organisers and "
+            "anyone who sees the panel's balance your gender (for example, a panel of two "
+            "men is flagged as all-male). Without this you count as undisclosed on stage."
         ),
     )
 

@@ -12,11 +12,37 @@ Statistics also read tallies that the database keeps per statistics category
 (events.tally: registrations per event). The SQL that turns a gender record into its
 category for those triggers is here too (`category_of_person_sql`), beside its Python
 twin `_category_of`: only consented genders count, everyone else is undisclosed.
+
+Published figures are differentially private
+------------------------------------------------
+Figures of registrations, attendance, people and programmes are **releases**: noisy counts
+per statistics category, drawn once (discrete Gaussian noise from the OpenDP library, its
+own secure random source) and stored by `insights`; every table, filter, period, chart,
+CSV and report is computed from stored releases only, so no view, reload or combination
+of filters draws anything new. An event is released once, `PRIVACY_RELEASE_AFTER_HOURS`
+after it ends (its attendance closed); before that no figure of it shows gender. The
+guarantee, for σ = `PRIVACY_NOISE_SIGMA` (default 3.3):
+
+    Each registration's category enters exactly one release, with L2 sensitivity √2
+    (one category down, another up). So whatever an organiser or staff member combines
+    — any number of filters, periods, exports, reloads — everything shown about one
+    registration is μ-Gaussian-differentially private with μ = √2/σ = 0.43 (ρ = 1/σ²
+    = 0.092 zero-concentrated DP): between any two categories, even an observer who
+    knows every other person's category guesses right at most Φ(μ/2) = 58.5 % of the
+    time, and is never certain.
+
+A long series of releases costs: a person whose category is in n releases (n events
+attended, a quarter's pipeline, a programme) is μ·√n-GDP over all of them together:
+10 events give μ = 1.36, a best guess right at most Φ(0.68) = 75 %. `release_cost`
+computes it. Stage figures are not released with noise: they count only people who
+agreed that their gender counts on the panels they appear on (speaking roles are
+public), and guests whose organiser recorded it with their consent.
 """
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+import opendp.prelude as dp
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import connections, transaction
@@ -34,8 +60,29 @@ from django.db.models import (
 )
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from scipy.stats import norm
 
 from members.models import Cluster, GenderIdentity, StatisticsAccess, User
+
+# Every field that holds a person's gender, a gender preference or a consent to a use of
+# gender, as (model label, field name). The admin refuses them everywhere: no column,
+# filter, search, ordering, form field or URL lookup, also through relations from any
+# other model (`members.admin.GenderSafeAdmin`).
+GENDER_FIELDS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("members.GenderIdentity", "gender"),
+        ("members.GenderIdentity", "self_description"),
+        ("members.GenderIdentity", "statistics_consent"),
+        ("members.GenderIdentity", "stage_consent"),
+        ("members.GenderIdentity", "consent_changed_at"),
+        ("members.GenderIdentity", "updated_at"),  # when someone last changed their answer
+        ("matchmaking.Application", "preferred_mentor_gender"),
+        ("matchmaking.Application", "gender_may_be_matched"),
+        ("events.StageRole", "guest_gender"),
+        ("events.StageRole", "guest_gender_consent"),
+        ("events.RegistrationTally", "category"),  # unfolded rows are one person each
+    }
+)
 
 Gender = GenderIdentity.Gender
 
@@ -60,11 +107,18 @@ class GenderCounts:
     cells: dict[str, int | None]
     total: int | None
     k: int
+    # Released figures: the noisy estimate per category, unrounded (shares come from it).
+    estimates: dict[str, float] | None = None
 
     def share(self, category: str) -> float | None:
-        """The share of one category, only when both numbers may be shown."""
+        """The share of one category, only when both numbers may be shown (released
+        figures: whenever the group may be shown, from the estimate, within 0 to 1)."""
+        if self.total is None or self.total < self.k:
+            return None
+        if self.estimates is not None:
+            return min(1.0, max(0.0, self.estimates[category] / self.total))
         value = self.cells.get(category)
-        if value is None or self.total is None or self.total < self.k:
+        if value is None:
             return None
         return value / self.total
 
@@ -95,6 +149,7 @@ def gender_set(
     gender: str,
     self_description: str = "",
     statistics_consent: bool,
+    stage_consent: bool | None = None,
 ) -> GenderIdentity:
     if gender not in Gender.values:
         raise ValidationError({"gender": "Choose one of the listed options."})
@@ -109,6 +164,9 @@ def gender_set(
     record.self_description = self_description
     record.statistics_consent = statistics_consent
     fields = ["gender", "self_description", "statistics_consent", "updated_at"]
+    if stage_consent is not None:
+        record.stage_consent = stage_consent
+        fields.append("stage_consent")
     if consent_changed:
         record.consent_changed_at = timezone.now()
         fields.append("consent_changed_at")
@@ -188,10 +246,16 @@ def publish(raw: Mapping[str, int], *, k: int | None = None) -> GenderCounts:
     return GenderCounts(cells=cells, total=published_total, k=k)
 
 
-def _consented(prefix: str, category: str) -> Q:
+# The two consents a gender record holds: to anonymous statistics (released with noise),
+# and to counting on the stage one appears on (speaking roles are public; counted exactly).
+STATISTICS = "statistics_consent"
+STAGE = "stage_consent"
+
+
+def _consented(prefix: str, category: str, consent: str = STATISTICS) -> Q:
     return Q(**{
         f"{prefix}gender_identity__gender": category,
-        f"{prefix}gender_identity__statistics_consent": True,
+        f"{prefix}gender_identity__{consent}": True,
     })  # fmt: skip
 
 
@@ -212,6 +276,7 @@ def gender_breakdown(
     distinct: bool = False,
     guest_gender: str | None = None,
     k: int | None = None,
+    consent: str = STATISTICS,
 ) -> list[Breakdown]:
     """Published gender figures of `rows` — registrations, stage roles, applications,
     users — per group, in one query (GROUP BY with conditional counts).
@@ -224,7 +289,7 @@ def gender_breakdown(
     """
     return gender_tables(
         rows, tables={"": group_by}, person=person, measures=measures, distinct=distinct,
-        guest_gender=guest_gender, k=k,
+        guest_gender=guest_gender, k=k, consent=consent,
     )[""]  # fmt: skip
 
 
@@ -237,6 +302,7 @@ def gender_tables(
     distinct: bool = False,
     guest_gender: str | None = None,
     k: int | None = None,
+    consent: str = STATISTICS,
 ) -> dict[str, list[Breakdown]]:
     """Several breakdowns of the same rows from one scan of them: `tables` names each
     table's grouping (e.g. {"trend": ["when"], "kind": ["event__kind"]}). The query
@@ -250,8 +316,9 @@ def gender_tables(
         results = {(): _people_raw(rows, person=person, measures=measures)}
     else:  # rows of users are people already
         results = _grouped_raw(
-            rows, person=person, measures=measures, group_by=keys, guest_gender=guest_gender
-        )
+            rows, person=person, measures=measures, group_by=keys, guest_gender=guest_gender,
+            consent=consent,
+        )  # fmt: skip
     return _publish_tables(results, tables=tables, keys=keys, measures=measures, k=k)
 
 
@@ -414,6 +481,7 @@ def _grouped_raw(
     measures: Mapping[str, Q],
     group_by: Sequence[str],
     guest_gender: str | None,
+    consent: str = STATISTICS,
 ) -> dict[tuple, dict[str, dict[str, int]]]:
     """Raw counts per group → measure → category, in one query that groups the rows by
     group, gender record (gender, consent; a guest's gender) and each measure's truth,
@@ -433,7 +501,7 @@ def _grouped_raw(
     # Guests on stage have no user: count their rows, or COUNT(person) would skip them.
     results = _by_gender_record(
         inner, keys=list(keys), flags=list(flags), guest="statistics_guest" if guest else None,
-        count_rows=not person or bool(guest_gender),
+        count_rows=not person or bool(guest_gender), consent=consent,
     )  # fmt: skip
     for key, category, truth, n in results:
         raw = out.setdefault(key, {name: {} for name in names})
@@ -446,7 +514,13 @@ def _grouped_raw(
 
 
 def _by_gender_record(
-    inner: QuerySet, *, keys: list[str], flags: list[str], guest: str | None, count_rows: bool
+    inner: QuerySet,
+    *,
+    keys: list[str],
+    flags: list[str],
+    guest: str | None,
+    count_rows: bool,
+    consent: str = STATISTICS,
 ) -> Iterator[tuple[tuple, str, tuple, int]]:
     """(group key, category, measure flags, count) of `inner` — rows with the columns
     statistics_person, the `keys`, the `flags` and `guest` — joined straight to the gender
@@ -465,7 +539,7 @@ def _by_gender_record(
     columns = [*keys, *([guest] if guest else []), *flags]
     record = GenderIdentity._meta
     gender, consent, user = (
-        q(record.get_field(name).column) for name in ("gender", "statistics_consent", "user")
+        q(record.get_field(name).column) for name in ("gender", consent, "user")
     )
     grouped = ", ".join([*(f"r.{q(c)}" for c in columns), f"g.{gender}", f"g.{consent}"])
     count = "COUNT(*)" if count_rows else f"COUNT(r.{q('statistics_person')})"
@@ -508,7 +582,7 @@ def all_male_panels(
 ) -> dict:
     """How many panels (of two or more people) are all men, per `per` (e.g. "event"), in
     one query; the key is None when `per` is not given."""
-    is_man = _consented(f"{person}__", Gender.MAN) | Q(**{guest_gender: Gender.MAN})
+    is_man = _consented(f"{person}__", Gender.MAN, STAGE) | Q(**{guest_gender: Gender.MAN})
     keys = [per, panel_field] if per else [panel_field]
     panels = (
         roles.order_by()
@@ -536,10 +610,12 @@ def stage_flags(
 ) -> StageFlags:
     """Flags about who is on stage. Booleans and a count of panels only: the flags are
     the one place where a handful of people's genders are combined, so nothing else of
-    them leaves this module. Unconsented people count as undisclosed, so a panel with
-    one of them is never called all-male."""
+    them leaves this module. Only people who agreed that their gender counts on the stage
+    they appear on (and consenting guests) count by gender; everyone else is
+    undisclosed, so a panel with one of them is never called all-male, and a flag says
+    nothing that those on stage did not agree to make public."""
     prefix = f"{person}__"
-    is_woman = _consented(prefix, Gender.WOMAN) | Q(**{guest_gender: Gender.WOMAN})
+    is_woman = _consented(prefix, Gender.WOMAN, STAGE) | Q(**{guest_gender: Gender.WOMAN})
     all_male = all_male_panels(
         roles, person=person, guest_gender=guest_gender, role_field=role_field,
         panel_field=panel_field, panel_roles=panel_roles,
@@ -628,3 +704,152 @@ def gender_average(
 def gender_counts(*, users: QuerySet[User], k: int | None = None) -> GenderCounts:
     """Published gender figures of a set of people (see `publish`), in one query."""
     return gender_breakdown(users, person="", k=k)[0].measures["total"]
+
+
+# --- releases: noisy counts drawn once -------------------------------------------------
+
+
+def noise_sigma() -> float:
+    return settings.PRIVACY_NOISE_SIGMA
+
+
+def _gaussian(values: list[int], *, sigma: float) -> list[int]:
+    """Discrete Gaussian noise on each value, from OpenDP (a vetted implementation with
+    its own secure random source; no hand-written sampler)."""
+    if not values:
+        return []
+    dp.enable_features("contrib")
+    measurement = dp.m.make_gaussian(
+        dp.vector_domain(dp.atom_domain(T=int)), dp.l2_distance(T=int), scale=float(sigma)
+    )
+    return list(measurement([int(v) for v in values]))
+
+
+@dataclass(frozen=True)
+class ReleaseCost:
+    """What one person's category costs when it is in `releases` releases."""
+
+    mu: float  # Gaussian differential privacy
+    rho: float  # zero-concentrated differential privacy
+    best_guess: float  # the best possible guess between two categories, at most
+
+
+def release_cost(*, releases: int = 1, sigma: float | None = None, sensitivity: float = 2**0.5):
+    """The guarantee of `releases` releases that each hold one person's category with L2
+    sensitivity `sensitivity` (√2: one category down, another up) and noise σ."""
+    sigma = sigma or noise_sigma()
+    mu = sensitivity / sigma * releases**0.5
+    return ReleaseCost(mu=mu, rho=mu * mu / 2, best_guess=float(norm.cdf(mu / 2)))
+
+
+@dataclass(frozen=True)
+class NoisyCells:
+    """One released row: the exact number of rows counted (not about anyone's gender —
+    organisers see who registered) and a noisy count per category. Safe to store and
+    show: nothing but the noise's draw is left of each person's category."""
+
+    key: tuple
+    total: int
+    cells: dict[str, int]
+
+
+def _draw(raw: Mapping[tuple, Mapping[str, int]], *, sigma: float | None) -> list[NoisyCells]:
+    keys = list(raw)
+    flat = [raw[key].get(c, 0) for key in keys for c in STATISTICS_CATEGORIES]
+    noisy = _gaussian(flat, sigma=sigma or noise_sigma())
+    width = len(STATISTICS_CATEGORIES)
+    return [
+        NoisyCells(
+            key=key,
+            total=sum(raw[key].values()),
+            cells=dict(zip(STATISTICS_CATEGORIES, noisy[i * width : (i + 1) * width], strict=True)),
+        )
+        for i, key in enumerate(keys)
+    ]
+
+
+def release_rows(
+    rows: QuerySet, *, group_by: Sequence[str], person: str = "user", sigma: float | None = None
+) -> list[NoisyCells]:
+    """Noisy counts of `rows` (e.g. registrations) per group and category: one draw, to be
+    stored by the caller and never drawn again. Raw counts stay in this function."""
+    raw = _grouped_raw(rows, person=person, measures={"n": Q()}, group_by=group_by,
+                       guest_gender=None)  # fmt: skip
+    return _draw({key: measures["n"] for key, measures in raw.items()}, sigma=sigma)
+
+
+def release_tallies(
+    tallies: QuerySet, *, group_by: Sequence[str], count: str, sigma: float | None = None
+) -> list[NoisyCells]:
+    """`release_rows` of rows already counted per category (events.tally)."""
+    columns = {f"statistics_k{i}": F(key) for i, key in enumerate(group_by)}
+    grouped = (
+        tallies.order_by().annotate(**columns).values(*columns, "category")
+        .annotate(statistics_n=Sum(count))
+    )  # fmt: skip
+    raw: dict[tuple, dict[str, int]] = {}
+    for row in grouped:
+        cells = raw.setdefault(tuple(row[c] for c in columns), {})
+        cells[row["category"]] = cells.get(row["category"], 0) + (row["statistics_n"] or 0)
+    return _draw(raw, sigma=sigma)
+
+
+def release_people(
+    rows: QuerySet, *, person: str, measures: Mapping[str, Q], sigma: float | None = None
+) -> dict[str, NoisyCells]:
+    """Noisy counts of the people behind `rows` (each once) per measure and category."""
+    raw = _people_raw(rows, person=person, measures=measures)
+    drawn = _draw({(name,): cells for name, cells in raw.items()}, sigma=sigma)
+    return {cells.key[0]: cells for cells in drawn}
+
+
+def release_sums(
+    rows: QuerySet, *, person: str, value: str, upper: int, sigma: float | None = None
+) -> tuple[NoisyCells, NoisyCells]:
+    """(noisy counts, noisy sums of `value`) per category, e.g. for an average rating.
+    Each person's value is at most `upper`, so the sums get `upper` times the noise:
+    one person moved between categories changes them as much as the counts, relatively."""
+    prefix = f"{person}__" if person else ""
+    sigma = sigma or noise_sigma()
+    counts: dict[str, int] = {}
+    sums: dict[str, int] = {}
+    rows = rows.order_by()
+    for category in STATISTICS_CATEGORIES:
+        if category == Gender.UNDISCLOSED:
+            continue
+        got = rows.filter(_consented(prefix, category)).aggregate(n=Count("pk"), s=Sum(value))
+        counts[category], sums[category] = got["n"], min(got["s"] or 0, upper * got["n"])
+    whole = rows.aggregate(n=Count("pk"), s=Sum(value))
+    counts[Gender.UNDISCLOSED] = whole["n"] - sum(counts.values())
+    sums[Gender.UNDISCLOSED] = (whole["s"] or 0) - sum(sums.values())
+    [n] = _draw({("n",): counts}, sigma=sigma)
+    [total] = _draw({("sum",): sums}, sigma=sigma * upper)
+    return n, total
+
+
+def estimates(cells: Mapping[str, float], total: int) -> dict[str, float]:
+    """Noisy cells made to add up to the exact total (which is public): the difference is
+    shared equally among the categories — the least-squares fit, post-processing only.
+    With no rows at all every category is exactly 0."""
+    if total == 0:
+        return dict.fromkeys(STATISTICS_CATEGORIES, 0.0)
+    shift = (total - sum(cells.get(c, 0) for c in STATISTICS_CATEGORIES)) / len(
+        STATISTICS_CATEGORIES
+    )
+    return {c: cells.get(c, 0) + shift for c in STATISTICS_CATEGORIES}
+
+
+def publish_released(cells: Mapping[str, float], total: int, *, k: int | None = None):
+    """What may be shown of released (noisy) cells summed over any rows: each category
+    rounded to a whole number, "fewer than k" below k; nothing at all for a group of
+    fewer than k; shares from the unrounded estimates. Post-processing of releases only:
+    it adds nothing to what the releases tell."""
+    k = k or min_group_size()
+    if total == 0:
+        zero = dict.fromkeys(STATISTICS_CATEGORIES, 0)
+        return GenderCounts(cells=zero, total=0, k=k, estimates=dict.fromkeys(zero, 0.0))
+    if total < k:
+        return GenderCounts(cells=dict.fromkeys(STATISTICS_CATEGORIES), total=None, k=k)
+    fitted = estimates(cells, total)
+    shown = {c: (round(v) if round(v) >= k else None) for c, v in fitted.items()}
+    return GenderCounts(cells=shown, total=total, k=k, estimates=fitted)

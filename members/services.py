@@ -1,17 +1,35 @@
 """Every write to members data goes through here."""
 
+import json
 import logging
 import secrets
+from importlib import import_module
 from typing import Any
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth import SESSION_KEY
+from django.contrib.sessions.models import Session
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
+from rest_framework.authtoken.models import Token
 
-from members import personal_data, preferences, privacy, selectors
-from members.models import Cluster, ClusterOrganiser, Profile, Topic, User
+from members import api_tokens, personal_data, preferences, privacy, selectors
+from members.models import (
+    Cluster,
+    ClusterOrganiser,
+    Profile,
+    StatisticsAccess,
+    Topic,
+    User,
+)
+from notifications.redaction import Redactor
+from notifications.selectors import messages_to
+from notifications.services import outbox_erase_person
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +145,8 @@ def personal_data_export(*, user: User) -> dict[str, Any]:
     """Everything the site holds about a person, for that person."""
     profile = Profile.objects.filter(user=user).select_related("organisation").first()
     gender = privacy.gender_for_owner(user=user)
+    identifiers = personal_data.person_identifiers(user)
+    token = Token.objects.filter(user=user).first()
     data: dict[str, Any] = {
         "exported_at": timezone.now().isoformat(),
         "account": {
@@ -145,6 +165,51 @@ def personal_data_export(*, user: User) -> dict[str, Any]:
         "organiser_of": sorted(
             ClusterOrganiser.objects.filter(user=user).values_list("cluster__name", flat=True)
         ),
+        # The key is a credential: only that there is one, and since when.
+        "api_token": {"created": token.created.isoformat()} if token else None,
+        "topics_created": sorted(
+            Topic.objects.filter(created_by=user).values_list("name", flat=True)
+        ),
+        "statistics_viewed": [
+            {
+                "view": access.view,
+                "cluster": access.cluster.name if access.cluster else None,
+                "filters": access.filters,
+                "at": access.at.isoformat(),
+            }
+            for access in StatisticsAccess.objects.filter(user=user)
+            .select_related("cluster")
+            .order_by("at", "pk")
+        ],
+        "admin_actions": [
+            {
+                "at": entry.action_time.isoformat(),
+                "action": {1: "added", 2: "changed", 3: "deleted"}.get(entry.action_flag),
+                "object_type": entry.content_type.model if entry.content_type else None,
+                "object_id": entry.object_id,
+            }
+            for entry in LogEntry.objects.filter(user=user)
+            .select_related("content_type")
+            .order_by("action_time", "pk")
+        ],
+        "mail": [
+            {
+                "kind": message.kind,
+                "to": message.recipient,
+                "subject": message.subject,
+                "status": message.status,
+                "queued_at": message.created_at.isoformat(),
+                "sent_at": message.sent_at.isoformat() if message.sent_at else None,
+                # Bodies are kept for OUTBOX_BODY_RETENTION_DAYS after sending.
+                "body_text": message.body_text if message.purged_at is None else None,
+                "body_html": message.body_html if message.purged_at is None else None,
+                "attachments": [attachment[0] for attachment in message.attachments],
+                "content_deleted_at": (
+                    message.purged_at.isoformat() if message.purged_at else None
+                ),
+            }
+            for message in messages_to(emails=identifiers.emails)
+        ],
     }
     if profile:
         data["profile"] = {
@@ -169,6 +234,7 @@ def personal_data_export(*, user: User) -> dict[str, Any]:
             "gender": gender.gender,
             "self_description": gender.self_description,
             "statistics_consent": gender.statistics_consent,
+            "stage_consent": gender.stage_consent,
             "consent_changed_at": (
                 gender.consent_changed_at.isoformat() if gender.consent_changed_at else None
             ),
@@ -181,13 +247,16 @@ def personal_data_export(*, user: User) -> dict[str, Any]:
 
 @transaction.atomic
 def account_erase(*, user: User) -> None:
-    """Erase a person's personal data at their request.
+    """Erase a person's personal data at their request; all or nothing.
 
     The user row stays, anonymised and inactive, so that records others rely on
     (registrations counted in an event's totals, a mentor's session count) still add up;
-    nothing in it can identify the person any more.
+    nothing in it can identify the person any more. The other apps' erasers run first,
+    while the profile still says what the person's name is; the outbox goes last, so mail
+    that erasing queued (a partner told that the match ended) never names them.
     """
     user = User.objects.select_for_update().get(pk=user.pk)
+    identifiers = personal_data.person_identifiers(user)
     for name, eraser in personal_data.erasers().items():
         logger.info("Erasing %s for user #%s", name, user.pk)
         eraser(user)
@@ -201,6 +270,12 @@ def account_erase(*, user: User) -> None:
     preferences.preferences_erase(user=user)
     EmailAddress.objects.filter(user=user).delete()
     ClusterOrganiser.objects.filter(user=user).delete()
+    api_tokens.api_token_revoke(user=user)
+    # The log of who looked at gender figures keeps the looks, not who it was.
+    StatisticsAccess.objects.filter(user=user).update(user=None)
+    redactor = identifiers.redactor()
+    _admin_log_redact(redactor=redactor)
+    _sessions_end(user=user, redactor=redactor)
     user.email = f"erased-{user.pk}-{secrets.token_hex(8)}@invalid.invalid"
     user.first_name = ""
     user.last_name = ""
@@ -223,8 +298,50 @@ def account_erase(*, user: User) -> None:
     )
     user.groups.clear()
     user.user_permissions.clear()
-    # Open sessions die with the password change: Django checks the session's
-    # password hash on every request, and inactive users cannot sign in.
+    outbox_erase_person(
+        emails=identifiers.emails,
+        names=identifiers.names,
+        namesakes=personal_data.namesake_emails(user=user, names=identifiers.names),
+    )
+
+
+def _admin_log_redact(*, redactor: Redactor) -> None:
+    """The admin's history keeps what was done, not whom it named (object names are the
+    person's e-mail or display name; change messages may name added related objects)."""
+    needles = redactor.needles()
+    if not needles:
+        return
+    mentions = Q(pk__in=[])
+    for needle in needles:
+        mentions |= Q(object_repr__icontains=needle) | Q(change_message__icontains=needle)
+    for entry in LogEntry.objects.filter(mentions).iterator():
+        try:
+            message = json.dumps(redactor.data(json.loads(entry.change_message)))
+        except ValueError:  # an old plain-text message
+            message = redactor.text(entry.change_message)
+        LogEntry.objects.filter(pk=entry.pk).update(
+            object_repr=redactor.text(entry.object_repr)[:200], change_message=message
+        )
+
+
+def _sessions_end(*, user: User, redactor: Redactor) -> None:
+    """Delete the person's sessions, and any other that holds their address or name (a
+    sign-in half done). The password change ends them too; this removes the rows."""
+    if settings.SESSION_ENGINE not in (
+        "django.contrib.sessions.backends.db",
+        "django.contrib.sessions.backends.cached_db",
+    ):
+        return
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    doomed = []
+    for session in Session.objects.only("session_key", "session_data").iterator(chunk_size=500):
+        data = session.get_decoded()
+        if str(data.get(SESSION_KEY)) == str(user.pk) or redactor.found(
+            json.dumps(data, default=str)
+        ):
+            doomed.append(session.session_key)
+    for session_key in doomed:
+        store(session_key=session_key).delete()
 
 
 def profile_ensure(*, user: User) -> Profile:

@@ -143,6 +143,7 @@ class GenderEditView(LoginRequiredMixin, View):
                 "gender": record.gender,
                 "self_description": record.self_description,
                 "statistics_consent": record.statistics_consent,
+                "stage_consent": record.stage_consent,
             }
             if record
             else None
@@ -157,6 +158,7 @@ class GenderEditView(LoginRequiredMixin, View):
                 gender=form.cleaned_data["gender"],
                 self_description=form.cleaned_data["self_description"],
                 statistics_consent=form.cleaned_data["statistics_consent"],
+                stage_consent=form.cleaned_data["stage_consent"],
             )
             messages.success(request, _("Saved. Only you can see this."))
             return redirect("members:me")

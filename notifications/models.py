@@ -53,6 +53,10 @@ class OutboxMessage(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
     sending_started_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # When the content (bodies, calendar parts, attachments, headers) was removed: by the
+    # retention purge some days after sending, or because the recipient's account was
+    # erased. A purged message is never sent, swept or retried again.
+    purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "outbox message"
@@ -69,6 +73,12 @@ class OutboxMessage(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "updated_at"], name="notif_outbox_status_upd_idx"),
+            # The retention purge reads sent messages that still hold their content.
+            models.Index(
+                fields=["sent_at"],
+                condition=Q(status="sent", purged_at__isnull=True),
+                name="notif_outbox_unpurged_idx",
+            ),
         ]
 
     def __str__(self) -> str:

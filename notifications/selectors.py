@@ -6,7 +6,7 @@ this app does not interpret it. The sender checks who may see a batch before ask
 
 from typing import TypedDict
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from notifications.models import OutboxMessage
 
@@ -59,3 +59,12 @@ def delivery_summary(*, batch: str, limit: int = FAILURES_SHOWN) -> dict:
         "counts": delivery_counts(batch=batch),
         "failures": list(delivery_failures(batch=batch, limit=limit)),
     }
+
+
+def messages_to(*, emails: list[str]) -> QuerySet[OutboxMessage]:
+    """Every message the outbox holds for these addresses (one person's), oldest first:
+    for that person's data export."""
+    to_them = Q(pk__in=[])
+    for email in emails:
+        to_them |= Q(recipient__iexact=email)
+    return OutboxMessage.objects.filter(to_them).order_by("created_at", "pk")

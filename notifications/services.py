@@ -15,8 +15,10 @@ message per dead worker.
 import base64
 import logging
 import smtplib
-from datetime import timedelta
-from email.utils import formatdate, make_msgid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from email.utils import formatdate, getaddresses, make_msgid, parseaddr
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -26,6 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from notifications.models import OutboxMessage
+from notifications.redaction import Redactor
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +58,11 @@ def sending_stale_after() -> timedelta:
 def max_age() -> timedelta:
     """After this long since it was queued, a message is given up."""
     return timedelta(seconds=getattr(settings, "OUTBOX_MAX_AGE_SECONDS", 2 * 24 * 60 * 60))
+
+
+def body_retention() -> timedelta:
+    """How long a sent message keeps its bodies and attachments."""
+    return timedelta(days=getattr(settings, "OUTBOX_BODY_RETENTION_DAYS", 30))
 
 
 def _message_id_domain() -> str:
@@ -256,6 +264,8 @@ def _claim(*, message_id: int) -> OutboxMessage | None:
         )
         if row is None or row.status in (Status.SENT, Status.FAILED):
             return None
+        if row.purged_at is not None:
+            return None  # its content is gone: nothing to send
         if row.status == Status.SENDING and row.sending_started_at > now - sending_stale_after():
             return None  # another worker has it
         row.status = Status.SENDING
@@ -320,16 +330,17 @@ def outbox_sweep() -> int:
     from notifications.tasks import outbox_send_task
 
     now = timezone.now()
+    unpurged = OutboxMessage.objects.filter(purged_at__isnull=True)
     open_rows = Q(status=Status.QUEUED) | Q(
         status=Status.SENDING, sending_started_at__lt=now - sending_stale_after()
     )
-    given_up = OutboxMessage.objects.filter(open_rows, queued_at__lt=now - max_age()).update(
+    given_up = unpurged.filter(open_rows, queued_at__lt=now - max_age()).update(
         status=Status.FAILED, last_error="gave up after max age", updated_at=now
     )
     if given_up:
         logger.warning("outbox: gave up on %s message(s) after max age", given_up)
 
-    stale = OutboxMessage.objects.filter(
+    stale = unpurged.filter(
         Q(status=Status.QUEUED, updated_at__lt=now - requeue_after())
         | Q(status=Status.SENDING, sending_started_at__lt=now - sending_stale_after())
     )
@@ -338,7 +349,7 @@ def outbox_sweep() -> int:
         return 0
     # The conditions again, so a row that moved on since the read is left alone; bumping
     # updated_at keeps the next sweep from sending the same task again at once.
-    OutboxMessage.objects.filter(pk__in=ids).filter(
+    unpurged.filter(pk__in=ids).filter(
         Q(status=Status.QUEUED)
         | Q(status=Status.SENDING, sending_started_at__lt=now - sending_stale_after())
     ).update(status=Status.QUEUED, updated_at=now)
@@ -352,8 +363,11 @@ def outbox_retry_failed(*, ids: list[int] | None = None, batch: str | None = Non
     """Queue failed messages again; returns the count.
 
     All failed messages, or only those in `ids` and/or in `batch` (both given: both apply).
+    A purged message (its recipient's account was erased) is never queued again.
     """
-    failed = OutboxMessage.objects.select_for_update().filter(status=Status.FAILED)
+    failed = OutboxMessage.objects.select_for_update().filter(
+        status=Status.FAILED, purged_at__isnull=True
+    )
     if ids is not None:
         failed = failed.filter(pk__in=ids)
     if batch is not None:
@@ -365,3 +379,186 @@ def outbox_retry_failed(*, ids: list[int] | None = None, batch: str | None = Non
     )
     _enqueue_after_commit(retry_ids)
     return len(retry_ids)
+
+
+# --- what the outbox keeps -------------------------------------------------------------
+
+
+# A purged message keeps what organisers count and operators look up (recipient, kind,
+# batch, subject, status, times, Message-ID); what only sending needed goes.
+_PURGED_CONTENT = {
+    "body_text": "",
+    "body_html": "",
+    "alternatives": [],
+    "attachments": [],
+    "headers": {},
+}
+PURGE_BATCH = 1000
+
+
+def outbox_purge_bodies(*, now: datetime | None = None) -> int:
+    """Blank the bodies, calendar parts, attachments and headers of messages sent longer
+    ago than `OUTBOX_BODY_RETENTION_DAYS`; returns how many were purged.
+
+    Queued, sending and failed messages keep theirs (they may still be sent). A purged
+    message is never sent again: the send task, the sweeper and retries pass it by.
+    Run daily by celery beat (`purge_outbox_bodies` from cron); running it twice purges once.
+    """
+    now = now or timezone.now()
+    due = OutboxMessage.objects.filter(
+        status=Status.SENT, purged_at__isnull=True, sent_at__lt=now - body_retention()
+    )
+    purged = 0
+    while ids := list(due.order_by("sent_at", "pk").values_list("pk", flat=True)[:PURGE_BATCH]):
+        # The conditions again: one short transaction per batch, nothing re-read.
+        updated = due.filter(pk__in=ids).update(**_PURGED_CONTENT, purged_at=now, updated_at=now)
+        purged += updated
+        if not updated:
+            break
+    if purged:
+        logger.info("outbox: purged the content of %s message(s) sent before the retention", purged)
+    return purged
+
+
+class OutboxErasure(TypedDict):
+    deleted: int  # undelivered messages to the person, which can no longer be sent
+    anonymised: int  # sent or failed messages to the person, kept as anonymous counts
+    redacted: int  # messages to other people that named the person
+
+
+# Where an erased person's kept messages say they went: an address that cannot receive.
+ERASED_RECIPIENT = "erased@invalid.invalid"
+ERASED_ERROR = "Not sent again: the recipient's account was erased."
+_SEARCHED_TEXT = ("subject", "body_text", "body_html", "reply_to", "from_email", "last_error",
+                  "idempotency_key")  # fmt: skip
+_SEARCHED_DATA = ("headers", "alternatives", "attachments")
+
+
+def _recipient_is(emails: Sequence[str]) -> Q:
+    condition = Q(pk__in=[])
+    for email in emails:
+        condition |= Q(recipient__iexact=email)
+    return condition
+
+
+def _without_addresses(addresses: str, emails: set[str]) -> str:
+    """A comma-separated address list without the person's addresses."""
+    kept = [
+        address.strip()
+        for address in addresses.split(",")
+        if address.strip() and parseaddr(address)[1].lower() not in emails
+    ]
+    return ", ".join(kept)
+
+
+def _redact_alternatives(parts: list, redactor: Redactor) -> list:
+    """[[content, mimetype], ...]"""
+    return [[redactor.text(content), mimetype] for content, mimetype in parts]
+
+
+def _redact_attachments(parts: list, redactor: Redactor) -> list:
+    """[[filename, content, mimetype, ("base64")], ...]; binary content is left alone."""
+    return [
+        [redactor.text(name), content if encoding == ["base64"] else redactor.text(content),
+         mimetype, *encoding]
+        for name, content, mimetype, *encoding in parts
+    ]  # fmt: skip
+
+
+def _redact_row(row: OutboxMessage, redactor: Redactor, emails: set[str]) -> list[str]:
+    """Redact one message to someone else in place; returns the fields that changed."""
+    changed = []
+    for field in ("subject", "body_text", "body_html", "last_error"):
+        value = redactor.text(getattr(row, field))
+        if value != getattr(row, field):
+            setattr(row, field, value)
+            changed.append(field)
+    reply_to = _without_addresses(row.reply_to, emails)
+    if reply_to != row.reply_to:
+        row.reply_to = reply_to
+        changed.append("reply_to")
+    if any(address.lower() in emails for _, address in getaddresses([row.from_email])):
+        row.from_email = settings.DEFAULT_FROM_EMAIL
+        changed.append("from_email")
+    if row.idempotency_key:
+        key = redactor.text(row.idempotency_key, replacement=f"erased-{row.pk}")
+        if key != row.idempotency_key:
+            row.idempotency_key = key
+            changed.append("idempotency_key")
+    for field, value in (
+        ("headers", redactor.data(row.headers)),
+        ("alternatives", _redact_alternatives(row.alternatives, redactor)),
+        ("attachments", _redact_attachments(row.attachments, redactor)),
+    ):
+        if value != getattr(row, field):
+            setattr(row, field, value)
+            changed.append(field)
+    return changed
+
+
+@transaction.atomic
+def outbox_erase_person(
+    *, emails: Sequence[str], names: Sequence[str], namesakes: Sequence[str] = ()
+) -> OutboxErasure:
+    """Take a person out of the outbox, when their account is erased.
+
+    Messages to any of `emails`: undelivered ones (queued, sending) are deleted — there is
+    nobody to send them to; sent and failed ones stay as anonymous rows, so the delivery
+    counts organisers saw stay true: recipient `ERASED_RECIPIENT`, no subject, bodies,
+    attachments, headers or reply address, marked purged, so never sent or retried again.
+
+    Messages to other people that name the person (any of `names` or `emails` in the
+    subject, bodies, calendar parts, attachments, headers, error, idempotency key): each
+    mention becomes "a former member", and their address leaves Reply-To lists. The
+    caller passes whole names (a lone first name would rewrite other people's greetings),
+    and the addresses of `namesakes`, other people who go by one of those names: mail to
+    them names themselves and is left as it is.
+
+    Call it last in the erasure's transaction: mail that erasing itself queued (a partner
+    told that a match ended) is redacted before it can go out.
+    """
+    emails = [e.strip().lower() for e in emails if e.strip()]
+    redactor = Redactor(names=names, emails=emails)
+    now = timezone.now()
+    theirs = _recipient_is(emails)
+    deleted, _ = OutboxMessage.objects.filter(
+        theirs, status__in=(Status.QUEUED, Status.SENDING)
+    ).delete()
+    kept = OutboxMessage.objects.filter(theirs)
+    for pk, key in kept.exclude(idempotency_key=None).values_list("pk", "idempotency_key"):
+        # e.g. "events.invitation:<campaign>:<address>"; unique, so per row.
+        redacted_key = redactor.text(key, replacement=f"erased-{pk}")
+        if redacted_key != key:
+            OutboxMessage.objects.filter(pk=pk).update(idempotency_key=redacted_key)
+    husk = {
+        **_PURGED_CONTENT,
+        "recipient": ERASED_RECIPIENT,
+        "subject": "",
+        "reply_to": "",
+        "purged_at": now,
+        "updated_at": now,
+    }
+    anonymised = kept.filter(status=Status.FAILED).update(**husk, last_error=ERASED_ERROR)
+    anonymised += kept.exclude(status=Status.FAILED).update(**husk, last_error="")
+
+    redacted = 0
+    needles = redactor.needles() if redactor else []
+    if needles:
+        mentions = Q(pk__in=[])
+        for needle in needles:
+            for field in (*_SEARCHED_TEXT, *_SEARCHED_DATA):
+                mentions |= Q(**{f"{field}__icontains": needle})
+        others = OutboxMessage.objects.filter(mentions).exclude(theirs)
+        others = others.exclude(_recipient_is([e.strip() for e in namesakes if e.strip()]))
+        for row in others.iterator(chunk_size=200):
+            changed = _redact_row(row, redactor, set(emails))
+            if changed:
+                row.save(update_fields=changed)
+                redacted += 1
+    logger.info(
+        "outbox: erased a person: %s deleted, %s anonymised, %s redacted",
+        deleted,
+        anonymised,
+        redacted,
+    )
+    return OutboxErasure(deleted=deleted, anonymised=anonymised, redacted=redacted)

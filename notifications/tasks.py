@@ -17,3 +17,8 @@ def outbox_send_task(*, message_id: int) -> None:
 @shared_task
 def outbox_sweep_task() -> int:
     return services.outbox_sweep()
+
+
+@shared_task
+def outbox_purge_bodies_task() -> int:
+    return services.outbox_purge_bodies()

@@ -159,14 +159,25 @@ class GenderIdentityFactory(factory.django.DjangoModelFactory):
 _crowd_emails = itertools.count()
 
 
-def crowd(count: int, gender: str | None = None, *, consent: bool = True) -> list[User]:
+def crowd(
+    count: int, gender: str | None = None, *, consent: bool = True, stage: bool | None = None
+) -> list[User]:
     """`count` people written in bulk (fast for statistics tests); `gender=None`: they
-    never filled in the gender form."""
+    never filled in the gender form. `stage` (consent to count on stage) follows
+    `consent` unless given."""
     users = User.objects.bulk_create(
         [User(email=f"crowd{next(_crowd_emails)}@example.org") for _ in range(count)]
     )
     if gender is not None:
         GenderIdentity.objects.bulk_create(
-            [GenderIdentity(user=u, gender=gender, statistics_consent=consent) for u in users]
+            [
+                GenderIdentity(
+                    user=u,
+                    gender=gender,
+                    statistics_consent=consent,
+                    stage_consent=consent if stage is None else stage,
+                )
+                for u in users
+            ]
         )
     return users

@@ -184,6 +184,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.outbox_sweep_task",
         "schedule": 60.0,
     },
+    # Sent mail loses its bodies and attachments after OUTBOX_BODY_RETENTION_DAYS.
+    "notifications-outbox-purge-bodies": {
+        "task": "notifications.tasks.outbox_purge_bodies_task",
+        "schedule": crontab(hour=3, minute=40),
+    },
     # Confirmed people nobody checked in become no-shows once an event has ended.
     "events-attendance-close": {
         "task": "events.tasks.attendance_close_task",
@@ -209,6 +214,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "events.tasks.tallies_compact_task",
         "schedule": crontab(minute=50),
     },
+    # Gender figures of ended events, quarters and programmes: released once, when due.
+    "insights-releases-draw": {
+        "task": "insights.tasks.releases_draw_due_task",
+        "schedule": crontab(minute=55),
+    },
     # Mentoring proposals nobody answered in time are declined (their places free up).
     "matchmaking-expire": {
         "task": "matchmaking.tasks.matches_expire_overdue_task",
@@ -231,6 +241,9 @@ OUTBOX_SENDING_STALE_AFTER_SECONDS = env.int(
 )
 # Undelivered after this long since it was queued: marked failed, "gave up after max age".
 OUTBOX_MAX_AGE_SECONDS = env.int("OUTBOX_MAX_AGE_SECONDS", default=2 * 24 * 60 * 60)
+# Sent messages keep their bodies, calendar parts and attachments this many days (for
+# support questions); then only who got what, when, and its subject remain.
+OUTBOX_BODY_RETENTION_DAYS = env.int("OUTBOX_BODY_RETENTION_DAYS", default=30)
 
 # --- I18N / time ----------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -304,6 +317,10 @@ LOGGING = {
 # --- Privacy --------------------------------------------------------------------------
 # Statistics never show a group of fewer than this many people.
 PRIVACY_MIN_GROUP_SIZE = env.int("PRIVACY_MIN_GROUP_SIZE", default=5)
+# Gender figures are releases with discrete Gaussian noise of this σ (members.privacy
+# states what it guarantees), drawn once per event this long after it ends.
+PRIVACY_NOISE_SIGMA = env.float("PRIVACY_NOISE_SIGMA", default=3.3)
+PRIVACY_RELEASE_AFTER_HOURS = env.int("PRIVACY_RELEASE_AFTER_HOURS", default=48)
 
 # --- Events ---------------------------------------------------------------------------
 # How long a registration waits for the capacity lock before answering "try again".

@@ -1,18 +1,22 @@
 """Gender balance of mentoring programmes: figures, suppression, the cluster pipeline and
 the organiser page.
 
-Published figures are drawn (rounded up or down, keyed on the whole table), so a test
-states the raw counts it expects and compares with what `privacy.publish` gives for
-exactly those (`expected`); multiples of k are published exactly."""
+A programme's figures are one release, drawn with noise once it has ended. These tests
+check *what* is counted, with `exact_releases` (no noise, every release due at once): a
+test states the raw counts it expects and compares with what `privacy.publish_released`
+gives for exactly those (`expected`). Being drawn once, a release does not follow later
+changes: a test sets everything up before the first look. The timing has its own test."""
 
 import re
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from insights.balance import BalanceFilter, balance_pipeline
 from insights.mentoring import programme_balance
+from insights.models import Release
 from matchmaking.models import Application, Feedback, Match
 from members import privacy
 from members.models import StatisticsAccess
@@ -21,6 +25,8 @@ from tests.matchmaking.factories import ApplicationFactory, ProgrammeFactory
 
 W, M, NB, SD, U = privacy.STATISTICS_CATEGORIES
 MENTOR, MENTEE = Application.Role.MENTOR, Application.Role.MENTEE
+
+pytestmark = pytest.mark.usefixtures("exact_releases")
 
 
 @pytest.fixture(autouse=True)
@@ -46,9 +52,9 @@ def match(mentor, mentee, status=Match.Status.ACTIVE) -> Match:
 
 
 def expected(k: int = 5, **raw: int) -> privacy.GenderCounts:
-    """What the privacy rules publish for exactly these raw counts: the page must show
-    just that."""
-    return privacy.publish(raw, k=k)
+    """What the privacy rules publish of a release of exactly these raw counts: the page
+    must show just that."""
+    return privacy.publish_released(raw, sum(raw.values()), k=k)
 
 
 def stages(programme) -> dict:
@@ -72,19 +78,22 @@ def hand_built(programme):
     return mentees, mentors, matches
 
 
-def test_programme_figures_are_rounded_to_multiples_of_k(programme, hand_built):
+def test_programme_figures_show_whole_numbers_and_hide_categories_below_k(programme, hand_built):
     figures = stages(programme)
 
     applicants = figures["applicants"].counts
     assert applicants == expected(woman=8, man=6, non_binary=2)  # 16 people
-    published = [*applicants.cells.values(), applicants.total]
-    assert all(value is None or value % 5 == 0 for value in published)
+    assert applicants.cells == {W: 8, M: 6, NB: None, SD: None, U: None}
+    assert applicants.total == 16  # the number of applications is not about gender
     assert applicants.cells[NB] is None  # two people
     assert figures["applicants"].share_of_women == applicants.share(W)
 
     assert figures["mentors"].counts == expected(man=6)
     assert figures["mentors"].counts.cells[W] is None  # no woman: fewer than k, hidden
-    assert figures["mentors"].share_of_women is None
+    # Six people: the share comes from the released estimate, even though the women's
+    # cell reads "< 5".
+    assert figures["mentors"].share_of_women == 0.0
+    assert figures["applicants"].share_of_women == pytest.approx(8 / 16)
     assert figures["mentees"].counts == expected(woman=8)
     assert figures["mentees"].share_of_women == expected(woman=8).share(W)
 
@@ -123,14 +132,20 @@ def test_satisfaction_is_shown_per_category_only_from_k_ratings(programme, hand_
 
     satisfaction = programme_balance(programme=programme).satisfaction.cells
 
-    assert satisfaction[W] == 4.5  # 4.6, to the nearest half
+    assert satisfaction[W] == 4.6  # to one decimal
     assert satisfaction[M] is None  # four ratings
     assert satisfaction[NB] is None
 
-    Feedback.objects.create(match=matches[4], author=matches[4].mentor.user, rating=2)
+
+def test_satisfaction_of_k_ratings_is_shown(programme, hand_built):
+    mentees, mentors, matches = hand_built
+    for m, rating in zip(matches, [3, 3, 3, 3, 2], strict=True):
+        Feedback.objects.create(match=m, author=m.mentor.user, rating=rating)
 
     satisfaction = programme_balance(programme=programme).satisfaction.cells
-    assert satisfaction[M] == 3.0  # 2.8
+
+    assert satisfaction[M] == 2.8  # five ratings
+    assert satisfaction[W] is None  # none
 
 
 def test_unconsented_ratings_count_as_undisclosed(programme, hand_built):
@@ -146,10 +161,14 @@ def test_unconsented_ratings_count_as_undisclosed(programme, hand_built):
     assert satisfaction[U] == 5.0
 
 
-def test_withdrawing_consent_removes_the_person_from_the_figures(programme):
-    mentees = [applicant(programme, W) for _ in range(5)]
-    assert stages(programme)["mentees"].counts.cells[W] == 5
+def test_withdrawing_consent_removes_the_person_from_the_figures(programme, cluster):
+    """Consent withdrawn before the release: the person counts as undisclosed in it."""
+    other = ProgrammeFactory(clusters=[cluster])
+    for _ in range(5):
+        applicant(other, W)
+    assert stages(other)["mentees"].counts.cells[W] == 5
 
+    mentees = [applicant(programme, W) for _ in range(5)]
     privacy.gender_set(user=mentees[0].user, gender=W, statistics_consent=False)
 
     mentees_now = stages(programme)["mentees"].counts
@@ -175,26 +194,32 @@ def test_self_described_people_count_in_their_own_category(programme):
 
 
 def pipeline(**filters) -> dict:
+    """The stages of the released quarter (the last ended one within the filter)."""
     return {key: (label, counts) for key, label, counts in balance_pipeline(
         filters=BalanceFilter(**filters)
-    )}  # fmt: skip
+    ).stages}  # fmt: skip
+
+
+Q2_2026 = {"start": date(2026, 4, 1), "end": date(2026, 7, 1)}
 
 
 def test_pipeline_ends_with_mentees_and_mentors_counting_people_once(cluster):
     spring = ProgrammeFactory(
         clusters=[cluster], starts_on=date(2026, 3, 1), ends_on=date(2026, 6, 30)
     )
-    autumn = ProgrammeFactory(
-        clusters=[cluster], starts_on=date(2026, 9, 1), ends_on=date(2026, 12, 15)
+    summer = ProgrammeFactory(  # overlaps the second quarter too
+        clusters=[cluster], starts_on=date(2026, 6, 1), ends_on=date(2026, 9, 15)
     )
     women = [applicant(spring, W) for _ in range(5)]
     for application in women:  # the same five women, mentees in both programmes
-        ApplicationFactory(programme=autumn, user=application.user)
+        ApplicationFactory(programme=summer, user=application.user)
     for _ in range(5):
-        applicant(autumn, M, role=MENTOR)
+        applicant(summer, M, role=MENTOR)
     applicant(spring, M, role=MENTOR, status=Application.Status.SUBMITTED)
 
-    stages = pipeline(cluster=cluster)
+    released = balance_pipeline(filters=BalanceFilter(cluster=cluster, **Q2_2026))
+    assert released.quarter == date(2026, 4, 1)
+    stages = pipeline(cluster=cluster, **Q2_2026)
 
     assert list(stages)[-2:] == ["mentees", "mentors"]
     label, mentees = stages["mentees"]
@@ -214,12 +239,14 @@ def test_pipeline_mentoring_stages_follow_the_cluster_and_the_period(cluster, ot
         applicant(spring, W)
         applicant(elsewhere, M)
 
-    # The programme overlaps the second quarter; `end` is exclusive.
-    in_q2 = pipeline(cluster=cluster, start=date(2026, 4, 1), end=date(2026, 7, 1))
+    # The programme (March to June) overlaps the first and second quarters.
+    in_q2 = pipeline(cluster=cluster, **Q2_2026)
     assert in_q2["mentees"][1] == expected(woman=5)
-    assert pipeline(cluster=cluster, start=date(2026, 7, 1))["mentees"][1].total == 0
-    assert pipeline(cluster=cluster, end=date(2026, 3, 1))["mentees"][1].total == 0
-    assert pipeline(cluster=other_cluster)["mentees"][1] == expected(man=5)
+    assert pipeline(cluster=cluster, end=date(2026, 4, 1))["mentees"][1] == expected(woman=5)
+    in_q3 = {"start": date(2026, 7, 1), "end": date(2026, 10, 1)}
+    assert pipeline(cluster=cluster, **in_q3)["mentees"][1].total == 0
+    assert pipeline(cluster=cluster, end=date(2026, 1, 1))["mentees"][1].total == 0
+    assert pipeline(cluster=other_cluster, **Q2_2026)["mentees"][1] == expected(man=5)
 
 
 # --- the organiser page ----------------------------------------------------------------
@@ -295,6 +322,7 @@ def test_the_page_shows_no_self_description_and_no_persons_name(client_for, prog
 def test_figures_take_two_queries_whatever_the_size(
     programme, hand_built, django_assert_num_queries
 ):
+    programme_balance(programme=programme)  # the first look draws the release
     with django_assert_num_queries(2):
         programme_balance(programme=programme)
 
@@ -308,3 +336,26 @@ def test_a_programme_of_two_clusters_is_logged_in_each_clusters_log(
 
     logged = StatisticsAccess.objects.filter(view="programme_balance", user=organiser)
     assert {entry.cluster for entry in logged} == {cluster, other_cluster}
+
+
+def test_the_page_before_the_programme_ends_shows_only_a_notice(
+    client_for, programme, organiser, hand_built, settings
+):
+    """With the settings a deployment runs with (overriding `exact_releases`)."""
+    settings.PRIVACY_NOISE_SIGMA = 3.3
+    settings.PRIVACY_RELEASE_AFTER_HOURS = 48
+    mentees, mentors, matches = hand_built
+    for m in matches:
+        Feedback.objects.create(match=m, author=m.mentee.user, rating=5)
+    assert programme.ends_on > timezone.localdate() + timedelta(days=1)
+
+    response = client_for(organiser).get(balance_url(programme))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "released once, after it ends on" in html
+    assert "Approved mentees" not in html and 'id="h-stages"' not in html
+    assert 'id="h-satisfaction"' not in html and "/ 5" not in html
+    assert "<svg" not in html
+    assert not Release.objects.exists()
+    assert programme_balance(programme=programme).released is False

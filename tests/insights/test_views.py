@@ -1,4 +1,9 @@
-"""The organisers' gender-balance pages: who may see them, what they show, what they log."""
+"""The organisers' gender-balance pages: who may see them, what they show, what they log.
+
+Registration figures are releases (drawn once, with noise); most tests here check *what*
+is counted, with `exact_releases` (no noise, every release due at once), and compare with
+what the privacy rules publish for exactly the raw counts (`expected`, `on_stage`). The
+timing and the permanence of releases have tests of their own at the end."""
 
 import csv
 import io
@@ -13,6 +18,8 @@ from django.utils import timezone
 
 from events.models import Registration, Session, StageRole
 from insights import charts
+from insights.models import Release
+from members import privacy
 from members.models import GenderIdentity, StatisticsAccess
 from tests.events.factories import (
     EventFactory,
@@ -22,7 +29,7 @@ from tests.events.factories import (
 )
 from tests.factories import ClusterOrganiserFactory, GenderIdentityFactory, ProfileFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("exact_releases")]
 
 G = GenderIdentity.Gender
 SELF_DESCRIPTION = "Nebula-4420-identity"
@@ -30,15 +37,36 @@ WOMAN = re.compile(r"\bwoman\b", re.IGNORECASE)
 YEAR = timezone.localdate().year
 
 
-def person(gender: str, *, consent: bool = True, name: str | None = None):
+def person(
+    gender: str, *, consent: bool = True, stage: bool | None = None, name: str | None = None
+):
+    """A member with a gender record; `stage` (counted on stage) follows `consent`."""
     profile = ProfileFactory(**({"display_name": name} if name else {}))
     GenderIdentityFactory(
         user=profile.user,
         gender=gender,
         statistics_consent=consent,
+        stage_consent=consent if stage is None else stage,
         self_description=SELF_DESCRIPTION if gender == G.SELF_DESCRIBED else "",
     )
     return profile
+
+
+def expected(**raw: int) -> privacy.GenderCounts:
+    """What the privacy rules publish of a release of exactly these raw counts (with
+    `exact_releases` the release is the raw counts): the page must show just that."""
+    return privacy.publish_released(raw, sum(raw.values()), k=5)
+
+
+def on_stage(**raw: int) -> privacy.GenderCounts:
+    """Stage figures are not released: exact counts, published as before."""
+    return privacy.publish(raw, k=5)
+
+
+def cells(counts: privacy.GenderCounts) -> str:
+    """The table cells (categories, then total) of published figures, as on the page."""
+    values = [*(counts.cells[c] for c in privacy.STATISTICS_CATEGORIES), counts.total]
+    return "".join(f"<td>{'&lt; 5' if v is None else v}</td>" for v in values)
 
 
 def register(event, gender: str, n: int, status=Registration.Status.CONFIRMED, **kwargs):
@@ -131,8 +159,16 @@ def test_event_page_shows_the_funnel_with_hidden_cells_and_the_share(client_for,
     assert "<svg" in html and 'role="img"' in html
     funnel = html.split('id="h-funnel"')[1].split("</section>")[0]
     # Participants: 10 women, 15 men, total 25 → share 40 %; 3 self-described waitlisted.
-    assert '<th scope="row">Participants</th><td>10</td><td>15</td>' in funnel
-    assert '<th scope="row">Waitlisted</th><td>&lt; 5</td>' in funnel
+    participants = expected(woman=10, man=15)
+    assert (participants.cells[G.WOMAN], participants.cells[G.MAN]) == (10, 15)
+    assert f'<th scope="row">Participants</th>{cells(participants)}' in funnel
+    waitlisted = expected(self_described=3)
+    assert waitlisted.total is None  # fewer than 5: no breakdown at all
+    assert f'<th scope="row">Waitlisted</th>{cells(waitlisted)}' in funnel
+    assert (
+        f'<th scope="row">Registered</th>{cells(expected(woman=10, man=15, self_described=3))}'
+        in funnel
+    )
     assert "40 %" in html
     assert "fewer than 5" in html or "&lt; 5" in html
     assert "women among participants" in html
@@ -178,10 +214,16 @@ def test_csv_holds_the_published_figures_and_hidden_cells_as_fewer_than_k(
     assert kind[("Participants", "Men")] == "15"
     assert kind[("Participants", "Total")] == "25"
     assert kind[("Waitlisted", "Self-described")] == "<5"
+    assert kind[("Waitlisted", "Total")] == "<5"  # three people: nothing at all
     assert kind[("Registered", "Self-described")] == "<5"
-    # Every value is published: 0, a multiple of 5, or hidden.
+    assert kind[("Registered", "Total")] == "28"  # released: the exact number of rows
+    # Every value is published: released figures are 0, at least 5 or hidden; stage
+    # figures (exact, not released) 0, a multiple of 5 or hidden.
     for row in rows[1:]:
-        assert row[4] == "<5" or int(row[4]) % 5 == 0
+        if row[0] == "stage":
+            assert row[4] == "<5" or int(row[4]) % 5 == 0
+        else:
+            assert row[4] == "<5" or int(row[4]) == 0 or int(row[4]) >= 5
     assert SELF_DESCRIPTION not in text
     assert not WOMAN.search(text)
 
@@ -211,10 +253,11 @@ def test_dashboard_query_count_does_not_grow_with_events(client_for, cluster, or
             StageRoleFactory(event=event, session=panel, role=StageRole.Role.MODERATOR)
 
     add_events(2, 0)
-    client.get(url)  # warm up caches (site, session) outside the measure
+    client.get(url)  # warm up caches (site, session) and draw the releases due
     with CaptureQueriesContext(connection) as few:
         assert client.get(url).status_code == 200
     add_events(10, 40)
+    client.get(url)  # the new events' releases are drawn on the first view
     with CaptureQueriesContext(connection) as many:
         response = client.get(url)
     assert response.status_code == 200
@@ -294,7 +337,9 @@ def test_reports_are_printable_pages_with_the_privacy_note(client_for, event, cl
         html = client.get(reverse(name, args=args)).text
         assert "@media print" in html
         assert 'class="site-header"' not in html  # no site navigation
-        assert "rounded to a multiple of 5, up or down at random" in html
+        assert "rounded to a multiple of 5" not in html
+        assert "random noise" in html and "58.5 %" in html
+        assert "agreed that their gender counts on the panels" in html
         assert "<svg" in html
 
 
@@ -391,7 +436,14 @@ def test_dashboard_groups_the_trend_by_the_chosen_period(
         assert row["registered"].label == f"{expected.year} Q{(expected.month - 1) // 3 + 1}"
     else:
         assert row["registered"].label == expected.strftime(label)
-    assert row["registered"].total == "30"
+    assert row["registered"].total == "28"  # released: the exact number of registrations
+    assert row["registered"].cells == [
+        "10",
+        "15",
+        "< 5",
+        "< 5",
+        "< 5",
+    ]
 
 
 def test_event_page_flags_women_only_as_moderators(client_for, cluster, organiser):
@@ -408,3 +460,96 @@ def test_event_page_flags_women_only_as_moderators(client_for, cluster, organise
     assert "Women only as moderators" in html
     assert "Gina Guest-Moderator" not in html
     assert "Too few to say" in html  # no participants: no share, no target position
+
+
+def test_stage_counts_only_people_who_agreed_to_be_counted_on_stage(client_for, cluster, organiser):
+    """Consent to anonymous statistics is not consent to be counted on a (public) stage:
+    a panel with a man who did not agree to the latter is not called all-male."""
+    event = past_event(cluster)
+    panel = SessionFactory(event=event, kind=Session.Kind.PANEL, title="Drives of tomorrow")
+    panellists = [person(G.MAN), person(G.MAN), person(G.MAN, stage=False)]
+    for profile in panellists:
+        StageRoleFactory(
+            event=event, session=panel, role=StageRole.Role.PANELLIST, profile=profile,
+            guest_name="",
+        )  # fmt: skip
+    response = client_for(organiser).get(reverse("insights:event", args=[event.slug]))
+    assert "all-male panel" not in response.text
+    [row] = [r for r in response.context["stage"] if r.label == "Panellists"]
+    assert row.counts == on_stage(man=2, undisclosed=1)
+
+
+# --- releases: when they are drawn, and that they never change ------------------------
+
+
+@pytest.fixture
+def default_privacy(settings):
+    """The settings a deployment runs with: noise, and releases two days after the end
+    (overriding `exact_releases`)."""
+    settings.PRIVACY_NOISE_SIGMA = 3.3
+    settings.PRIVACY_RELEASE_AFTER_HOURS = 48
+    settings.PRIVACY_MIN_GROUP_SIZE = 5
+
+
+def test_event_page_before_the_release_shows_the_stage_and_no_funnel(
+    default_privacy, client_for, cluster, organiser
+):
+    event = EventFactory(clusters=[cluster])  # a week from now
+    register(event, G.WOMAN, 10)
+    register(event, G.MAN, 15)
+    for _ in range(5):
+        StageRoleFactory(
+            event=event, role=StageRole.Role.SPEAKER, profile=person(G.WOMAN), guest_name=""
+        )
+
+    response = client_for(organiser).get(reverse("insights:event", args=[event.slug]))
+
+    assert response.status_code == 200
+    html = response.text
+    due = timezone.localtime(event.ends_at + timedelta(hours=48))
+    assert f"released once, on {due.strftime('%-d %B %Y, %H:%M')}" in html
+    assert 'id="h-funnel"' not in html
+    assert "women among participants" not in html
+    assert "Participants" not in html and "Waitlisted" not in html
+    # The stage is live and exact: five women who agreed to be counted on stage.
+    stage = html.split('id="h-stage"')[1].split("</section>")[0]
+    assert f'<th scope="row">Speakers</th>{cells(on_stage(woman=5))}' in stage
+    assert not Release.objects.exists()
+    # Nor do the cluster's pages count it before its release.
+    until = (timezone.localdate() + timedelta(days=30)).isoformat()
+    dashboard = client_for(organiser).get(
+        reverse("insights:dashboard", args=[cluster.slug]) + f"?end={until}"
+    )
+    assert dashboard.status_code == 200
+    assert "1 event of this selection is not in the registration figures yet" in dashboard.text
+    assert not Release.objects.filter(event=event).exists()
+
+
+def test_a_release_once_drawn_never_changes(default_privacy, client_for, cluster, organiser):
+    event = past_event(cluster, days_ago=10)
+    register(event, G.WOMAN, 12)
+    register(event, G.MAN, 14)
+    client = client_for(organiser)
+    url = reverse("insights:event", args=[event.slug])
+    csv_url = reverse("insights:csv", args=[cluster.slug])
+
+    def funnel(html: str) -> str:
+        # The table (the chart's element ids differ from one rendering to the next).
+        return html.split('id="h-funnel"')[1].split("</figure>")[1].split("</section>")[0]
+
+    def kind_rows(text: str) -> list[list[str]]:
+        return [r for r in csv.reader(io.StringIO(text)) if r and r[0] == "kind"]
+
+    first = client.get(url).text
+    assert '<th scope="row">Participants</th>' in funnel(first)
+    first_csv = kind_rows(client.get(csv_url).content.decode("utf-8-sig"))
+    [release] = Release.objects.filter(event=event)
+    assert release.sigma == 3.3
+
+    register(event, G.WOMAN, 5)  # late registrations, after the release
+    register(event, G.MAN, 5, status=Registration.Status.ATTENDED)
+
+    again = client.get(url).text
+    assert funnel(again) == funnel(first)
+    assert kind_rows(client.get(csv_url).content.decode("utf-8-sig")) == first_csv
+    assert list(Release.objects.filter(event=event)) == [release]
