@@ -67,14 +67,9 @@ class TargetPosition:
         }[self.position]
 
 
-def target_position(
-    *, share: float | None, cluster: Cluster, at_most: float | None = None
-) -> TargetPosition:
-    """Where a share of women stands against the cluster's target and balanced zone.
-    Without a share, `at_most` (an upper bound) may still place it below target."""
+def target_position(*, share: float | None, cluster: Cluster) -> TargetPosition:
+    """Where a share of women stands against the cluster's target and balanced zone."""
     if share is None:
-        if at_most is not None and at_most * 100 < cluster.women_target_percent:
-            return TargetPosition(share=None, position="below")
         return TargetPosition(share=None, position="unknown")
     percent = share * 100
     if percent < cluster.women_target_percent:

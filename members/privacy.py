@@ -2,8 +2,10 @@
 
 Three kinds of reader exist, and only three:
 - the owner, on their own profile page and in their own data export (`gender_for_owner`);
-- statistics, which get aggregates only (`gender_counts`): people who did not consent
-  count as undisclosed, and any group of 1 to k-1 people is suppressed;
+- statistics, which get aggregates only: releases (`release_rows`, `release_people`,
+  `release_tallies`, `release_sums`: noisy counts, drawn once) and, for the stage, exact
+  counts of people who agreed to count there, published by the k rules (`publish`);
+  people who did not consent count as undisclosed;
 - mentoring matching (`genders_for_matching`), for mentors who agreed on their
   application that mentees' stated preferences may use it; the matcher scores with it
   and never shows it.
@@ -121,20 +123,6 @@ class GenderCounts:
         if value is None:
             return None
         return value / self.total
-
-    def share_at_most(self, category: str) -> float | None:
-        """An upper bound of the true share, from the published figures only: a hidden
-        category has at most k−1 people, and rounding moved the total by less than k.
-        (None when even that cannot be said.) 0 women of 40 reads "fewer than k", yet
-        "at most 4 of 36" is enough to call the event below a 40 % target."""
-        share = self.share(category)
-        if share is not None:
-            return share
-        if category not in self.cells or self.total is None or self.total < self.k:
-            return None
-        if self.cells[category] is not None:
-            return None
-        return (self.k - 1) / (self.total - (self.k - 1))
 
 
 def gender_for_owner(*, user: User) -> GenderIdentity | None:
@@ -319,43 +307,6 @@ def gender_tables(
             rows, person=person, measures=measures, group_by=keys, guest_gender=guest_gender,
             consent=consent,
         )  # fmt: skip
-    return _publish_tables(results, tables=tables, keys=keys, measures=measures, k=k)
-
-
-def tallied_tables(
-    tallies: QuerySet,
-    *,
-    tables: Mapping[str, Sequence[str]],
-    measures: Mapping[str, Q],
-    count: str,
-    k: int | None = None,
-) -> dict[str, list[Breakdown]]:
-    """`gender_tables` of rows already counted per statistics category: each tally row
-    holds a `category` (written by the database with `category_of_person_sql`) and how
-    many rows it adds or takes away (the field `count`). Summed in one grouped query,
-    then published like every other figure."""
-    measures = dict(measures)
-    keys = list(dict.fromkeys(key for group_by in tables.values() for key in group_by))
-    names = list(measures)
-    flags, columns = _flag_and_key_columns(measures, keys)
-    grouped = (
-        tallies.order_by()
-        .annotate(**columns, **flags)
-        .values(*columns, "category", *flags)
-        .annotate(statistics_n=Sum(count))
-    )
-    results: dict[tuple, dict[str, dict[str, int]]] = {}
-    if not keys:
-        results[()] = {name: {} for name in names}
-    for row in grouped:
-        if not row["statistics_n"]:  # e.g. registered, then cancelled: nobody left here
-            continue
-        raw = results.setdefault(tuple(row[c] for c in columns), {n: {} for n in names})
-        for i, name in enumerate(names):
-            if measures[name] and not row[f"statistics_m{i}"]:
-                continue
-            cells = raw[name]
-            cells[row["category"]] = cells.get(row["category"], 0) + row["statistics_n"]
     return _publish_tables(results, tables=tables, keys=keys, measures=measures, k=k)
 
 
@@ -647,58 +598,6 @@ class GenderAverages:
 
     cells: dict[str, float | None]
     k: int
-
-
-def _published_average(total: float | None, count: int, k: int) -> float | None:
-    """Rounded to the nearest half (4.0, 4.5, …): a finer average moves visibly when one
-    more person answers, so which category moved would tell that person's gender."""
-    if count < k or total is None:
-        return None
-    return int(2 * total / count + 0.5) / 2  # ratings are positive: half rounds up
-
-
-def gender_average(
-    rows: QuerySet,
-    *,
-    person: str,
-    value: str,
-    measures: Mapping[str, Q] | None = None,
-    k: int | None = None,
-) -> dict[str, GenderAverages]:
-    """Per measure and category, the average of `value` (e.g. a feedback rating) over
-    `rows`, summed and counted in the database in one query.
-
-    An average of a small group speaks for its people — the average of one rating is that
-    person's rating, of a few their shared opinion — so a category's average is published
-    only when at least k rows count in it; otherwise it is `None` ("fewer than k"). Only
-    consented records count by gender; everyone else is undisclosed. Neither the counts
-    nor the sums leave this module.
-    """
-    k = k or min_group_size()
-    measures = dict(measures or {"total": Q()})
-    prefix = f"{person}__" if person else ""
-    annotations = {}
-    for name, condition in measures.items():
-        annotations[f"{name}__n__total"] = Count("pk", filter=condition)
-        annotations[f"{name}__sum__total"] = Sum(value, filter=condition)
-        for category in STATISTICS_CATEGORIES:
-            if category == Gender.UNDISCLOSED:
-                continue  # the rest of the total, as in `gender_breakdown`
-            is_category = condition & _consented(prefix, category)
-            annotations[f"{name}__n__{category}"] = Count("pk", filter=is_category)
-            annotations[f"{name}__sum__{category}"] = Sum(value, filter=is_category)
-    row = rows.order_by().aggregate(**annotations)
-    out = {}
-    for name in measures:
-        counts = {c: row.get(f"{name}__n__{c}", 0) for c in STATISTICS_CATEGORIES}
-        sums = {c: row.get(f"{name}__sum__{c}") or 0 for c in STATISTICS_CATEGORIES}
-        counts[Gender.UNDISCLOSED] = row[f"{name}__n__total"] - sum(counts.values())
-        sums[Gender.UNDISCLOSED] = (row[f"{name}__sum__total"] or 0) - sum(sums.values())
-        out[name] = GenderAverages(
-            cells={c: _published_average(sums[c], counts[c], k) for c in STATISTICS_CATEGORIES},
-            k=k,
-        )
-    return out
 
 
 def gender_counts(*, users: QuerySet[User], k: int | None = None) -> GenderCounts:

@@ -302,3 +302,63 @@ def test_releases_are_stored_as_numbers_never_as_anyones_gender(cluster):
 
     for cell in ReleasedCell.objects.all():
         assert isinstance(cell.woman, int) and cell.total == 11
+
+
+# --- the attacker's odds, on the database: 200 trials through 1 filter and through 30 ----
+
+
+def _posterior_of_woman(difference: float, known_difference: int) -> float:
+    """The attacker's probability that the newcomer is a woman, from the released
+    estimates' women − men (which the projection leaves as drawn): under "woman" it is
+    the known difference + 1 plus noise of variance 2σ², under "man" − 1."""
+    return 1 / (1 + math.exp(-(difference - known_difference) / SIGMA**2))
+
+
+def test_two_hundred_organisers_each_watching_one_known_person_through_30_filters(cluster):
+    # Each trial: a cluster of its own, an ended event with people the attacker knows
+    # exactly (the strongest attacker: e.g. their own sock puppets) and one known person
+    # whose category — woman or man, a coin — is the secret. The attacker reads the
+    # figures through one filter and through 30 (periods, sub-periods, kinds, date
+    # ranges) and averages. We score the attacker by their posterior of the truth, the
+    # expected rate of the best guess (lower variance than counting hits, so 200 trials
+    # measure it to about ±1 point).
+    import random
+
+    from tests.factories import ClusterFactory
+
+    rng = random.Random(12)  # which trials hold a woman; the noise is OpenDP's own
+    known = {"woman": 9, "man": 11}
+    best_one, best_thirty, sure, hits = [], [], 0, 0
+    for _trial in range(200):
+        trial_cluster = ClusterFactory()
+        event = _ended(trial_cluster, days_ago=5)
+        newcomer = rng.choice(["woman", "man"])
+        register(event, crowd(known["woman"], "woman") + crowd(known["man"], "man"))
+        register(event, crowd(1, newcomer))
+
+        [one] = balance.balance_by_kind(filters=balance.BalanceFilter(cluster=trial_cluster))
+        est = one.measures["registered"].estimates
+        looks = []
+        for filters in thirty_filters(trial_cluster):
+            [row] = balance.balance_by_kind(filters=filters)
+            looks.append(row.measures["registered"].estimates)
+        averaged = {c: sum(look[c] for look in looks) / len(looks) for c in ("woman", "man")}
+
+        for best, seen in ((best_one, est), (best_thirty, averaged)):
+            p_woman = _posterior_of_woman(
+                seen["woman"] - seen["man"], known["woman"] - known["man"]
+            )
+            # The best guess is right with the posterior's larger side (a fair coin for
+            # a prior, as here); its mean over trials is the attacker's success rate.
+            best.append(max(p_woman, 1 - p_woman))
+            hits += (p_woman > 0.5) == (newcomer == "woman")
+            sure += max(p_woman, 1 - p_woman) > 0.99
+
+    right_one = sum(best_one) / len(best_one)
+    right_thirty = sum(best_thirty) / len(best_thirty)
+
+    assert best_one == pytest.approx(best_thirty)  # 30 filters tell what one tells
+    assert right_one <= 0.60 and right_thirty <= 0.60
+    assert right_one == pytest.approx(privacy.release_cost().best_guess, abs=0.03)
+    assert sure == 0  # certain in none
+    assert hits / 400 <= 0.70  # the guesses themselves (a noisier count of the same rate)
