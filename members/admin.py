@@ -106,10 +106,13 @@ class _GenderSafeForm:
     """Change forms, add forms and inlines neither show nor accept gender fields."""
 
     def get_fields(self, request, obj=None):
-        return super().get_fields(request, obj)
+        return _fieldset_without_gender(self.model, super().get_fields(request, obj))
 
     def get_fieldsets(self, request, obj=None):
-        return [(title, opts) for title, opts in super().get_fieldsets(request, obj)]
+        return [
+            (title, {**opts, "fields": _fieldset_without_gender(self.model, opts["fields"])})
+            for title, opts in super().get_fieldsets(request, obj)
+        ]
 
     def get_readonly_fields(self, request, obj=None):
         return _without_gender(self.model, super().get_readonly_fields(request, obj))
@@ -118,7 +121,7 @@ class _GenderSafeForm:
         exclude = super().get_exclude(request, obj)
         if exclude is None:  # Django then honours the form's own Meta.exclude: keep it
             exclude = getattr(getattr(self.form, "_meta", None), "exclude", None)
-        return exclude
+        return [*(exclude or ()), *_gender_fields_of(self.model)]
 
 
 class GenderSafeInline(_GenderSafeForm, InlineModelAdmin):
