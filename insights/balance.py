@@ -128,7 +128,7 @@ def stage_figures(roles: QuerySet[StageRole]) -> dict[str, GenderCounts]:
     return stage.measures
 
 
-def _summed(cells: QuerySet[ReleasedCell], group_by: list[str]) -> dict[tuple, dict]:
+def released_sums(cells: QuerySet[ReleasedCell], group_by: list[str]) -> dict[tuple, dict]:
     """Released rows summed per group and measure (registration group): {key: {measure:
     (cells, total)}} — sums of stored noise, nothing drawn."""
     categories = privacy.STATISTICS_CATEGORIES
@@ -143,10 +143,13 @@ def _summed(cells: QuerySet[ReleasedCell], group_by: list[str]) -> dict[tuple, d
     return out
 
 
-def _funnel(groups: dict[str, tuple[dict, int]]) -> dict[str, GenderCounts]:
-    """The funnel's stages from summed registration groups, then published."""
+def published_stages(
+    groups: dict[str, tuple[dict, int]], stages: dict[str, tuple[str, ...]]
+) -> dict[str, GenderCounts]:
+    """Each stage (a funnel's, a programme's) as the sum of its released groups, then
+    published."""
     out = {}
-    for stage, members in FUNNEL.items():
+    for stage, members in stages.items():
         cells = dict.fromkeys(privacy.STATISTICS_CATEGORIES, 0)
         total = 0
         for group in members:
@@ -156,6 +159,10 @@ def _funnel(groups: dict[str, tuple[dict, int]]) -> dict[str, GenderCounts]:
                 cells[category] += group_cells.get(category, 0)
         out[stage] = privacy.publish_released(cells, total)
     return out
+
+
+def _funnel(groups: dict[str, tuple[dict, int]]) -> dict[str, GenderCounts]:
+    return published_stages(groups, FUNNEL)
 
 
 def _release_of(event: Event) -> Release | None:
@@ -170,8 +177,8 @@ def balance_for_event(*, event: Event) -> EventBalance:
     """Released funnel and per-session funnels, the live stage and its flags."""
     release = _release_of(event)
     cells = ReleasedCell.objects.filter(release=release) if release else ReleasedCell.objects.none()
-    whole = _summed(cells.filter(session__isnull=True), []).get((), {})
-    by_session = _summed(cells.filter(session__isnull=False), ["session"])
+    whole = released_sums(cells.filter(session__isnull=True), []).get((), {})
+    by_session = released_sums(cells.filter(session__isnull=False), ["session"])
     sessions = {s.pk: s for s in event.sessions.all()}
     roles = StageRole.objects.filter(event=event)
     funnel = _funnel(whole)
@@ -244,7 +251,7 @@ def _tables(cells: QuerySet[ReleasedCell], key: str, name: str) -> list[Breakdow
     return [
         Breakdown(group={name: group[0]}, measures=_funnel(groups))
         for group, groups in sorted(
-            _summed(cells, [key]).items(), key=lambda item: (item[0][0] is None, item[0][0])
+            released_sums(cells, [key]).items(), key=lambda item: (item[0][0] is None, item[0][0])
         )
     ]
 
@@ -306,7 +313,7 @@ def balance_pipeline(*, filters: BalanceFilter) -> Pipeline:
     release = services.pipeline_release_draw(cluster=filters.cluster, start=start)
     if release is None:
         return Pipeline(quarter=None, stages=[])
-    summed = _summed(ReleasedCell.objects.filter(release=release), []).get((), {})
+    summed = released_sums(ReleasedCell.objects.filter(release=release), []).get((), {})
     stages = []
     for key, label in PIPELINE_LABELS.items():
         cells, total = summed.get(key, ({}, 0))
@@ -337,7 +344,7 @@ def events_against_target(*, filters: BalanceFilter, events: list[Event]) -> lis
     cells = ReleasedCell.objects.filter(
         session__isnull=True, release__subject=Release.Subject.EVENT, release__event__in=ids
     ).annotate(event_id=F("release__event"))
-    by_event = _summed(cells, ["event_id"])
+    by_event = released_sums(cells, ["event_id"])
     flags = _all_male_panels_by_event(events)
     out = []
     for event in events:

@@ -8,7 +8,7 @@ ratios of those stored numbers. Before the end no figure of the programme shows 
 
 from dataclasses import dataclass
 
-from insights import services
+from insights import balance, services
 from insights.models import Release, ReleasedCell
 from matchmaking.models import Programme
 from members import privacy
@@ -85,23 +85,10 @@ def programme_balance(*, programme: Programme) -> ProgrammeBalance:
     release = Release.objects.filter(
         subject=Release.Subject.PROGRAMME, programme=programme
     ).first() or services.programme_release_draw(programme=programme)
-    rows = {}
-    if release:
-        for cell in ReleasedCell.objects.filter(release=release):
-            rows[cell.measure] = (
-                {c: getattr(cell, c) for c in privacy.STATISTICS_CATEGORIES},
-                cell.total,
-            )
-    stages = []
-    for key, groups in STAGES.items():
-        cells = dict.fromkeys(privacy.STATISTICS_CATEGORIES, 0)
-        total = 0
-        for group in groups:
-            group_cells, group_total = rows.get(group, ({}, 0))
-            total += group_total
-            for c in cells:
-                cells[c] += group_cells.get(c, 0)
-        stages.append(StageFigures(key, STAGE_LABELS[key], privacy.publish_released(cells, total)))
+    cells = ReleasedCell.objects.filter(release=release) if release else ReleasedCell.objects.none()
+    rows = balance.released_sums(cells, []).get((), {})
+    published = balance.published_stages(rows, STAGES)
+    stages = [StageFigures(key, STAGE_LABELS[key], published[key]) for key in STAGES]
     empty = ({}, 0)
     return ProgrammeBalance(
         programme=programme,
