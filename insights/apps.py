@@ -8,3 +8,6 @@ class InsightsConfig(AppConfig):
 
     name = "insights"
     verbose_name = "Insights"
+
+    def ready(self) -> None:
+        from insights import checks  # noqa: F401 -- registers the settings check

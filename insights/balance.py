@@ -8,7 +8,7 @@ their gender counts on the stage they appear on. This module says *what* is summ
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 
 from django.db.models import F, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth, TruncQuarter, TruncYear
@@ -302,15 +302,15 @@ class Pipeline:
 
 
 def balance_pipeline(*, filters: BalanceFilter) -> Pipeline:
-    """(key, label, figures) from members to mentors, counting people, of the last ended
-    quarter within the filter's dates (its release, drawn once)."""
-    last_day = (filters.end or timezone.localdate()) - timedelta(days=1)
-    start, end = services.quarter_of(last_day)
-    if not services.pipeline_due(start=start):
-        start, end = services.quarter_of(start - timedelta(days=1))
-    if filters.start and start < services.quarter_of(filters.start)[0]:
-        return Pipeline(quarter=None, stages=[])
-    release = services.pipeline_release_draw(cluster=filters.cluster, start=start)
+    """(key, label, figures) from members to mentors, counting people, of the last
+    released quarter within the filter's dates. Read only: quarters are drawn by the
+    hourly job, each once, just after it ends (`services.quarter_to_release`)."""
+    releases = Release.objects.filter(subject=Release.Subject.PIPELINE, cluster=filters.cluster)
+    if filters.start:
+        releases = releases.filter(period_start__gte=services.quarter_of(filters.start)[0])
+    if filters.end:
+        releases = releases.filter(period_start__lt=filters.end)
+    release = releases.order_by("-period_start").first()
     if release is None:
         return Pipeline(quarter=None, stages=[])
     summed = released_sums(ReleasedCell.objects.filter(release=release), []).get((), {})
@@ -318,7 +318,7 @@ def balance_pipeline(*, filters: BalanceFilter) -> Pipeline:
     for key, label in PIPELINE_LABELS.items():
         cells, total = summed.get(key, ({}, 0))
         stages.append((key, label, privacy.publish_released(cells, total)))
-    return Pipeline(quarter=start, stages=stages)
+    return Pipeline(quarter=release.period_start, stages=stages)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ def _group_of_status(field: str = "status") -> Case:
     return Case(
         *(When(**{f"{field}__in": statuses}, then=Value(group))
           for group, statuses in REGISTRATION_GROUPS.items()),
+        default=Value("other"),  # a status added later still counts as registered
         output_field=CharField(),
     )  # fmt: skip
 
@@ -125,19 +126,25 @@ def _moment(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time(), tzinfo=timezone.get_current_timezone())
 
 
-def pipeline_due(*, start: date, now: datetime | None = None) -> bool:
-    _start, end = quarter_of(start)
+def quarter_to_release(*, now: datetime | None = None) -> date:
+    """The one quarter whose pipeline may be drawn now: the last one that has ended (plus
+    the release delay). Members are counted as they are when it is drawn, so a quarter is
+    drawn just after it ends or never — not later, and never on a page's request, or
+    every look at an old quarter would be a fresh draw of today's members."""
     delay = timedelta(hours=settings.PRIVACY_RELEASE_AFTER_HOURS)
-    return _moment(end) + delay <= (now or timezone.now())
+    moment = timezone.localtime(now or timezone.now()) - delay
+    return quarter_of(quarter_of(moment.date())[0] - timedelta(days=1))[0]
 
 
 @transaction.atomic
-def pipeline_release_draw(*, cluster: Cluster, start: date) -> Release | None:
-    """The pipeline of one ended quarter: members, and the people who registered,
-    attended, spoke, were approved as mentees or mentors in it — each person once per
-    stage. None when the quarter is not over (plus the release delay)."""
+def pipeline_release_draw(
+    *, cluster: Cluster, start: date, now: datetime | None = None
+) -> Release | None:
+    """The pipeline of the quarter that has just ended: members, and the people who
+    registered, attended, spoke, were approved as mentees or mentors in it — each person
+    once per stage. None for any other quarter (see `quarter_to_release`)."""
     start, end = quarter_of(start)
-    if not pipeline_due(start=start):
+    if start != quarter_to_release(now=now):
         return None
     Cluster.objects.select_for_update().get(pk=cluster.pk)
     existing = Release.objects.filter(
@@ -258,11 +265,10 @@ def releases_draw_due(*, now: datetime | None = None) -> int:
         if not batch:
             break
         drawn += event_releases_draw(event_ids=batch, now=now)
-    today = timezone.localdate()
-    last_quarter = quarter_of(quarter_of(today)[0] - timedelta(days=1))[0]
+    today = timezone.localtime(now or timezone.now()).date()
+    last_quarter = quarter_to_release(now=now)
     for cluster in Cluster.objects.all():
-        if pipeline_due(start=last_quarter, now=now):
-            drawn += bool(pipeline_release_draw(cluster=cluster, start=last_quarter))
+        drawn += bool(pipeline_release_draw(cluster=cluster, start=last_quarter, now=now))
     drawn_programmes = Release.objects.filter(subject=Release.Subject.PROGRAMME).values(
         "programme_id"
     )

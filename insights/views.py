@@ -11,6 +11,7 @@ import io
 from dataclasses import dataclass
 from datetime import date
 
+from django.conf import settings
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
@@ -110,6 +111,15 @@ def _common(k: int) -> dict:
         "categories": [CATEGORY_LABELS[c] for c in privacy.STATISTICS_CATEGORIES],
         "k": k,
         "generated_at": timezone.now(),
+        **release_terms(),
+    }
+
+
+def release_terms() -> dict:
+    """What the privacy notes state, from the settings the releases are drawn with."""
+    return {
+        "best_guess": f"{privacy.release_cost().best_guess * 100:.1f}",
+        "release_after_hours": settings.PRIVACY_RELEASE_AFTER_HOURS,
     }
 
 

@@ -25,20 +25,27 @@ of filters draws anything new. An event is released once, `PRIVACY_RELEASE_AFTER
 after it ends (its attendance closed); before that no figure of it shows gender. The
 guarantee, for σ = `PRIVACY_NOISE_SIGMA` (default 3.3):
 
-    Each registration's category enters exactly one release, with L2 sensitivity √2
-    (one category down, another up). So whatever an organiser or staff member combines
-    — any number of filters, periods, exports, reloads — everything shown about one
-    registration is μ-Gaussian-differentially private with μ = √2/σ = 0.43 (ρ = 1/σ²
-    = 0.092 zero-concentrated DP): between any two categories, even an observer who
-    knows every other person's category guesses right at most Φ(μ/2) = 58.5 % of the
-    time, and is never certain.
+    Each registration (to an event, or to one session of it) puts its person's category
+    in exactly one released cell pair, with L2 sensitivity √2 (one category down,
+    another up). So whatever an organiser or staff member combines — any number of
+    filters, periods, exports, reloads — everything shown about one registration is
+    μ-Gaussian-differentially private with μ = √2/σ = 0.43 (ρ = 1/σ² = 0.092
+    zero-concentrated DP): between any two categories, even an observer who knows
+    every other person's category guesses right at most Φ(μ/2) = 58.5 % of the time,
+    and is never certain.
 
-A long series of releases costs: a person whose category is in n releases (n events
-attended, a quarter's pipeline, a programme) is μ·√n-GDP over all of them together:
-10 events give μ = 1.36, a best guess right at most Φ(0.68) = 75 %. `release_cost`
-computes it. Stage figures are not released with noise: they count only people who
-agreed that their gender counts on the panels they appear on (speaking roles are
-public), and guests whose organiser recorded it with their consent.
+What a person's whole history costs: every cell their category is in counts once, and
+Gaussian DP composes as μ·√n over n of them: a conference with its event and three
+sessions registered is n = 4 (μ = 0.86, a best guess right at most 66 %); ten events
+are n = 10 (μ = 1.36, at most 75 %); each quarter's pipeline adds up to 6 (member,
+registered, attended, on stage, mentee, mentor), an ended programme 1 (application)
+plus 2 per feedback given (its count and its rating's sum). `release_cost` computes it.
+Nothing caps a person's total: a long-standing, active member's gender becomes a good
+guess for someone who knows everyone else's, which is why figures are drawn only at
+fixed moments (an ended event, an ended quarter, an ended programme) and never on
+demand. Stage figures are not released with noise: they count only people who agreed
+that their gender counts on the panels they appear on (speaking roles are public), and
+guests whose organiser recorded it with their consent.
 """
 
 from collections.abc import Iterator, Mapping, Sequence
@@ -636,7 +643,9 @@ class ReleaseCost:
 def release_cost(*, releases: int = 1, sigma: float | None = None, sensitivity: float = 2**0.5):
     """The guarantee of `releases` releases that each hold one person's category with L2
     sensitivity `sensitivity` (√2: one category down, another up) and noise σ."""
-    sigma = sigma or noise_sigma()
+    sigma = noise_sigma() if sigma is None else sigma
+    if sigma <= 0:  # no noise: no guarantee at all
+        return ReleaseCost(mu=float("inf"), rho=float("inf"), best_guess=1.0)
     mu = sensitivity / sigma * releases**0.5
     return ReleaseCost(mu=mu, rho=mu * mu / 2, best_guess=float(norm.cdf(mu / 2)))
 

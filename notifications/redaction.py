@@ -126,5 +126,14 @@ class Redactor:
         spellings = [s for n in self.names for s in _spellings(n)]
         spellings += [s for e in self.emails for s in (*_spellings(e), quote(e, safe=""))]
         spellings += self.slugs
-        return list(dict.fromkeys(s for spelling in spellings
-                                  for s in (spelling, json.dumps(spelling)[1:-1])))  # fmt: skip
+        whole = [s for spelling in spellings for s in (spelling, json.dumps(spelling)[1:-1])]
+        # A calendar file folds lines longer than 75 octets, so a name may be stored with
+        # a line break inside it. One fold at most falls within a name, so one of its two
+        # halves is always intact: search for those too and let `text` decide.
+        halves = [
+            half
+            for spelling in whole
+            if len(spelling) >= 8
+            for half in (spelling[: len(spelling) // 2], spelling[len(spelling) // 2 :])
+        ]
+        return list(dict.fromkeys([*whole, *halves]))  # fmt: skip

@@ -17,6 +17,7 @@ from members import privacy
 from members.models import Profile
 from tests.events.factories import EventFactory, SessionFactory, StageRoleFactory, register
 from tests.factories import ClusterFactory, ProfileFactory, TopicFactory, crowd
+from tests.insights.drawing import draw_quarter
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("exact_releases")]
 
@@ -417,6 +418,8 @@ def test_the_pipeline_counts_people_from_members_to_the_stage_and_beyond(cluster
         on_stage(first, "man", member=True)
     on_stage(first, "woman")  # a guest: not a person of the pipeline
     filters = balance.BalanceFilter(cluster=cluster)
+    assert balance.balance_pipeline(filters=filters).stages == []  # a page draws none
+    draw_quarter(cluster, first.starts_at.date())
     stages = balance.balance_pipeline(filters=filters).stages
 
     assert [(key, label) for key, label, _ in stages] == [

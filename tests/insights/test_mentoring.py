@@ -21,6 +21,7 @@ from matchmaking.models import Application, Feedback, Match
 from members import privacy
 from members.models import StatisticsAccess
 from tests.factories import ClusterOrganiserFactory, GenderIdentityFactory, ProfileFactory
+from tests.insights.drawing import draw_quarter
 from tests.matchmaking.factories import ApplicationFactory, ProgrammeFactory
 
 W, M, NB, SD, U = privacy.STATISTICS_CATEGORIES
@@ -216,6 +217,7 @@ def test_pipeline_ends_with_mentees_and_mentors_counting_people_once(cluster):
     for _ in range(5):
         applicant(summer, M, role=MENTOR)
     applicant(spring, M, role=MENTOR, status=Application.Status.SUBMITTED)
+    draw_quarter(cluster, date(2026, 4, 1))
 
     released = balance_pipeline(filters=BalanceFilter(cluster=cluster, **Q2_2026))
     assert released.quarter == date(2026, 4, 1)
@@ -238,6 +240,9 @@ def test_pipeline_mentoring_stages_follow_the_cluster_and_the_period(cluster, ot
     for _ in range(5):
         applicant(spring, W)
         applicant(elsewhere, M)
+    for quarter in (date(2025, 10, 1), date(2026, 1, 1), date(2026, 4, 1), date(2026, 7, 1)):
+        draw_quarter(cluster, quarter)
+    draw_quarter(other_cluster, date(2026, 4, 1))
 
     # The programme (March to June) overlaps the first and second quarters.
     in_q2 = pipeline(cluster=cluster, **Q2_2026)

@@ -167,3 +167,23 @@ def test_nothing_to_look_for_changes_nothing():
     assert result == {"deleted": 0, "anonymised": 0, "redacted": 0}
     row.refresh_from_db()
     assert row.status == Status.QUEUED and row.body_text == "Body"
+
+
+def test_a_name_found_only_where_a_calendar_line_is_folded_is_still_erased():
+    # No unfolded spelling of the name or the address anywhere in the row: only
+    # "An\r\n na Keller" in a calendar part.
+    folded_only = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nSUMMARY:Cobot day\r\n"
+        "DESCRIPTION:A long description of the cobot day with a talk by An\r\n"
+        " na Keller on stage\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    row = enqueue(mail("carla@example.org"))
+    row.attachments = [["invitation.ics", folded_only, "text/calendar"]]
+    row.save(update_fields=["attachments"])
+
+    result = erase()
+
+    assert result["redacted"] == 1
+    row.refresh_from_db()
+    [[_name, calendar, _type]] = row.attachments
+    assert "Keller" not in calendar and "a former member" in calendar
