@@ -395,3 +395,64 @@ def test_settings_that_would_publish_without_noise_are_reported(settings):
     settings.PRIVACY_RELEASE_AFTER_HOURS = -1
 
     assert {m.id for m in release_settings(None)} == {"insights.W001", "insights.W002"}
+
+
+# --- the earlier differencing attacks, against releases ----------------------------------
+
+
+def _estimates(figures: privacy.GenderCounts) -> dict[str, float]:
+    return figures.estimates or dict.fromkeys(CATEGORIES, 0.0)
+
+
+def _stored(event) -> dict[str, float]:
+    """The event's own release as stored, fitted to its total: what it may tell."""
+    rows = ReleasedCell.objects.filter(release__event=event, session__isnull=True)
+    cells = {c: sum(getattr(row, c) for row in rows) for c in CATEGORIES}
+    return privacy.estimates(cells, sum(row.total for row in rows))
+
+
+def test_two_filters_that_differ_by_one_small_event_tell_only_that_events_release(cluster):
+    # Before: "with and without one small event" gave back its hidden 1–4. Now the
+    # difference is exactly the small event's stored release — noise included — so it
+    # tells what that release tells and nothing more, however the filters are chosen.
+    big = _ended(cluster, days_ago=40)
+    register(big, crowd(8, "woman") + crowd(7, "man") + crowd(3, None))
+    small = _ended(cluster, days_ago=10)
+    register(small, crowd(2, "woman") + crowd(1, "man"))
+    with_it = balance.BalanceFilter(cluster=cluster, period="year")
+    without_it = balance.BalanceFilter(
+        cluster=cluster, period="year", end=timezone.localdate() - timedelta(days=20)
+    )
+
+    assert balance.balance_for_event(event=small).funnel["registered"].total is None
+    [a] = balance.balance_trend(filters=with_it)
+    [b] = balance.balance_trend(filters=without_it)
+    difference = {
+        c: _estimates(a.measures["registered"])[c] - _estimates(b.measures["registered"])[c]
+        for c in CATEGORIES
+    }
+
+    assert difference == pytest.approx(_stored(small))
+
+
+def test_a_year_against_its_quarters_and_months_is_the_same_sum_of_releases(cluster):
+    # Before: a quarter minus its months could give back a hidden cell. Now every period
+    # is a sum of the same stored rows, so year = Σ quarters = Σ months exactly: no
+    # difference between them holds anything that is not in the releases.
+    for days_ago in (20, 50, 80, 140, 200):
+        event = _ended(cluster, days_ago=days_ago)
+        register(event, crowd(days_ago % 7 + 2, "woman") + crowd(4, "man"))
+    start = timezone.localdate() - timedelta(days=365)
+
+    def summed(period: str) -> dict[str, float]:
+        rows = balance.balance_trend(
+            filters=balance.BalanceFilter(cluster=cluster, start=start, period=period)
+        )
+        return {
+            c: sum(_estimates(row.measures["registered"])[c] for row in rows) for c in CATEGORIES
+        }
+
+    months, quarters, years = summed("month"), summed("quarter"), summed("year")
+    assert months == pytest.approx(quarters) and quarters == pytest.approx(years)
+    stored = [_stored(event) for event in Event.objects.filter(clusters=cluster)]
+    assert years == pytest.approx({c: sum(s[c] for s in stored) for c in CATEGORIES})
