@@ -398,15 +398,19 @@ PURGE_BATCH = 1000
 
 def outbox_purge_bodies(*, now: datetime | None = None) -> int:
     """Blank the bodies, calendar parts, attachments and headers of messages sent longer
-    ago than `OUTBOX_BODY_RETENTION_DAYS`; returns how many were purged.
+    ago than `OUTBOX_BODY_RETENTION_DAYS`, and of failed ones nobody has touched for as
+    long (nobody retries a month-old failure; its body is personal data all the same);
+    returns how many were purged.
 
-    Queued, sending and failed messages keep theirs (they may still be sent). A purged
-    message is never sent again: the send task, the sweeper and retries pass it by.
-    Run daily by celery beat (`purge_outbox_bodies` from cron); running it twice purges once.
+    Queued and sending messages keep theirs (they will still be sent). A purged message
+    is never sent again: the send task, the sweeper and retries pass it by. Run daily by
+    celery beat (`purge_outbox_bodies` from cron); running it twice purges once.
     """
     now = now or timezone.now()
+    cutoff = now - body_retention()
     due = OutboxMessage.objects.filter(
-        status=Status.SENT, purged_at__isnull=True, sent_at__lt=now - body_retention()
+        Q(status=Status.SENT, sent_at__lt=cutoff) | Q(status=Status.FAILED, updated_at__lt=cutoff),
+        purged_at__isnull=True,
     )
     purged = 0
     while ids := list(due.order_by("sent_at", "pk").values_list("pk", flat=True)[:PURGE_BATCH]):

@@ -84,25 +84,30 @@ def test_a_message_sent_29_days_ago_keeps_them(mailoutbox):
     assert row.purged_at is None
 
 
-def test_queued_sending_and_failed_messages_keep_theirs(mailoutbox):
+def test_queued_and_sending_messages_keep_theirs_and_old_failures_lose_theirs(mailoutbox):
     queued = email_enqueue(message=message("queued@example.org"))
     sending = email_enqueue(message=message("sending@example.org"))
     failed = email_enqueue(message=message("failed@example.org"))
+    recent_failure = email_enqueue(message=message("recent@example.org"))
     long_ago = timezone.now() - timedelta(days=90)
     OutboxMessage.objects.filter(pk=sending.pk).update(
         status=Status.SENDING, sending_started_at=long_ago
     )
     OutboxMessage.objects.filter(pk=failed.pk).update(status=Status.FAILED, updated_at=long_ago)
+    OutboxMessage.objects.filter(pk=recent_failure.pk).update(status=Status.FAILED)
     OutboxMessage.objects.filter(pk__in=[queued.pk, sending.pk, failed.pk]).update(
         created_at=long_ago, queued_at=long_ago
     )
 
-    assert outbox_purge_bodies(now=timezone.now() + timedelta(days=365)) == 0
+    assert outbox_purge_bodies(now=timezone.now() + timedelta(days=1)) == 1
 
-    for row in (queued, sending, failed):
+    for row in (queued, sending, recent_failure):
         row.refresh_from_db()
         assert row.body_text == "Hello Anna, see you on Tuesday." and row.attachments
         assert row.purged_at is None
+    failed.refresh_from_db()
+    assert (failed.body_text, failed.attachments, failed.status) == ("", [], Status.FAILED)
+    assert outbox_retry_failed(ids=[failed.pk]) == 0  # nothing left to send
 
 
 def test_the_retention_is_a_setting(settings, mailoutbox):
