@@ -8,7 +8,7 @@ their gender counts on the stage they appear on. This module says *what* is summ
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 
 from django.db.models import F, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth, TruncQuarter, TruncYear
@@ -206,16 +206,12 @@ def balance_for_event(*, event: Event) -> EventBalance:
 # --- across events ---------------------------------------------------------------------
 
 
-def _moment(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=timezone.get_current_timezone())
-
-
 def events_in(filters: BalanceFilter) -> QuerySet[Event]:
     events = Event.objects.filter(clusters=filters.cluster).exclude(status=Event.Status.DRAFT)
     if filters.start:
-        events = events.filter(starts_at__gte=_moment(filters.start))
+        events = events.filter(starts_at__gte=services.day_start(filters.start))
     if filters.end:
-        events = events.filter(starts_at__lt=_moment(filters.end))
+        events = events.filter(starts_at__lt=services.day_start(filters.end))
     if filters.kind:
         events = events.filter(kind=filters.kind)
     if filters.topic:
@@ -230,10 +226,7 @@ def _stage_in(filters: BalanceFilter) -> QuerySet[StageRole]:
 def _released_in(filters: BalanceFilter) -> QuerySet[ReleasedCell]:
     """The released rows of the filter's events (whole events, not sessions). Releases
     that are due are drawn first, so the tables never wait for the hourly job."""
-    due = services.events_due().filter(pk__in=events_in(filters).values("pk"))
-    due_ids = list(due.values_list("pk", flat=True)[:5000])
-    if due_ids:
-        services.event_releases_draw(event_ids=due_ids)
+    services.event_releases_draw_due(among=events_in(filters).values("pk"))
     return ReleasedCell.objects.filter(
         session__isnull=True,
         release__subject=Release.Subject.EVENT,
@@ -333,9 +326,7 @@ class EventRow:
 def events_against_target(*, filters: BalanceFilter, events: list[Event]) -> list[EventRow]:
     """Where each of the given events stands, from its release: fixed queries."""
     ids = [e.pk for e in events]
-    due = list(services.events_due().filter(pk__in=ids).values_list("pk", flat=True))
-    if due:
-        services.event_releases_draw(event_ids=due)
+    services.event_releases_draw_due(among=ids)
     released = set(
         Release.objects.filter(subject=Release.Subject.EVENT, event__in=ids).values_list(
             "event_id", flat=True

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, CharField, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from events.models import Event, Registration, RegistrationTally, StageRole
@@ -113,6 +113,13 @@ def event_releases_draw(*, event_ids: Iterable[int], now: datetime | None = None
     return len(releases)
 
 
+def event_releases_draw_due(*, among: Iterable[int] | QuerySet) -> int:
+    """Draw the due releases among these events (ids, or a query of them), for a page
+    about to read them: one query when nothing is due, as on most looks."""
+    due = list(events_due().filter(pk__in=among).values_list("pk", flat=True))
+    return event_releases_draw(event_ids=due) if due else 0
+
+
 # --- a cluster's pipeline, per quarter --------------------------------------------------
 
 
@@ -122,7 +129,8 @@ def quarter_of(day: date) -> tuple[date, date]:
     return start, end
 
 
-def _moment(day: date) -> datetime:
+def day_start(day: date) -> datetime:
+    """Midnight at the start of `day` in the site's time zone."""
     return datetime.combine(day, datetime.min.time(), tzinfo=timezone.get_current_timezone())
 
 
@@ -154,7 +162,7 @@ def pipeline_release_draw(
         return existing
     sigma = privacy.noise_sigma()
     events = Event.objects.filter(
-        clusters=cluster, starts_at__gte=_moment(start), starts_at__lt=_moment(end)
+        clusters=cluster, starts_at__gte=day_start(start), starts_at__lt=day_start(end)
     ).exclude(status=Event.Status.DRAFT)
     organisations = Organisation.objects.filter(clusters=cluster).values("pk")
     [members] = privacy.release_rows(
@@ -199,15 +207,13 @@ def pipeline_release_draw(
 def programme_due(programme: Programme, *, now: datetime | None = None) -> bool:
     """Released once the programme's last day is over (plus the release delay)."""
     delay = timedelta(hours=settings.PRIVACY_RELEASE_AFTER_HOURS)
-    return _moment(programme.ends_on + timedelta(days=1)) + delay <= (now or timezone.now())
+    return day_start(programme.ends_on + timedelta(days=1)) + delay <= (now or timezone.now())
 
 
 def _application_groups(programme: Programme) -> QuerySet[Application]:
     matches = Match.objects.filter(programme=programme)
     approved = Q(status=Application.Status.APPROVED)
     mentor, mentee = Q(role=Application.Role.MENTOR), Q(role=Application.Role.MENTEE)
-    from django.db.models import Exists, OuterRef
-
     as_mentee = matches.filter(mentee=OuterRef("pk"))
     as_mentor = matches.filter(mentor=OuterRef("pk"))
     return Application.objects.filter(programme=programme).annotate(

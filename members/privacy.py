@@ -690,7 +690,7 @@ def release_tallies(
     tallies: QuerySet, *, group_by: Sequence[str], count: str, sigma: float | None = None
 ) -> list[NoisyCells]:
     """`release_rows` of rows already counted per category (events.tally)."""
-    columns = {f"statistics_k{i}": F(key) for i, key in enumerate(group_by)}
+    _flags, columns = _flag_and_key_columns({}, group_by)
     grouped = (
         tallies.order_by().annotate(**columns).values(*columns, "category")
         .annotate(statistics_n=Sum(count))
@@ -719,17 +719,18 @@ def release_sums(
     one person moved between categories changes them as much as the counts, relatively."""
     prefix = f"{person}__" if person else ""
     sigma = sigma or noise_sigma()
-    counts: dict[str, int] = {}
-    sums: dict[str, int] = {}
-    rows = rows.order_by()
-    for category in STATISTICS_CATEGORIES:
-        if category == Gender.UNDISCLOSED:
-            continue
-        got = rows.filter(_consented(prefix, category)).aggregate(n=Count("pk"), s=Sum(value))
-        counts[category], sums[category] = got["n"], min(got["s"] or 0, upper * got["n"])
-    whole = rows.aggregate(n=Count("pk"), s=Sum(value))
-    counts[Gender.UNDISCLOSED] = whole["n"] - sum(counts.values())
-    sums[Gender.UNDISCLOSED] = (whole["s"] or 0) - sum(sums.values())
+    counted = [c for c in STATISTICS_CATEGORIES if c != Gender.UNDISCLOSED]
+    annotations = {"n": Count("pk"), "s": Sum(value)}
+    for i, category in enumerate(counted):
+        is_category = _consented(prefix, category)
+        annotations[f"n{i}"] = Count("pk", filter=is_category)
+        annotations[f"s{i}"] = Sum(value, filter=is_category)
+    got = rows.order_by().aggregate(**annotations)  # one query
+    counts = {c: got[f"n{i}"] for i, c in enumerate(counted)}
+    sums = {c: min(got[f"s{i}"] or 0, upper * counts[c]) for i, c in enumerate(counted)}
+    # The rest of the total, as everywhere: undisclosed.
+    counts[Gender.UNDISCLOSED] = got["n"] - sum(counts.values())
+    sums[Gender.UNDISCLOSED] = (got["s"] or 0) - sum(sums.values())
     [n] = _draw({("n",): counts}, sigma=sigma)
     [total] = _draw({("sum",): sums}, sigma=sigma * upper)
     return n, total

@@ -1,9 +1,8 @@
 """Drawing releases in tests as the hourly job would."""
 
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 from django.conf import settings
-from django.utils import timezone
 
 from insights import services
 
@@ -12,6 +11,5 @@ def draw_quarter(cluster, start):
     """Draw a cluster's pipeline of the quarter of `start` as the hourly job does just
     after that quarter ends (pages never draw pipelines)."""
     _start, end = services.quarter_of(start)
-    ended = datetime.combine(end, time(), tzinfo=timezone.get_current_timezone())
-    now = ended + timedelta(hours=settings.PRIVACY_RELEASE_AFTER_HOURS + 1)
+    now = services.day_start(end) + timedelta(hours=settings.PRIVACY_RELEASE_AFTER_HOURS + 1)
     return services.pipeline_release_draw(cluster=cluster, start=start, now=now)
