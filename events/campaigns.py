@@ -3,7 +3,8 @@
 Audience. A campaign names criteria; a member is in the audience when they match every
 criterion the organiser filled in, and within one criterion any of its chosen values:
 (cluster A or B) and (kind SME) and (country AT or DE) … A campaign with no member
-criteria reaches no members (never "everyone"). Members are active accounts; those who
+criteria reaches no members (never "everyone"). Members are active accounts confirmed at
+an organisation that belongs to a cluster today (`members.membership`); those who
 turned invitations off, or chose invitation topics the event is not about, are left out,
 and so is anyone already registered for the event. The uploaded e-mail list adds its
 addresses on top: an address of a member adds that member (their preferences still
@@ -43,7 +44,7 @@ from events import ical, selectors, services
 from events.models import Campaign, CampaignRecipient, Event, Invitation, Registration
 from members.models import Cluster, Organisation, Profile, Sector, Topic, User
 from members.preferences import INVITATIONS, unsubscribe_url, users_wanting
-from members.selectors import clusters_managed_by
+from members.selectors import active_memberships, clusters_managed_by
 from notifications.services import email_enqueue, keys_already_queued, list_unsubscribe_headers
 
 CHUNK_SIZE = 500
@@ -94,7 +95,7 @@ def _member_criteria(campaign: Campaign) -> Q | None:
         conditions.append(
             Q(
                 Exists(
-                    Organisation.clusters.through.objects.filter(
+                    active_memberships().filter(
                         organisation__profiles__user=OuterRef("pk"), cluster_id__in=cluster_ids
                     )
                 )
@@ -143,6 +144,12 @@ def _member_criteria(campaign: Campaign) -> Q | None:
         )
     if not conditions:
         return None
+    # Only members: confirmed at an organisation that belongs to a cluster today. A
+    # signed-in visitor's own interests or country never put them in an audience.
+    conditions.insert(
+        0,
+        Q(Exists(active_memberships().filter(organisation_id=OuterRef("profile__organisation")))),
+    )
     combined = conditions[0]
     for condition in conditions[1:]:
         combined &= condition

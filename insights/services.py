@@ -18,7 +18,8 @@ from events.models import Event, Registration, RegistrationTally, StageRole
 from insights.models import Release, ReleasedCell
 from matchmaking.models import Application, Feedback, Match, Programme
 from members import privacy
-from members.models import Cluster, Organisation, User
+from members.models import Cluster
+from members.selectors import cluster_member_users
 
 RS = Registration.Status
 # Each registration is released in exactly one of these groups (by its status), so its
@@ -164,9 +165,8 @@ def pipeline_release_draw(
     events = Event.objects.filter(
         clusters=cluster, starts_at__gte=day_start(start), starts_at__lt=day_start(end)
     ).exclude(status=Event.Status.DRAFT)
-    organisations = Organisation.objects.filter(clusters=cluster).values("pk")
     [members] = privacy.release_rows(
-        User.objects.filter(is_active=True, profile__organisation__in=organisations),
+        cluster_member_users(cluster=cluster, start=start, end=end),
         group_by=[], person="", sigma=sigma,
     )  # fmt: skip
     people = privacy.release_people(

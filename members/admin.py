@@ -22,11 +22,16 @@ from django.db.models.constants import LOOKUP_SEP
 
 from members import services
 from members.models import (
+    Affiliation,
     Cluster,
+    ClusterMembership,
     ClusterOrganiser,
     GenderIdentity,
     Language,
+    MembershipLog,
     Organisation,
+    OrganisationContact,
+    OrganisationDomain,
     Profile,
     Sector,
     StatisticsAccess,
@@ -322,7 +327,9 @@ class ProfileAdmin(GenderSafeAdmin):
     list_filter = ["visibility", "mentoring_stance", "organisation__kind"]
     search_fields = ["display_name", "user__email", "organisation__name"]
     list_select_related = ["organisation"]
-    autocomplete_fields = ["user", "organisation"]
+    autocomplete_fields = ["user"]
+    # The organisation follows the person's confirmed affiliation (members/membership.py).
+    readonly_fields = ["organisation"]
     filter_horizontal = ["languages", "sectors", "expertise", "interests"]
 
 
@@ -351,13 +358,84 @@ class ClusterAdmin(GenderSafeAdmin):
     inlines = [ClusterOrganiserInline]
 
 
+class ReadOnlyInline(admin.TabularInline):
+    """Membership is decided on the site's own pages, where each decision is logged and
+    the people concerned are told; the admin shows it."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ClusterMembershipInline(ReadOnlyInline):
+    model = ClusterMembership
+    fields = ["cluster", "status", "joined_on", "left_on"]
+    readonly_fields = fields
+
+
+class OrganisationDomainInline(ReadOnlyInline):
+    model = OrganisationDomain
+    fields = ["domain", "created_at"]
+    readonly_fields = fields
+
+
+class OrganisationContactInline(ReadOnlyInline):
+    model = OrganisationContact
+    fields = ["email", "created_at"]
+    readonly_fields = fields
+
+
 @admin.register(Organisation)
 class OrganisationAdmin(GenderSafeAdmin):
     list_display = ["name", "kind", "country", "region"]
-    list_filter = ["kind", "clusters"]
+    list_filter = ["kind", "cluster_memberships__cluster"]
     search_fields = ["name", "region"]
     prepopulated_fields = {"slug": ["name"]}
-    filter_horizontal = ["sectors", "clusters"]
+    filter_horizontal = ["sectors"]
+    inlines = [ClusterMembershipInline, OrganisationDomainInline, OrganisationContactInline]
+
+
+@admin.register(Affiliation)
+class AffiliationAdmin(GenderSafeAdmin):
+    """People's links to organisations, read-only: answered on the requests page."""
+
+    list_display = ["user", "organisation", "status", "is_admin", "requested_at", "decided_at"]
+    list_filter = ["status", "is_admin", "confirmed_via"]
+    list_select_related = ["user", "organisation"]
+    search_fields = ["user__email", "organisation__name"]
+    readonly_fields = [
+        "user", "organisation", "status", "is_admin", "confirmed_via", "requested_at",
+        "decided_at", "ended_at",
+    ]  # fmt: skip
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(MembershipLog)
+class MembershipLogAdmin(GenderSafeAdmin):
+    """Who decided what about membership, and when: read-only, kept as written."""
+
+    list_display = ["at", "actor", "action", "person", "organisation", "cluster", "detail"]
+    list_filter = ["action", "cluster"]
+    list_select_related = ["actor", "person", "organisation", "cluster"]
+    search_fields = ["person__email", "actor__email", "organisation__name", "detail"]
+    date_hierarchy = "at"
+    readonly_fields = ["at", "actor", "action", "person", "organisation", "cluster", "detail"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Topic)

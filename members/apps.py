@@ -14,3 +14,5 @@ class MembersConfig(AppConfig):
         from members.admin import admin_site_guard_gender
 
         admin_site_guard_gender(site=admin.site)
+
+        from members import receivers  # noqa: F401  (connects allauth's signals)

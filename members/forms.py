@@ -6,7 +6,15 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from members import services
-from members.models import GenderIdentity, Language, Organisation, Profile, Sector, Topic
+from members.models import (
+    ClusterMembership,
+    GenderIdentity,
+    Language,
+    Organisation,
+    Profile,
+    Sector,
+    Topic,
+)
 
 
 @cache
@@ -60,15 +68,11 @@ class ProfileForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         label=_("Interests — what I am looking for"),
     )
-    organisation = forms.ModelChoiceField(
-        Organisation.objects.order_by("name"), required=False, label=_("Organisation")
-    )
 
     class Meta:
         model = Profile
         fields = [
             "display_name",
-            "organisation",
             "job_title",
             "country",
             "timezone",
@@ -198,3 +202,49 @@ class MessagePreferencesForm(forms.Form):
     reminders = forms.BooleanField(
         required=False, label=_("Reminders before events I registered for")
     )
+
+
+class AffiliationRequestForm(forms.Form):
+    organisation = forms.ModelChoiceField(
+        Organisation.objects.order_by("name"),
+        label=_("Organisation"),
+        help_text=_(
+            "Its admins or the cluster's organisers confirm that you work there; with a "
+            "verified address at its domain you join at once."
+        ),
+    )
+
+
+class DomainRuleForm(forms.Form):
+    domain = forms.CharField(
+        label=_("Domain"),
+        max_length=253,
+        help_text=_("People with a verified address exactly at this domain join at once."),
+        widget=forms.TextInput(attrs={"placeholder": "acme.example", "spellcheck": "false"}),
+    )
+
+
+class ClusterMembershipForm(forms.Form):
+    organisation = forms.ModelChoiceField(
+        Organisation.objects.order_by("name"), label=_("Organisation")
+    )
+    status = forms.ChoiceField(choices=ClusterMembership.Status.choices, label=_("Status"))
+    joined_on = forms.DateField(
+        label=_("Member since"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Empty: since before records."),
+    )
+    left_on = forms.DateField(
+        label=_("Left on"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("The first day without access. Empty for a former member: today."),
+    )
+
+    def clean(self):
+        data = super().clean()
+        joined, left = data.get("joined_on"), data.get("left_on")
+        if joined and left and left <= joined:
+            self.add_error("left_on", _("The end comes after the start."))
+        return data

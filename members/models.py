@@ -5,6 +5,7 @@ serializer or admin page can carry it by accident; only `members/privacy.py` rea
 """
 
 import uuid
+from datetime import date
 from pathlib import Path
 
 from django.conf import settings
@@ -16,6 +17,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
@@ -196,7 +198,11 @@ class Organisation(models.Model):
     sectors = models.ManyToManyField(Sector, blank=True, related_name="organisations")
     website = models.URLField(blank=True)
     description = models.TextField(blank=True, validators=[MaxLengthValidator(4000)])
-    clusters = models.ManyToManyField(Cluster, blank=True, related_name="organisations")
+    # Every cluster membership the organisation has had, former ones too: who counts as a
+    # member today is `ClusterMembership.objects.active_on(day)`, never this field alone.
+    clusters = models.ManyToManyField(
+        Cluster, through="ClusterMembership", blank=True, related_name="organisations"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -208,6 +214,226 @@ class Organisation(models.Model):
 
     def get_absolute_url(self):
         return reverse("members:organisation_detail", kwargs={"slug": self.slug})
+
+
+class ClusterMembershipQuerySet(models.QuerySet):
+    def active_on(self, day: date) -> "ClusterMembershipQuerySet":
+        """Memberships in force on `day`: started by then and not yet ended."""
+        return self.filter(
+            Q(joined_on__isnull=True) | Q(joined_on__lte=day),
+            Q(left_on__isnull=True) | Q(left_on__gt=day),
+        )
+
+    def active_during(self, start: date, end: date) -> "ClusterMembershipQuerySet":
+        """Memberships in force on some day of [start, end)."""
+        return self.filter(
+            Q(joined_on__isnull=True) | Q(joined_on__lt=end),
+            Q(left_on__isnull=True) | Q(left_on__gt=start),
+        )
+
+
+class ClusterMembership(models.Model):
+    """An organisation's membership of a cluster, kept by the cluster's organisers.
+
+    Members-only access follows the memberships in force today; figures of a past period
+    count the memberships in force then. The dates decide; a former member's `left_on` is
+    the first day without access.
+    """
+
+    class Status(models.TextChoices):
+        MEMBER = "member", _("Member")
+        PARTNER = "partner", _("Partner")
+        FORMER = "former", _("Former member")
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="memberships")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="cluster_memberships"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.MEMBER)
+    joined_on = models.DateField(
+        _("member since"), null=True, blank=True, help_text=_("Empty: since before records.")
+    )
+    left_on = models.DateField(
+        _("left on"), null=True, blank=True, help_text=_("The first day without access.")
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ClusterMembershipQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["cluster", "organisation"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cluster", "organisation"], name="unique_cluster_membership"
+            ),
+            models.CheckConstraint(
+                condition=Q(joined_on__isnull=True)
+                | Q(left_on__isnull=True)
+                | Q(joined_on__lt=F("left_on")),
+                name="cluster_membership_dates_ordered",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="former") | Q(left_on__isnull=False),
+                name="former_member_has_left_on",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.organisation} in {self.cluster} ({self.get_status_display()})"
+
+    def is_active_on(self, day: date) -> bool:
+        return (self.joined_on is None or self.joined_on <= day) and (
+            self.left_on is None or day < self.left_on
+        )
+
+
+class Affiliation(models.Model):
+    """A person's link to an organisation: a request until someone entitled confirms it.
+
+    The organisation's admins, the organisers of its clusters or its domain rule confirm;
+    leaving or removal ends it. A person has at most one open (requested or confirmed)
+    affiliation; ended ones stay as history.
+    """
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        CONFIRMED = "confirmed", _("Confirmed")
+        DECLINED = "declined", _("Declined")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+        ENDED = "ended", _("Ended")
+
+    class Via(models.TextChoices):
+        ORGANISATION_ADMIN = "organisation_admin", _("an admin of the organisation")
+        ORGANISER = "organiser", _("an organiser of the cluster")
+        STAFF = "staff", _("site staff")
+        DOMAIN = "domain", _("a verified address at the organisation's domain")
+        CONTACT = "contact", _("a verified address listed as the organisation's contact")
+        EXISTING = "existing", _("the profile before confirmation existed")
+
+    OPEN = (Status.REQUESTED, Status.CONFIRMED)
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="affiliations"
+    )
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="affiliations"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
+    is_admin = models.BooleanField(
+        _("organisation admin"),
+        default=False,
+        help_text=_("Answers the organisation's requests and keeps its domain rule."),
+    )
+    confirmed_via = models.CharField(max_length=24, choices=Via.choices, blank=True)
+    requested_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(status__in=["requested", "confirmed"]),
+                name="one_open_affiliation_per_person",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_admin=False) | Q(status="confirmed"),
+                name="only_confirmed_affiliations_admin",
+            ),
+        ]
+        indexes = [models.Index(fields=["organisation", "status"])]
+
+    def __str__(self):
+        return f"{self.user} at {self.organisation} ({self.get_status_display()})"
+
+
+class OrganisationDomain(models.Model):
+    """The domain rule: a verified address at this domain confirms the affiliation."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="domains")
+    domain = models.CharField(
+        max_length=253, unique=True, help_text=_("Exactly the part after @, e.g. acme.example.")
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self):
+        return self.domain
+
+
+class OrganisationContact(models.Model):
+    """An address the cluster's CRM lists for an organisation: its owner becomes an admin
+    of the organisation once they hold that address, verified, on their account."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="contacts"
+    )
+    email = models.EmailField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(
+                "organisation", Lower("email"), name="unique_organisation_contact_ci"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.email} for {self.organisation}"
+
+
+class MembershipLog(models.Model):
+    """Who decided what about membership, and when. Append-only."""
+
+    class Action(models.TextChoices):
+        REQUESTED = "requested", _("requested to join")
+        CONFIRMED = "confirmed", _("confirmed")
+        DECLINED = "declined", _("declined")
+        WITHDRAWN = "withdrawn", _("withdrew the request")
+        LEFT = "left", _("left")
+        REMOVED = "removed", _("removed")
+        ADMIN_GRANTED = "admin_granted", _("made organisation admin")
+        ADMIN_REVOKED = "admin_revoked", _("no longer organisation admin")
+        DOMAIN_ADDED = "domain_added", _("added a domain rule")
+        DOMAIN_REMOVED = "domain_removed", _("removed a domain rule")
+        CLUSTER_CHANGED = "cluster_changed", _("changed a cluster membership")
+        IMPORTED = "imported", _("imported from the CRM")
+
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("Empty: decided by a rule (domain, contact list)."),
+    )
+    action = models.CharField(max_length=24, choices=Action.choices)
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    organisation = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cluster = models.ForeignKey(
+        Cluster, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    detail = models.CharField(max_length=240, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [
+            models.Index(fields=["organisation", "at"]),
+            models.Index(fields=["cluster", "at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_action_display()}"
 
 
 def profile_photo_path(instance: "Profile", filename: str) -> str:
@@ -240,8 +466,16 @@ class Profile(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
     )
     display_name = models.CharField(max_length=120)
+    # The organisation this person's confirmed affiliation is with (None while a request
+    # is pending). Written only by `members/membership.py`, which keeps it in step with
+    # `Affiliation`; every member check downstream reads it.
     organisation = models.ForeignKey(
-        Organisation, null=True, blank=True, on_delete=models.SET_NULL, related_name="profiles"
+        Organisation,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="profiles",
+        help_text=_("Set by confirming the person's affiliation, never typed in."),
     )
     job_title = models.CharField(max_length=120, blank=True)
     country = CountryField(blank=True)

@@ -1,20 +1,151 @@
 """Reads of members data, already scoped to what the requesting user may see."""
 
+from datetime import date
+
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
-from members.models import Cluster, ClusterOrganiser, Organisation, Profile, User
+from members.models import (
+    Affiliation,
+    Cluster,
+    ClusterMembership,
+    ClusterOrganiser,
+    MembershipLog,
+    Organisation,
+    Profile,
+    User,
+)
+
+
+def current_memberships_prefetch(prefix: str = "") -> Prefetch:
+    """Prefetch an organisation's memberships in force today as `current_memberships`."""
+    return Prefetch(
+        f"{prefix}cluster_memberships",
+        queryset=ClusterMembership.objects.active_on(timezone.localdate())
+        .select_related("cluster")
+        .order_by("cluster__name"),
+        to_attr="current_memberships",
+    )
 
 
 def clusters_for_user(*, user: User) -> QuerySet[Cluster]:
-    """Clusters a person belongs to: through their organisation, or as an organiser."""
-    if not user.is_authenticated:
+    """Clusters a person belongs to today: through the organisation their confirmed
+    affiliation is with, while its membership of the cluster is in force; or as organiser."""
+    if not user.is_authenticated or not user.is_active:
         return Cluster.objects.none()
-    via_organisation = Organisation.clusters.through.objects.filter(
+    via_organisation = ClusterMembership.objects.active_on(timezone.localdate()).filter(
         cluster_id=OuterRef("pk"), organisation__profiles__user=user
     )
     as_organiser = ClusterOrganiser.objects.filter(cluster_id=OuterRef("pk"), user=user)
     return Cluster.objects.filter(Q(Exists(via_organisation)) | Q(Exists(as_organiser)))
+
+
+def user_is_member(*, user: User) -> bool:
+    """A member of this site: belongs to some cluster today, organises one, or is staff.
+    Everyone else signed in is a visitor (public events, their own profile)."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return user.is_staff or clusters_for_user(user=user).exists()
+
+
+def cluster_member_users(*, cluster: Cluster, start: date, end: date) -> QuerySet[User]:
+    """People who were members of `cluster` on some day of [start, end), by their current
+    confirmed affiliation (an affiliation's past is not replayed)."""
+    organisations = ClusterMembership.objects.active_during(start, end).filter(cluster=cluster)
+    return User.objects.filter(
+        is_active=True, profile__organisation__in=organisations.values("organisation_id")
+    )
+
+
+def active_memberships(*, day: date | None = None) -> QuerySet[ClusterMembership]:
+    return ClusterMembership.objects.active_on(day or timezone.localdate())
+
+
+def organisation_admins(*, organisation: Organisation) -> QuerySet[User]:
+    return User.objects.filter(
+        is_active=True,
+        affiliations__organisation=organisation,
+        affiliations__status=Affiliation.Status.CONFIRMED,
+        affiliations__is_admin=True,
+    ).order_by("pk")
+
+
+def user_is_organisation_admin(*, user: User, organisation: Organisation) -> bool:
+    return organisation_admins(organisation=organisation).filter(pk=user.pk).exists()
+
+
+def user_organises_organisation(*, user: User, organisation: Organisation) -> bool:
+    """An organiser of a cluster the organisation belongs to (or has asked to, or left):
+    organisers keep the people of every organisation in their cluster's books."""
+    return ClusterMembership.objects.filter(
+        organisation=organisation, cluster__organiser_roles__user=user
+    ).exists()
+
+
+def organisations_decided_by(*, user: User) -> QuerySet[Organisation]:
+    """Organisations whose people this person confirms: as their admin, as an organiser of
+    one of their clusters, or all of them as staff."""
+    if not user.is_authenticated or not user.is_active:
+        return Organisation.objects.none()
+    if user.is_staff:
+        return Organisation.objects.all()
+    admin_of = Affiliation.objects.filter(
+        organisation_id=OuterRef("pk"), user=user, status=Affiliation.Status.CONFIRMED,
+        is_admin=True,
+    )  # fmt: skip
+    organised = ClusterMembership.objects.filter(
+        organisation_id=OuterRef("pk"), cluster__organiser_roles__user=user
+    )
+    return Organisation.objects.filter(Q(Exists(admin_of)) | Q(Exists(organised)))
+
+
+def pending_requests_for(*, user: User) -> QuerySet[Affiliation]:
+    """Requests this person may answer, oldest first."""
+    return (
+        Affiliation.objects.filter(
+            status=Affiliation.Status.REQUESTED,
+            organisation__in=organisations_decided_by(user=user).values("pk"),
+        )
+        .select_related("user__profile", "organisation")
+        .order_by("requested_at", "pk")
+    )
+
+
+def affiliation_of(*, user: User) -> Affiliation | None:
+    """The person's open affiliation (requested or confirmed), if any."""
+    return (
+        Affiliation.objects.filter(user=user, status__in=Affiliation.OPEN)
+        .select_related("organisation")
+        .first()
+    )
+
+
+def affiliations_history(*, user: User) -> QuerySet[Affiliation]:
+    return Affiliation.objects.filter(user=user).select_related("organisation")
+
+
+def organisation_affiliations(*, organisation: Organisation) -> QuerySet[Affiliation]:
+    """The organisation's confirmed people, for its admins and organisers."""
+    return (
+        Affiliation.objects.filter(organisation=organisation, status=Affiliation.Status.CONFIRMED)
+        .select_related("user__profile")
+        .order_by("user__profile__display_name", "pk")
+    )
+
+
+def membership_log(*, organisation: Organisation | None = None, cluster: Cluster | None = None):
+    log = MembershipLog.objects.select_related("actor", "person", "organisation", "cluster")
+    if organisation is not None:
+        log = log.filter(organisation=organisation)
+    if cluster is not None:
+        log = log.filter(
+            Q(cluster=cluster)
+            | Q(organisation__in=ClusterMembership.objects.filter(cluster=cluster).values(
+                "organisation_id"
+            ))
+        )  # fmt: skip
+    return log
 
 
 def clusters_managed_by(*, user: User) -> QuerySet[Cluster]:
@@ -64,18 +195,22 @@ def profiles_visible_to(*, viewer: User) -> QuerySet[Profile]:
     """Profiles this person may see in the directory and on profile pages.
 
     - everyone sees their own profile;
-    - "all members" profiles are seen by every signed-in member;
-    - "cluster" profiles by people who share one of the profile organisation's clusters
-      (as members or as organisers of that cluster);
+    - "all members" profiles are seen by every member (`user_is_member`);
+    - "cluster" profiles by people who share one of the clusters the profile's
+      organisation belongs to today (as members or as organisers of that cluster);
     - hidden profiles only by their owner and staff.
+
+    A signed-in visitor whose affiliation is not confirmed sees their own profile only.
     """
     base = Profile.objects.filter(user__is_active=True)
     if not viewer.is_authenticated:
         return base.none()
     if viewer.is_staff:
         return base
-    viewer_clusters = clusters_for_user(user=viewer).values("pk")
-    shares_cluster = Organisation.clusters.through.objects.filter(
+    viewer_clusters = list(clusters_for_user(user=viewer).values_list("pk", flat=True))
+    if not viewer_clusters:
+        return base.filter(user=viewer)
+    shares_cluster = active_memberships().filter(
         organisation_id=OuterRef("organisation_id"), cluster_id__in=viewer_clusters
     )
     return base.filter(
@@ -100,7 +235,11 @@ def profile_get_visible(*, viewer: User, pk: int) -> Profile:
         profiles_visible_to(viewer=viewer)
         .select_related("organisation", "user")
         .prefetch_related(
-            "expertise", "interests", "languages", "sectors", "organisation__clusters"
+            "expertise",
+            "interests",
+            "languages",
+            "sectors",
+            current_memberships_prefetch("organisation__"),
         )
         .filter(pk=pk)
         .first()
@@ -119,7 +258,9 @@ def profile_for_owner(*, user: User) -> Profile:
 
 
 def organisation_list(*, search: str = "", kind: str = "") -> QuerySet[Organisation]:
-    qs = Organisation.objects.prefetch_related("clusters", "sectors").order_by("name", "pk")
+    qs = Organisation.objects.prefetch_related(current_memberships_prefetch(), "sectors").order_by(
+        "name", "pk"
+    )
     if search:
         qs = qs.filter(Q(name__icontains=search) | Q(region__icontains=search))
     if kind:
@@ -129,7 +270,9 @@ def organisation_list(*, search: str = "", kind: str = "") -> QuerySet[Organisat
 
 def organisation_get(*, slug: str) -> Organisation:
     organisation = (
-        Organisation.objects.prefetch_related("clusters", "sectors").filter(slug=slug).first()
+        Organisation.objects.prefetch_related(current_memberships_prefetch(), "sectors")
+        .filter(slug=slug)
+        .first()
     )
     if organisation is None:
         raise Http404("No such organisation.")
@@ -152,16 +295,30 @@ def cluster_get(*, slug: str) -> Cluster:
 
 
 def cluster_organisations(*, cluster: Cluster) -> QuerySet[Organisation]:
-    return cluster.organisations.prefetch_related("sectors").order_by("name")
+    """The organisations in the cluster today (members and partners)."""
+    current = active_memberships().filter(cluster=cluster).values("organisation_id")
+    return Organisation.objects.filter(pk__in=current).prefetch_related("sectors").order_by("name")
+
+
+def cluster_memberships(*, cluster: Cluster) -> QuerySet[ClusterMembership]:
+    """Every membership of the cluster, former ones too, for its organisers."""
+    return cluster.memberships.select_related("organisation").order_by("organisation__name")
 
 
 def cluster_member_profiles(*, cluster: Cluster) -> QuerySet[Profile]:
-    """Every active member of a cluster, for its organisers (never for other members)."""
+    """Every member of a cluster today, for its organisers (never for other members)."""
+    current = active_memberships().filter(cluster=cluster).values("organisation_id")
     return (
-        Profile.objects.filter(user__is_active=True, organisation__clusters=cluster)
+        Profile.objects.filter(user__is_active=True, organisation__in=current)
         .select_related("organisation", "user")
         .order_by("display_name", "pk")
     )
+
+
+def current_clusters(*, organisation: Organisation) -> QuerySet[Cluster]:
+    """The clusters the organisation belongs to today."""
+    current = active_memberships().filter(organisation=organisation).values("cluster_id")
+    return Cluster.objects.filter(pk__in=current).order_by("name")
 
 
 def cluster_organisers(*, cluster: Cluster) -> QuerySet[ClusterOrganiser]:

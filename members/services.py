@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from rest_framework.authtoken.models import Token
 
-from members import api_tokens, personal_data, preferences, privacy, selectors
+from members import api_tokens, membership, personal_data, preferences, privacy, selectors
 from members.models import (
     Cluster,
     ClusterOrganiser,
@@ -34,9 +34,9 @@ from notifications.services import outbox_erase_person
 logger = logging.getLogger(__name__)
 
 PROFILE_M2M_FIELDS = ("languages", "sectors", "expertise", "interests")
+# Not the organisation: it follows the confirmed affiliation (members/membership.py).
 PROFILE_EDITABLE_FIELDS = (
     "display_name",
-    "organisation",
     "job_title",
     "country",
     "bio",
@@ -239,6 +239,18 @@ def personal_data_export(*, user: User) -> dict[str, Any]:
                 gender.consent_changed_at.isoformat() if gender.consent_changed_at else None
             ),
         }
+    data["affiliations"] = [
+        {
+            "organisation": a.organisation.name,
+            "status": a.status,
+            "organisation_admin": a.is_admin,
+            "confirmed_via": a.confirmed_via or None,
+            "requested_at": a.requested_at.isoformat(),
+            "decided_at": a.decided_at.isoformat() if a.decided_at else None,
+            "ended_at": a.ended_at.isoformat() if a.ended_at else None,
+        }
+        for a in selectors.affiliations_history(user=user)
+    ]
     data["message_preferences"] = preferences.preferences_export(user=user)
     for section, exporter in personal_data.exporters().items():
         data[section] = exporter(user)
@@ -270,6 +282,7 @@ def account_erase(*, user: User) -> None:
     preferences.preferences_erase(user=user)
     EmailAddress.objects.filter(user=user).delete()
     ClusterOrganiser.objects.filter(user=user).delete()
+    membership.affiliations_erase(user=user)
     api_tokens.api_token_revoke(user=user)
     # The log of who looked at gender figures keeps the looks, not who it was.
     StatisticsAccess.objects.filter(user=user).update(user=None)

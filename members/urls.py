@@ -1,6 +1,6 @@
 from django.urls import path
 
-from members import views
+from members import membership_views, views
 
 app_name = "members"
 
@@ -25,4 +25,24 @@ urlpatterns = [
     path("clusters/", views.ClusterListView.as_view(), name="cluster_list"),
     path("clusters/<slug:slug>/", views.ClusterDetailView.as_view(), name="cluster_detail"),
     path("clusters/<slug:slug>/manage/", views.ClusterManageView.as_view(), name="cluster_manage"),
+    path(
+        "clusters/<slug:slug>/manage/memberships/",
+        membership_views.ClusterMembershipsView.as_view(),
+        name="cluster_memberships",
+    ),
+    path(
+        "me/organisation/",
+        membership_views.MyOrganisationView.as_view(),
+        name="my_organisation",
+    ),
+    path(
+        "memberships/requests/",
+        membership_views.MembershipRequestsView.as_view(),
+        name="membership_requests",
+    ),
+    path(
+        "organisations/<slug:slug>/people/",
+        membership_views.OrganisationPeopleView.as_view(),
+        name="organisation_people",
+    ),
 ]

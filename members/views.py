@@ -5,7 +5,8 @@ from django.contrib.auth import logout
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -69,6 +70,7 @@ class DirectoryView(LoginRequiredMixin, View):
             "members/directory.html",
             {
                 "filter": directory_filter,
+                "is_member": selectors.user_is_member(user=request.user),
                 "page_obj": paginate(request, results),
                 "querystring": querystring_without_page(request),
             },
@@ -313,7 +315,16 @@ class OrganisationDetailView(LoginRequiredMixin, View):
 
 class ClusterListView(LoginRequiredMixin, View):
     def get(self, request):
-        clusters = selectors.cluster_list().annotate(organisation_count=Count("organisations"))
+        current = selectors.active_memberships().filter(cluster=OuterRef("pk"))
+        clusters = selectors.cluster_list().annotate(
+            organisation_count=Coalesce(
+                Subquery(
+                    current.values("cluster").annotate(n=Count("pk")).values("n"),
+                    output_field=IntegerField(),
+                ),
+                0,
+            )
+        )
         return render(request, "members/cluster_list.html", {"clusters": clusters})
 
 
@@ -340,16 +351,17 @@ class ClusterManageView(LoginRequiredMixin, View):
 
     def context(self, request, cluster, topic_form=None, targets_form=None):
         profiles = selectors.cluster_member_profiles(cluster=cluster)
+        organisations = selectors.cluster_organisations(cluster=cluster).order_by()
         return {
             "cluster": cluster,
             "targets_form": targets_form
             or ClusterTargetsForm(initial={f: getattr(cluster, f) for f in self.TARGET_FIELDS}),
             "organisers": selectors.cluster_organisers(cluster=cluster),
             "member_count": profiles.count(),
-            "organisation_count": cluster.organisations.count(),
+            "organisation_count": organisations.count(),
             "kind_counts": [
                 (Organisation.Kind(row["kind"]).label, row["n"])
-                for row in cluster.organisations.values("kind")
+                for row in organisations.values("kind")
                 .annotate(n=Count("pk"))
                 .order_by("-n", "kind")
             ],

@@ -8,9 +8,11 @@ import itertools
 
 import factory
 from allauth.account.models import EmailAddress
+from django.utils import timezone
 from django.utils.text import slugify
 
 from members.models import (
+    Affiliation,
     Cluster,
     ClusterOrganiser,
     GenderIdentity,
@@ -116,6 +118,21 @@ class ProfileFactory(factory.django.DjangoModelFactory):
     display_name = factory.Sequence(lambda n: f"Member Person {n}")
     organisation = None
     visibility = Profile.Visibility.CLUSTER
+
+    @factory.post_generation
+    def affiliation(self, create, extracted, **kwargs):
+        """A profile with an organisation stands for a confirmed affiliation, as after
+        `members.membership` confirmed it; pass `affiliation=False` for a bare profile."""
+        if create and self.organisation_id and extracted is not False:
+            Affiliation.objects.get_or_create(
+                user=self.user,
+                status=Affiliation.Status.CONFIRMED,
+                defaults={
+                    "organisation_id": self.organisation_id,
+                    "confirmed_via": Affiliation.Via.ORGANISER,
+                    "decided_at": timezone.now(),
+                },
+            )
 
     @factory.post_generation
     def expertise(self, create, extracted, **kwargs):
