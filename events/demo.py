@@ -261,7 +261,9 @@ class _People:
             p.email: cluster_of_org.get(p.organisation, set()) if p.organisation else set()
             for p in people
         }
-        self.members = [p.email for p in people if p.organisation and not p.is_staff]
+        # People of an organisation in some cluster today: not a pending request, nor the
+        # people of an organisation that has left its cluster.
+        self.members = [p.email for p in people if self.clusters_of[p.email] and not p.is_staff]
         self.rng = rng
 
     def in_clusters(self, clusters: tuple[str, ...]) -> list[str]:

@@ -1,6 +1,7 @@
 """REST API of members data. No serializer here has a gender field, by design."""
 
 from django_countries.serializers import CountryFieldMixin
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import generics, serializers
 
 from members import selectors, services
@@ -21,12 +22,19 @@ class ClusterSerializer(CountryFieldMixin, serializers.ModelSerializer):
 
 
 class OrganisationSerializer(CountryFieldMixin, serializers.ModelSerializer):
-    clusters = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    clusters = serializers.SerializerMethodField(
+        help_text="The clusters the organisation belongs to today (members and partners)."
+    )
     sectors = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
 
     class Meta:
         model = Organisation
         fields = ["slug", "name", "kind", "country", "region", "website", "sectors", "clusters"]
+
+    @extend_schema_field(serializers.ListField(child=serializers.SlugField()))
+    def get_clusters(self, organisation: Organisation) -> list[str]:
+        # `selectors.organisation_list` prefetches the memberships in force today.
+        return [m.cluster.slug for m in organisation.current_memberships]
 
 
 class ProfileSerializer(CountryFieldMixin, serializers.ModelSerializer):

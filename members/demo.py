@@ -5,13 +5,27 @@ countries and about three hundred members, plus fixed logins for a staff user, o
 organiser per cluster and a few ordinary members. Every name, company and domain is made
 up (`.example` / `.example.org`); any likeness to a real organisation is a coincidence.
 
+Membership is confirmed as on a live site: every person with an organisation has a
+confirmed affiliation (most "from before confirmation existed", a few confirmed by their
+cluster's organiser lately) and organisations belong to clusters as members or partners
+since a given year. The demo also shows one pending request (a new engineer at Traunstein
+Motion Systems, whose address at its Czech subsidiary's subdomain does not match the
+company's domain rule), that company's domain rule and its admin (the member login Anna
+Keller), a former member of the maritime cluster that left a few months ago, and the
+membership log of these decisions. These rows are written directly, like the rest of the
+network: the seed queues no mail.
+
 The whole network is first planned in memory from fixed seeds (`random.Random(2027)` and
 seeded Faker instances), so every run plans exactly the same rows; only then is the
 database brought in line with the plan. Rows are keyed by slug (clusters, organisations)
-and e-mail (users), and a row is written only where it differs from the plan, so a second
-run changes nothing. Two things are written only when an account is created and never
-compared afterwards: its password (a fresh salt would count as a change) and its gender
-(read only by `members.privacy`, and once set it is the member's to change).
+and e-mail (users), affiliations by person and organisation, cluster memberships by cluster
+and organisation, log entries by what was decided about whom; a row is written only where
+it differs from the plan, so a second run changes nothing. The recent membership history
+(requests, decisions, the former member's end) is dated back from the Monday of the
+current week, as in the events demo, so a run in a later week moves it. Two things are
+written only when an account is created and never compared afterwards: its password (a
+fresh salt would count as a change) and its gender (read only by `members.privacy`, and
+once set it is the member's to change).
 """
 
 import random
@@ -20,22 +34,28 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import models, transaction
+from django.utils import timezone
 from django.utils.text import slugify
 from faker import Faker
 
 from members import privacy, services
 from members.models import (
+    Affiliation,
     Cluster,
+    ClusterMembership,
     ClusterOrganiser,
     GenderIdentity,
     Language,
+    MembershipLog,
     Organisation,
+    OrganisationDomain,
     Profile,
     Sector,
     Topic,
@@ -50,6 +70,10 @@ Kind = Organisation.Kind
 Gender = GenderIdentity.Gender
 Stance = Profile.MentoringStance
 Visibility = Profile.Visibility
+MStatus = ClusterMembership.Status
+AStatus = Affiliation.Status
+Via = Affiliation.Via
+Action = MembershipLog.Action
 
 
 # --- What the demo network looks like -------------------------------------------------
@@ -540,9 +564,11 @@ class OrganisationPlan:
     kind: str
     country: str
     region: str
-    clusters: tuple[str, ...]
+    clusters: tuple[str, ...]  # the clusters it belongs to today (as a member or partner)
     sectors: tuple[str, ...]
     description: str
+    partner_of: tuple[str, ...] = ()  # those of `clusters` it belongs to as a partner
+    left: tuple[str, ...] = ()  # clusters it was a member of and has left
 
 
 @dataclass(frozen=True)
@@ -566,6 +592,8 @@ class PersonPlan:
     statistics_consent: bool = False
     is_staff: bool = False
     organiser_of: str | None = None  # cluster slug
+    organisation_admin: bool = False  # answers the organisation's requests
+    requested: str | None = None  # slug of the organisation asked to join, still pending
 
     @property
     def display_name(self) -> str:
@@ -701,6 +729,7 @@ def _fixed_people() -> list[PersonPlan]:
             timezone="Europe/Vienna",
             gender=Gender.WOMAN,
             statistics_consent=True,
+            organisation_admin=True,
         ),
         PersonPlan(
             email="luca.romano@demo.example",
@@ -739,6 +768,91 @@ def _fixed_people() -> list[PersonPlan]:
             timezone="Europe/Amsterdam",
             gender=Gender.UNDISCLOSED,
             statistics_consent=False,
+        ),
+    ]
+
+
+# The membership story (see the module docstring): one company with a domain rule and an
+# admin, one person whose request to join it waits, one organisation that left a cluster.
+DOMAIN_RULE_ORGANISATION = "traunstein-motion-systems-ag"
+DOMAIN_RULE = "traunstein-motion.example"
+PENDING_EMAIL = "tomas.horak@cz.traunstein-motion.example"  # the subsidiary: no match
+
+FORMER_MEMBER = OrganisationPlan(
+    slug="baltic-hull-coatings-sp-z-oo",
+    name="Baltic Hull Coatings sp. z o.o.",
+    short="Baltic Hull Coatings",
+    domain="baltic-hull-coatings",
+    kind=Kind.SME,
+    country="PL",
+    region="Pomerania",
+    clusters=(),
+    sectors=("maritime",),
+    description="Family-owned company from Pomerania with 45 employees, specialising in "
+    "low-emission antifouling and hull coatings for ferries and offshore vessels.",
+    left=("maritime",),
+)
+
+
+def _membership_people() -> list[PersonPlan]:
+    """The person whose request waits, and the people of the former member."""
+    return [
+        PersonPlan(
+            email=PENDING_EMAIL,
+            first_name="Tomáš",
+            last_name="Horák",
+            organisation=None,
+            requested=DOMAIN_RULE_ORGANISATION,
+            job_title="Commissioning Engineer",
+            country="CZ",
+            languages=("cs", "en", "de"),
+            sectors=("mechatronics",),
+            expertise=("industry-4-0", "robotics"),
+            interests=("artificial-intelligence", "digital-skills"),
+            bio="Commissions servo-drive test benches at the Czech plant of Traunstein Motion "
+            "Systems in České Budějovice.",
+            mentoring_stance=Stance.SEEKS,
+            visibility=Visibility.CLUSTER,
+            timezone="Europe/Prague",
+            gender=Gender.MAN,
+            statistics_consent=True,
+        ),
+        PersonPlan(
+            email="magdalena.wojcik@baltic-hull-coatings.example",
+            first_name="Magdalena",
+            last_name="Wójcik",
+            organisation=FORMER_MEMBER.slug,
+            job_title="Managing Director",
+            country="PL",
+            languages=("pl", "en"),
+            sectors=("maritime",),
+            expertise=("green-transition", "product-design"),
+            interests=("funding", "internationalisation"),
+            bio="Runs Baltic Hull Coatings, a family company in Gdynia making low-emission "
+            "antifouling coatings for ferries and offshore vessels.",
+            mentoring_stance=Stance.NEITHER,
+            visibility=Visibility.MEMBERS,
+            timezone="Europe/Warsaw",
+            gender=Gender.WOMAN,
+            statistics_consent=True,
+        ),
+        PersonPlan(
+            email="piotr.zielinski@baltic-hull-coatings.example",
+            first_name="Piotr",
+            last_name="Zieliński",
+            organisation=FORMER_MEMBER.slug,
+            job_title="Sales Manager",
+            country="PL",
+            languages=("pl", "en", "de"),
+            sectors=("maritime",),
+            expertise=("marketing-sales", "supply-chain"),
+            interests=("internationalisation", "energy-efficiency"),
+            bio="Sells hull coatings to shipyards around the Baltic and the North Sea.",
+            mentoring_stance=Stance.NEITHER,
+            visibility=Visibility.CLUSTER,
+            timezone="Europe/Warsaw",
+            gender=Gender.MAN,
+            statistics_consent=True,
         ),
     ]
 
@@ -885,6 +999,8 @@ def _plan_organisations(rng: random.Random, fakers: dict[str, Faker]) -> list[Or
                 clusters=clusters,
                 sectors=sectors,
                 description=description,
+                # Investors support the clusters as partners rather than join as members.
+                partner_of=clusters if kind == Kind.INVESTOR else (),
             )
         )
     return named + _plan_smes(rng, fakers, {o.name for o in named})
@@ -1010,7 +1126,10 @@ def demo_plan() -> DemoPlan:
     organisations = _plan_organisations(rng, fakers)
     fixed = _fixed_people()
     people = fixed + _plan_people(rng, fakers, organisations, {p.email for p in fixed})
-    return DemoPlan(organisations=organisations, people=people)
+    # Written by hand and added last, so they change none of the random draws above.
+    return DemoPlan(
+        organisations=[*organisations, FORMER_MEMBER], people=[*people, *_membership_people()]
+    )
 
 
 # --- Bringing the database in line with the plan --------------------------------------
@@ -1087,16 +1206,12 @@ def _seed_clusters(*, sectors: dict[str, Sector], tally: _Tally) -> dict[str, Cl
 
 
 def _seed_organisations(
-    *,
-    plans: list[OrganisationPlan],
-    clusters: dict[str, Cluster],
-    sectors: dict[str, Sector],
-    tally: _Tally,
+    *, plans: list[OrganisationPlan], sectors: dict[str, Sector], tally: _Tally
 ) -> dict[str, Organisation]:
     existing = {
         o.slug: o
         for o in Organisation.objects.filter(slug__in=[p.slug for p in plans]).prefetch_related(
-            "sectors", "clusters"
+            "sectors"
         )
     }
     organisations = {}
@@ -1118,13 +1233,6 @@ def _seed_organisations(
             fresh=fresh,
             tally=tally,
             label="organisation sectors",
-        )
-        _set_related(
-            org.clusters,
-            [clusters[c] for c in plan.clusters],
-            fresh=fresh,
-            tally=tally,
-            label="organisation clusters",
         )
         organisations[plan.slug] = org
     return organisations
@@ -1188,13 +1296,9 @@ def _seed_email_addresses(*, users: dict[str, User], tally: _Tally) -> None:
         )
 
 
-def _seed_profiles(
-    *,
-    people: list[PersonPlan],
-    users: dict[str, User],
-    organisations: dict[str, Organisation],
-    tally: _Tally,
-) -> None:
+def _seed_profiles(*, people: list[PersonPlan], users: dict[str, User], tally: _Tally) -> None:
+    """Everything of a profile but its organisation, which follows the confirmed
+    affiliation (`_seed_affiliations`)."""
     topics = {t.slug: t for t in Topic.objects.all()}
     sectors = {s.slug: s for s in Sector.objects.all()}
     languages = {lang.code: lang for lang in Language.objects.all()}
@@ -1211,10 +1315,8 @@ def _seed_profiles(
         if created:
             profile = services.profile_create(user=user, display_name=person.display_name)
             tally.created["profiles"] += 1
-        organisation = organisations[person.organisation] if person.organisation else None
         wanted_plain = {
             "display_name": person.display_name,
-            "organisation": organisation,
             "job_title": person.job_title,
             "country": person.country,
             "bio": person.bio,
@@ -1282,6 +1384,331 @@ def _seed_organisers(
             tally.created["cluster organisers"] += 1
 
 
+# --- Membership: cluster memberships, affiliations, the domain rule, the log --------------
+
+# The year each cluster was founded; nobody has been a member for longer.
+CLUSTER_FOUNDED = {"mechatronics": 2006, "maritime": 2009, "textiles": 2012}
+# Every membership is years old, so the figures of past periods count its people.
+LAST_JOINED_YEAR = 2023
+# People per cluster whose request its organiser confirmed in the last weeks.
+RECENTLY_CONFIRMED_PER_CLUSTER = 2
+# They were answered the next day.
+ANSWERED_AFTER = timedelta(days=1, hours=5, minutes=35)
+
+
+@dataclass(frozen=True)
+class MembershipCalendar:
+    """The dates of the membership history, all counted back from `anchor`."""
+
+    anchor: datetime  # the Monday of the current week, 00:00 UTC (as in the events demo)
+    records_start: datetime  # confirmation began on the site
+    former_left_on: date  # the former member's first day without access
+
+    @property
+    def pending_requested_at(self) -> datetime:
+        """The request still waiting: the Saturday evening before the anchor."""
+        return self.anchor - timedelta(days=2) + timedelta(hours=17, minutes=40)
+
+    def requested_at(self, days_back: int) -> datetime:
+        return self.anchor - timedelta(days=days_back) + timedelta(hours=8, minutes=20)
+
+
+def _month_start(day: date, months_back: int) -> date:
+    index = day.year * 12 + day.month - 1 - months_back
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def membership_calendar(now: datetime | None = None) -> MembershipCalendar:
+    today = (now or timezone.now()).astimezone(UTC).date()
+    monday = today - timedelta(days=today.weekday())
+    return MembershipCalendar(
+        anchor=datetime.combine(monday, time(0), tzinfo=UTC),
+        records_start=datetime.combine(_month_start(monday, 6), time(9), tzinfo=UTC),
+        former_left_on=_month_start(monday, 4),
+    )
+
+
+def joined_on(organisation: OrganisationPlan, cluster: str) -> date:
+    """Since when the organisation belongs (or belonged) to the cluster; the same date on
+    every run. A cluster's own office is a member from its founding."""
+    if organisation.kind == Kind.CLUSTER_ORGANISATION:
+        return date(CLUSTER_FOUNDED[cluster], 1, 1)
+    rng = random.Random(f"{SEED}:joined:{organisation.slug}:{cluster}")
+    return date(rng.randint(CLUSTER_FOUNDED[cluster], LAST_JOINED_YEAR), rng.randint(1, 12), 1)
+
+
+def confirmed_since(person: PersonPlan, organisation: OrganisationPlan) -> datetime:
+    """When a person there before confirmation existed joined the organisation's people
+    (their affiliation counts from then, like the upgrade's profile dates): some day after
+    the organisation joined its first cluster, years ago; the same on every run."""
+    first = min(joined_on(organisation, c) for c in (*organisation.clusters, *organisation.left))
+    first = max(first, date(2015, 1, 1))
+    rng = random.Random(f"{SEED}:since:{person.email}")
+    day = first + timedelta(days=rng.randrange((date(LAST_JOINED_YEAR + 1, 1, 1) - first).days))
+    return datetime.combine(day, time(rng.randint(8, 17), rng.randrange(60)), tzinfo=UTC)
+
+
+def recently_confirmed(plan: DemoPlan) -> dict[str, tuple[str, int]]:
+    """People their cluster's organiser confirmed lately: e-mail -> (cluster, days before
+    the anchor they asked). Never a fixed login, nor anyone of the domain-rule company."""
+    fixed = {p.email for p in _fixed_people()}
+    first_cluster = {o.slug: o.clusters[0] for o in plan.organisations if o.clusters}
+    kinds = {o.slug: o.kind for o in plan.organisations}
+    chosen: dict[str, tuple[str, int]] = {}
+    for spec in CLUSTERS:
+        cluster = spec["slug"]
+        candidates = sorted(
+            p.email
+            for p in plan.people
+            if p.organisation
+            and first_cluster.get(p.organisation) == cluster
+            and p.email not in fixed
+            and p.organisation != DOMAIN_RULE_ORGANISATION
+            and kinds[p.organisation] != Kind.CLUSTER_ORGANISATION
+        )
+        rng = random.Random(f"{SEED}:confirmed:{cluster}")
+        for email in rng.sample(candidates, RECENTLY_CONFIRMED_PER_CLUSTER):
+            chosen[email] = (cluster, rng.randint(6, 60))
+    return chosen
+
+
+def _seed_cluster_memberships(
+    *,
+    plans: list[OrganisationPlan],
+    organisations: dict[str, Organisation],
+    clusters: dict[str, Cluster],
+    calendar: MembershipCalendar,
+    tally: _Tally,
+) -> None:
+    """Members and partners since a year long past, the former member until a few months
+    ago; any other membership of a demo organisation in a demo cluster goes."""
+    wanted: dict[tuple[int, int], dict[str, Any]] = {}
+    for plan in plans:
+        org = organisations[plan.slug]
+        for slug in plan.clusters:
+            wanted[(clusters[slug].pk, org.pk)] = {
+                "status": MStatus.PARTNER if slug in plan.partner_of else MStatus.MEMBER,
+                "joined_on": joined_on(plan, slug),
+                "left_on": None,
+            }
+        for slug in plan.left:
+            wanted[(clusters[slug].pk, org.pk)] = {
+                "status": MStatus.FORMER,
+                "joined_on": joined_on(plan, slug),
+                "left_on": calendar.former_left_on,
+            }
+    existing = {
+        (m.cluster_id, m.organisation_id): m
+        for m in ClusterMembership.objects.filter(
+            organisation__in=list(organisations.values()), cluster__in=list(clusters.values())
+        )
+    }
+    for (cluster_id, organisation_id), values in wanted.items():
+        _upsert(
+            ClusterMembership,
+            existing.pop((cluster_id, organisation_id), None),
+            {"cluster_id": cluster_id, "organisation_id": organisation_id},
+            values,
+            tally,
+        )
+    if existing:
+        ClusterMembership.objects.filter(pk__in=[m.pk for m in existing.values()]).delete()
+        tally.updated["cluster memberships"] += len(existing)
+
+
+def _seed_affiliations(
+    *,
+    people: list[PersonPlan],
+    users: dict[str, User],
+    organisations: dict[str, Organisation],
+    organisation_plans: dict[str, OrganisationPlan],
+    calendar: MembershipCalendar,
+    recent: dict[str, tuple[str, int]],
+    new: set[str],
+    tally: _Tally,
+) -> None:
+    """Every person with an organisation has a confirmed affiliation there (the admin
+    among them marked), the pending request waits; each profile shows the organisation
+    of its confirmed affiliation, as `members.membership` keeps it."""
+    wanted: dict[int, tuple[Organisation, dict[str, Any]]] = {}
+    for person in people:
+        user = users[person.email]
+        if person.organisation:
+            # Most were there before confirmation existed; a few asked lately.
+            via = Via.EXISTING
+            requested_at = confirmed_since(person, organisation_plans[person.organisation])
+            decided_at = requested_at
+            if person.email in recent:
+                via, requested_at = Via.ORGANISER, calendar.requested_at(recent[person.email][1])
+                decided_at = requested_at + ANSWERED_AFTER
+            wanted[user.pk] = (
+                organisations[person.organisation],
+                {
+                    "status": AStatus.CONFIRMED,
+                    "is_admin": person.organisation_admin,
+                    "confirmed_via": via,
+                    "requested_at": requested_at,
+                    "decided_at": decided_at,
+                    "ended_at": None,
+                },
+            )
+        elif person.requested:
+            wanted[user.pk] = (
+                organisations[person.requested],
+                {
+                    "status": AStatus.REQUESTED,
+                    "is_admin": False,
+                    "confirmed_via": "",
+                    "requested_at": calendar.pending_requested_at,
+                    "decided_at": None,
+                    "ended_at": None,
+                },
+            )
+    current = {
+        a.user_id: a
+        for a in Affiliation.objects.filter(user_id__in=list(wanted), status__in=Affiliation.OPEN)
+    }
+    missing = []
+    for user_id, (organisation, values) in wanted.items():
+        affiliation = current.get(user_id)
+        if affiliation is not None and affiliation.organisation_id != organisation.pk:
+            # Changed by someone trying the demo: it ends, and stays as history.
+            confirmed = affiliation.status == AStatus.CONFIRMED
+            affiliation.status = AStatus.ENDED if confirmed else AStatus.WITHDRAWN
+            affiliation.is_admin = False
+            affiliation.ended_at = timezone.now()
+            affiliation.save(update_fields=["status", "is_admin", "ended_at"])
+            tally.updated["affiliations"] += 1
+            affiliation = None
+        if affiliation is None:
+            missing.append(Affiliation(user_id=user_id, organisation=organisation, **values))
+            continue
+        changed = [name for name, value in values.items() if getattr(affiliation, name) != value]
+        if changed:
+            for name in changed:
+                setattr(affiliation, name, values[name])
+            affiliation.save(update_fields=changed)
+            tally.updated["affiliations"] += 1
+    if missing:
+        Affiliation.objects.bulk_create(missing)
+        tally.created["affiliations"] += len(missing)
+
+    confirmed_at = {
+        user_id: organisation.pk
+        for user_id, (organisation, values) in wanted.items()
+        if values["status"] == AStatus.CONFIRMED
+    }
+    profiles = Profile.objects.filter(user__in=list(users.values())).only(
+        "pk", "user", "organisation"
+    )
+    new_ids = {users[email].pk for email in new}
+    stale = []
+    for profile in profiles:
+        organisation_id = confirmed_at.get(profile.user_id)
+        if profile.organisation_id != organisation_id:
+            profile.organisation_id = organisation_id
+            stale.append(profile)
+    if stale:
+        Profile.objects.bulk_update(stale, ["organisation"])
+        if changed := sum(p.user_id not in new_ids for p in stale):
+            tally.updated["profile organisations"] += changed
+
+
+def _seed_domain_rule(*, organisations: dict[str, Organisation], tally: _Tally) -> None:
+    _upsert(
+        OrganisationDomain,
+        OrganisationDomain.objects.filter(domain=DOMAIN_RULE).first(),
+        {"domain": DOMAIN_RULE},
+        {"organisation": organisations[DOMAIN_RULE_ORGANISATION]},
+        tally,
+    )
+
+
+def _seed_membership_log(
+    *,
+    plan: DemoPlan,
+    users: dict[str, User],
+    organisations: dict[str, Organisation],
+    clusters: dict[str, Cluster],
+    calendar: MembershipCalendar,
+    recent: dict[str, tuple[str, int]],
+    tally: _Tally,
+) -> None:
+    """The decisions behind the rows above, as `members.membership` logs them. An entry is
+    keyed by what was decided, by whom, about whom; its time and detail follow the plan."""
+    organiser = {c: users[f"organiser@{c}.example"] for c in clusters}
+    by_email = {p.email: p for p in plan.people}
+    rule_org = organisations[DOMAIN_RULE_ORGANISATION]
+    admin = next(p for p in plan.people if p.organisation_admin)
+    rule_set_at = calendar.records_start + timedelta(days=9, hours=1, minutes=10)
+    entries: list[dict[str, Any]] = [
+        {"action": Action.ADMIN_GRANTED, "actor": organiser["mechatronics"],
+         "person": users[admin.email], "organisation": rule_org, "at": rule_set_at},
+        {"action": Action.DOMAIN_ADDED, "actor": organiser["mechatronics"],
+         "organisation": rule_org, "detail": DOMAIN_RULE,
+         "at": rule_set_at + timedelta(minutes=4)},
+    ]  # fmt: skip
+    pending = users[PENDING_EMAIL]
+    entries.append(
+        {"action": Action.REQUESTED, "actor": pending, "person": pending,
+         "organisation": organisations[by_email[PENDING_EMAIL].requested],
+         "at": calendar.pending_requested_at}
+    )  # fmt: skip
+    for email, (cluster, days) in recent.items():
+        person = users[email]
+        organisation = organisations[by_email[email].organisation]
+        requested_at = calendar.requested_at(days)
+        entries += [
+            {"action": Action.REQUESTED, "actor": person, "person": person,
+             "organisation": organisation, "at": requested_at},
+            {"action": Action.CONFIRMED, "actor": organiser[cluster], "person": person,
+             "organisation": organisation, "detail": str(Via.ORGANISER.label),
+             "at": requested_at + ANSWERED_AFTER},
+        ]  # fmt: skip
+    for org_plan in plan.organisations:
+        for cluster in org_plan.left:
+            status = f"{MStatus.FORMER.label}, {joined_on(org_plan, cluster)} – "
+            entries.append(
+                {"action": Action.CLUSTER_CHANGED, "actor": organiser[cluster],
+                 "organisation": organisations[org_plan.slug], "cluster": clusters[cluster],
+                 "detail": f"{status}{calendar.former_left_on}",
+                 "at": datetime.combine(calendar.former_left_on - timedelta(days=10),
+                                        time(11, 30), tzinfo=UTC)}
+            )  # fmt: skip
+
+    def key(entry: dict[str, Any]) -> tuple:
+        return tuple(
+            getattr(entry.get(name), "pk", None)
+            for name in ("actor", "person", "organisation", "cluster")
+        ) + (entry["action"],)
+
+    existing: dict[tuple, MembershipLog] = {}
+    rows = MembershipLog.objects.filter(
+        organisation__in={e["organisation"].pk for e in entries}
+    ).order_by("pk")
+    for row in rows:
+        existing.setdefault(
+            (row.actor_id, row.person_id, row.organisation_id, row.cluster_id, row.action), row
+        )
+    missing = []
+    for entry in entries:
+        values = {"at": entry["at"], "detail": entry.get("detail", "")}
+        row = existing.get(key(entry))
+        if row is None:
+            fields = {k: v for k, v in entry.items() if k not in values}
+            missing.append(MembershipLog(**fields, **values))
+            continue
+        changed = [name for name, value in values.items() if getattr(row, name) != value]
+        if changed:
+            for name in changed:
+                setattr(row, name, values[name])
+            row.save(update_fields=changed)
+            tally.updated["membership log entries"] += 1
+    if missing:
+        MembershipLog.objects.bulk_create(missing)
+        tally.created["membership log entries"] += len(missing)
+
+
 @transaction.atomic
 def demo_seed(*, stdout_write: Callable[[str], object] | None = None) -> DemoLogins:
     """Build (or bring back) the demo network; safe to run any number of times."""
@@ -1295,19 +1722,46 @@ def demo_seed(*, stdout_write: Callable[[str], object] | None = None) -> DemoLog
     if needed - set(sectors) or not Topic.objects.exists() or not Language.objects.exists():
         raise RuntimeError("The topic taxonomy is missing: run `manage.py migrate` first.")
 
+    calendar = membership_calendar()
     clusters = _seed_clusters(sectors=sectors, tally=tally)
-    organisations = _seed_organisations(
-        plans=plan.organisations, clusters=clusters, sectors=sectors, tally=tally
+    organisations = _seed_organisations(plans=plan.organisations, sectors=sectors, tally=tally)
+    _seed_cluster_memberships(
+        plans=plan.organisations,
+        organisations=organisations,
+        clusters=clusters,
+        calendar=calendar,
+        tally=tally,
     )
     say(f"{len(clusters)} clusters, {len(organisations)} organisations")
     users, new_emails = _seed_users(people=plan.people, tally=tally)
     _seed_email_addresses(users=users, tally=tally)
-    _seed_profiles(people=plan.people, users=users, organisations=organisations, tally=tally)
+    _seed_profiles(people=plan.people, users=users, tally=tally)
     say(f"{len(users)} members ({len(new_emails)} new accounts)")
     genders = _seed_genders(people=plan.people, users=users, new=new_emails)
     if genders:
         tally.created["gender records"] += genders
     _seed_organisers(people=plan.people, users=users, clusters=clusters, tally=tally)
+    recent = recently_confirmed(plan)
+    _seed_affiliations(
+        people=plan.people,
+        users=users,
+        organisations=organisations,
+        organisation_plans={o.slug: o for o in plan.organisations},
+        calendar=calendar,
+        recent=recent,
+        new=new_emails,
+        tally=tally,
+    )
+    _seed_domain_rule(organisations=organisations, tally=tally)
+    _seed_membership_log(
+        plan=plan,
+        users=users,
+        organisations=organisations,
+        clusters=clusters,
+        calendar=calendar,
+        recent=recent,
+        tally=tally,
+    )
 
     cluster_names = {c["slug"]: c["name"] for c in CLUSTERS}
     org_names = {o.slug: o.name for o in plan.organisations}
@@ -1322,7 +1776,11 @@ def demo_seed(*, stdout_write: Callable[[str], object] | None = None) -> DemoLog
             if p.organiser_of
         ),
         members=tuple(
-            DemoLogin(p.email, f"{p.display_name}, {p.job_title} at {org_names[p.organisation]}")
+            DemoLogin(
+                p.email,
+                f"{p.display_name}, {p.job_title} at {org_names[p.organisation]}"
+                + (" (its organisation admin)" if p.organisation_admin else ""),
+            )
             for p in fixed
             if not p.is_staff and not p.organiser_of and p.organisation
         ),

@@ -17,7 +17,6 @@ from members.models import (
 )
 
 
-@cache
 def add_service_error(form: forms.Form, error: ValidationError) -> None:
     """A service's ValidationError next to the fields it names; the rest above the form."""
     if hasattr(error, "error_dict"):
@@ -27,6 +26,7 @@ def add_service_error(form: forms.Form, error: ValidationError) -> None:
         form.add_error(None, error)
 
 
+@cache
 def timezone_choices() -> list[tuple[str, str]]:
     zones = sorted(
         z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith("Etc/")

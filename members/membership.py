@@ -108,9 +108,18 @@ def normalise_domain(value: str) -> str:
             "“%(domain)s” is not a domain name.", params={"domain": value}
         ) from None
     labels = domain.split(".")
-    if len(labels) < 2 or not all(
-        label and len(label) <= 63 and label.replace("-", "").isalnum() and label.isascii()
-        for label in labels
+    if (
+        len(labels) < 2
+        or labels[-1].isdigit()  # an IP address, not a domain
+        or not all(
+            label
+            and len(label) <= 63
+            and label.isascii()
+            and label.replace("-", "").isalnum()
+            and not label.startswith("-")
+            and not label.endswith("-")
+            for label in labels
+        )
     ):
         raise ValidationError(
             "“%(domain)s” is not a domain name; write the part after @, e.g. acme.example.",
@@ -379,6 +388,10 @@ def affiliation_decide(*, affiliation: Affiliation, by: User, confirm: bool) -> 
         .get(pk=affiliation.pk)
     )
     via = _decider_via(user=by, organisation=affiliation.organisation)
+    if affiliation.user_id == by.pk and not by.is_staff:
+        # An organiser could otherwise add any organisation to their cluster and confirm
+        # themselves into it (and into its other clusters); someone else must answer.
+        raise PermissionDenied("Someone else answers your own request.")
     if affiliation.status != A.REQUESTED:
         raise ValidationError(
             "This request was already answered (%(status)s).",
@@ -489,10 +502,15 @@ def affiliation_apply_address_rules(*, user: User) -> Affiliation | None:
     if not user.is_active:
         return None
     _lock_person(user)
-    organisation, via = _rule_match(user=user)
+    current = _open_affiliation(user=user)
+    # The organisation the person asked for first; any other only if they asked for none.
+    organisation, via = (None, "")
+    if current is not None:
+        organisation, via = _rule_match(user=user, organisation=current.organisation)
+    if organisation is None:
+        organisation, via = _rule_match(user=user)
     if organisation is None:
         return None
-    current = _open_affiliation(user=user)
     contact = via == Affiliation.Via.CONTACT
     if current is None:
         affiliation = Affiliation.objects.create(user=user, organisation=organisation)
@@ -592,15 +610,17 @@ def cluster_membership_set(
     """
     if not selectors.user_manages_cluster(user=by, cluster=cluster):
         raise PermissionDenied
-    if status == ClusterMembership.Status.FORMER and left_on is None:
-        left_on = timezone.localdate()
-    if joined_on and left_on and left_on <= joined_on:
-        raise ValidationError({"left_on": "The end comes after the start."})
     membership = (
         ClusterMembership.objects.select_for_update()
         .filter(cluster=cluster, organisation=organisation)
         .first()
     )
+    if status == ClusterMembership.Status.FORMER and left_on is None:
+        # A former member keeps the day it left; one that leaves now leaves today.
+        already_former = membership and membership.status == ClusterMembership.Status.FORMER
+        left_on = membership.left_on if already_former else timezone.localdate()
+    if joined_on and left_on and left_on <= joined_on:
+        raise ValidationError({"left_on": "The end comes after the start."})
     before = (membership.status, membership.joined_on, membership.left_on) if membership else None
     if before == (status, joined_on, left_on):
         return membership

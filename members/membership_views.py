@@ -7,6 +7,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views import View
 
@@ -228,6 +229,7 @@ class ClusterMembershipsView(LoginRequiredMixin, View):
             "form": form or ClusterMembershipForm(),
             "statuses": ClusterMembership.Status.choices,
             "log": selectors.membership_log(cluster=cluster)[:20],
+            "import_url": reverse("members:cluster_import", kwargs={"slug": cluster.slug}),
         }
 
     def get(self, request, slug: str):

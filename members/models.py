@@ -309,7 +309,7 @@ class Affiliation(models.Model):
         STAFF = "staff", _("site staff")
         DOMAIN = "domain", _("a verified address at the organisation's domain")
         CONTACT = "contact", _("a verified address listed as the organisation's contact")
-        EXISTING = "existing", _("the profile before confirmation existed")
+        EXISTING = "existing", _("carrying over the profile's organisation at the upgrade")
 
     OPEN = (Status.REQUESTED, Status.CONFIRMED)
 

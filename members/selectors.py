@@ -1,6 +1,6 @@
 """Reads of members data, already scoped to what the requesting user may see."""
 
-from datetime import date
+from datetime import date, datetime, time
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
@@ -50,12 +50,20 @@ def user_is_member(*, user: User) -> bool:
 
 
 def cluster_member_users(*, cluster: Cluster, start: date, end: date) -> QuerySet[User]:
-    """People who were members of `cluster` on some day of [start, end), by their current
-    confirmed affiliation (an affiliation's past is not replayed)."""
+    """People who were members of `cluster` on some day of [start, end): their affiliation
+    was confirmed before the end and had not ended before the start, with an organisation
+    whose membership of the cluster was in force in the period. Each person once."""
     organisations = ClusterMembership.objects.active_during(start, end).filter(cluster=cluster)
-    return User.objects.filter(
-        is_active=True, profile__organisation__in=organisations.values("organisation_id")
+    start_at, end_at = (
+        timezone.make_aware(datetime.combine(day, time.min)) for day in (start, end)
     )
+    affiliations = Affiliation.objects.filter(
+        Q(ended_at__isnull=True) | Q(ended_at__gte=start_at),
+        status__in=[Affiliation.Status.CONFIRMED, Affiliation.Status.ENDED],
+        decided_at__lt=end_at,
+        organisation__in=organisations.values("organisation_id"),
+    )
+    return User.objects.filter(is_active=True, pk__in=affiliations.values("user_id"))
 
 
 def active_memberships(*, day: date | None = None) -> QuerySet[ClusterMembership]:
@@ -76,11 +84,13 @@ def user_is_organisation_admin(*, user: User, organisation: Organisation) -> boo
 
 
 def user_organises_organisation(*, user: User, organisation: Organisation) -> bool:
-    """An organiser of a cluster the organisation belongs to (or has asked to, or left):
-    organisers keep the people of every organisation in their cluster's books."""
-    return ClusterMembership.objects.filter(
-        organisation=organisation, cluster__organiser_roles__user=user
-    ).exists()
+    """An organiser of a cluster the organisation belongs to today. (Not of one it has
+    left: confirming someone there would open only other clusters' doors.)"""
+    return (
+        active_memberships()
+        .filter(organisation=organisation, cluster__organiser_roles__user=user)
+        .exists()
+    )
 
 
 def organisations_decided_by(*, user: User) -> QuerySet[Organisation]:
@@ -94,22 +104,21 @@ def organisations_decided_by(*, user: User) -> QuerySet[Organisation]:
         organisation_id=OuterRef("pk"), user=user, status=Affiliation.Status.CONFIRMED,
         is_admin=True,
     )  # fmt: skip
-    organised = ClusterMembership.objects.filter(
+    organised = active_memberships().filter(
         organisation_id=OuterRef("pk"), cluster__organiser_roles__user=user
     )
     return Organisation.objects.filter(Q(Exists(admin_of)) | Q(Exists(organised)))
 
 
 def pending_requests_for(*, user: User) -> QuerySet[Affiliation]:
-    """Requests this person may answer, oldest first."""
-    return (
-        Affiliation.objects.filter(
-            status=Affiliation.Status.REQUESTED,
-            organisation__in=organisations_decided_by(user=user).values("pk"),
-        )
-        .select_related("user__profile", "organisation")
-        .order_by("requested_at", "pk")
+    """Requests this person may answer, oldest first (never their own, unless staff)."""
+    requests = Affiliation.objects.filter(
+        status=Affiliation.Status.REQUESTED,
+        organisation__in=organisations_decided_by(user=user).values("pk"),
     )
+    if not user.is_staff:
+        requests = requests.exclude(user=user)
+    return requests.select_related("user__profile", "organisation").order_by("requested_at", "pk")
 
 
 def affiliation_of(*, user: User) -> Affiliation | None:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from members import membership_views, views
+from members import import_views, membership_views, views
 
 app_name = "members"
 
@@ -29,6 +29,11 @@ urlpatterns = [
         "clusters/<slug:slug>/manage/memberships/",
         membership_views.ClusterMembershipsView.as_view(),
         name="cluster_memberships",
+    ),
+    path(
+        "clusters/<slug:slug>/manage/import/",
+        import_views.ClusterImportView.as_view(),
+        name="cluster_import",
     ),
     path(
         "me/organisation/",

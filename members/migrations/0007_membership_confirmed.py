@@ -30,7 +30,7 @@ def existing_links_confirmed(apps, schema_editor):
         [
             Affiliation(
                 user_id=user_id, organisation_id=organisation_id, status="confirmed",
-                confirmed_via="existing", requested_at=created_at, decided_at=now,
+                confirmed_via="existing", requested_at=created_at, decided_at=created_at,
             )
             for user_id, organisation_id, created_at in profiles
         ],
@@ -40,7 +40,7 @@ def existing_links_confirmed(apps, schema_editor):
         [
             MembershipLog(
                 action="confirmed", person_id=user_id, organisation_id=organisation_id,
-                detail="the profile before confirmation existed", at=now,
+                detail="carried over from the profile at the upgrade", at=now,
             )
             for user_id, organisation_id, _ in profiles
         ],
@@ -125,7 +125,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('status', models.CharField(choices=[('requested', 'Requested'), ('confirmed', 'Confirmed'), ('declined', 'Declined'), ('withdrawn', 'Withdrawn'), ('ended', 'Ended')], default='requested', max_length=16)),
                 ('is_admin', models.BooleanField(default=False, help_text="Answers the organisation's requests and keeps its domain rule.", verbose_name='organisation admin')),
-                ('confirmed_via', models.CharField(blank=True, choices=[('organisation_admin', 'an admin of the organisation'), ('organiser', 'an organiser of the cluster'), ('staff', 'site staff'), ('domain', "a verified address at the organisation's domain"), ('contact', "a verified address listed as the organisation's contact"), ('existing', 'the profile before confirmation existed')], max_length=24)),
+                ('confirmed_via', models.CharField(blank=True, choices=[('organisation_admin', 'an admin of the organisation'), ('organiser', 'an organiser of the cluster'), ('staff', 'site staff'), ('domain', "a verified address at the organisation's domain"), ('contact', "a verified address listed as the organisation's contact"), ('existing', "carrying over the profile's organisation at the upgrade")], max_length=24)),
                 ('requested_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('decided_at', models.DateTimeField(blank=True, null=True)),
                 ('ended_at', models.DateTimeField(blank=True, null=True)),

@@ -14,6 +14,7 @@ from django.utils import timezone
 from events import campaigns, tasks
 from events.models import Campaign, CampaignRecipient, Event, Invitation, Registration
 from events.tasks import campaign_fanout_task
+from members import membership
 from members.models import Organisation
 from members.preferences import preferences_update
 from notifications.models import OutboxMessage
@@ -78,15 +79,20 @@ def test_organisers_cannot_target_clusters_they_do_not_run(event, organiser, oth
         make_campaign(event, organiser, clusters=[other_cluster])
 
 
-def test_organisation_kind_sector_topic_and_country_each_select(event, organiser):
+def test_organisation_kind_sector_topic_and_country_each_select(event, organiser, cluster):
     hydrogen = TopicFactory(name="Hydrogen")
     steel = SectorFactory(name="Steel")
-    research = OrganisationFactory(kind=Organisation.Kind.RESEARCH, country="DE")
-    steelworks = OrganisationFactory(kind=Organisation.Kind.LARGE_COMPANY, sectors=[steel])
+    research = OrganisationFactory(
+        kind=Organisation.Kind.RESEARCH, country="DE", clusters=[cluster]
+    )
+    steelworks = OrganisationFactory(
+        kind=Organisation.Kind.LARGE_COMPANY, sectors=[steel], clusters=[cluster]
+    )
+    plain = OrganisationFactory(kind=Organisation.Kind.SME, country="AT", clusters=[cluster])
     scientist = ProfileFactory(organisation=research)
     welder = ProfileFactory(organisation=steelworks)
-    curious = ProfileFactory(interests=[hydrogen])
-    french = ProfileFactory(country="FR")
+    curious = ProfileFactory(interests=[hydrogen], organisation=plain)
+    french = ProfileFactory(country="FR", organisation=plain)
 
     assert audience_emails(
         make_campaign(event, organiser, organisation_kinds=[Organisation.Kind.RESEARCH])
@@ -102,10 +108,35 @@ def test_organisation_kind_sector_topic_and_country_each_select(event, organiser
     }
 
 
-def test_criteria_combine_with_and_values_within_one_with_or(event, organiser):
-    research = OrganisationFactory(kind=Organisation.Kind.RESEARCH, country="DE")
-    sme_de = OrganisationFactory(kind=Organisation.Kind.SME, country="DE")
-    sme_at = OrganisationFactory(kind=Organisation.Kind.SME, country="AT")
+def test_signed_in_visitors_are_in_no_audience_whatever_their_profile_says(
+    event, organiser, cluster
+):
+    """Criteria on a person's own profile (interests, sectors, country) reach members only:
+    someone whose affiliation is not confirmed, or whose organisation belongs to no cluster
+    today, is not invited however well their profile matches."""
+    hydrogen = TopicFactory(name="Hydrogen")
+    steel = SectorFactory(name="Steel")
+    member_org = OrganisationFactory(clusters=[cluster])
+    outside_org = OrganisationFactory()
+    member = ProfileFactory(
+        interests=[hydrogen], sectors=[steel], country="FR", organisation=member_org
+    )
+    ProfileFactory(interests=[hydrogen], sectors=[steel], country="FR")  # no organisation
+    ProfileFactory(interests=[hydrogen], sectors=[steel], country="FR", organisation=outside_org)
+    pending = ProfileFactory(interests=[hydrogen], sectors=[steel], country="FR")
+    membership.affiliation_request(user=pending.user, organisation=member_org)
+    for criteria in ({"topics": [hydrogen]}, {"sectors": [steel]}, {"countries": ["FR"]}):
+        assert audience_emails(make_campaign(event, organiser, **criteria)) == {
+            member.user.email
+        }, criteria
+
+
+def test_criteria_combine_with_and_values_within_one_with_or(event, organiser, cluster):
+    research = OrganisationFactory(
+        kind=Organisation.Kind.RESEARCH, country="DE", clusters=[cluster]
+    )
+    sme_de = OrganisationFactory(kind=Organisation.Kind.SME, country="DE", clusters=[cluster])
+    sme_at = OrganisationFactory(kind=Organisation.Kind.SME, country="AT", clusters=[cluster])
     a = ProfileFactory(organisation=research)
     b = ProfileFactory(organisation=sme_de)
     ProfileFactory(organisation=sme_at)
@@ -124,8 +155,17 @@ def test_past_attendees_of_chosen_events_not_the_no_shows(event, organiser, clus
         starts_at=timezone.now() - timedelta(days=30),
         ends_at=timezone.now() - timedelta(days=30) + timedelta(hours=2),
     )
-    came = RegistrationFactory(event=past, status=Registration.Status.ATTENDED)
-    RegistrationFactory(event=past, status=Registration.Status.NO_SHOW)
+    organisation = OrganisationFactory(clusters=[cluster])
+    came = RegistrationFactory(
+        event=past,
+        status=Registration.Status.ATTENDED,
+        user=ProfileFactory(organisation=organisation).user,
+    )
+    RegistrationFactory(
+        event=past,
+        status=Registration.Status.NO_SHOW,
+        user=ProfileFactory(organisation=organisation).user,
+    )
     campaign = make_campaign(event, organiser, past_events=[past])
     assert audience_emails(campaign) == {came.user.email}
 

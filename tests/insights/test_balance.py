@@ -6,7 +6,7 @@ so a test states the raw counts it expects and compares with what is published f
 exactly those (`expected`). Stage figures are exact counts published by the k rules
 (`expected_on_stage`). The noise has tests of its own (test_differencing.py)."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.db.models import Q
@@ -14,7 +14,7 @@ from django.db.models import Q
 from events.models import Event, Registration, Session, StageRole
 from insights import balance
 from members import privacy
-from members.models import Profile
+from members.models import Affiliation, Profile
 from tests.events.factories import EventFactory, SessionFactory, StageRoleFactory, register
 from tests.factories import ClusterFactory, ProfileFactory, TopicFactory, crowd
 from tests.insights.drawing import draw_quarter
@@ -408,8 +408,28 @@ def test_the_pipeline_counts_people_from_members_to_the_stage_and_beyond(cluster
     Profile.objects.bulk_create(
         [Profile(user=u, display_name=u.email, organisation=organisation) for u in women + men]
     )
-    crowd(7, "woman")  # people in no organisation of the cluster are not members
     first, second = EventFactory(clusters=[cluster]), EventFactory(clusters=[cluster])
+    confirmed_before = first.starts_at - timedelta(days=365)
+    Affiliation.objects.bulk_create(
+        Affiliation(
+            user=u, organisation=organisation, status="confirmed", decided_at=confirmed_before
+        )
+        for u in women + men
+    )
+    crowd(7, "woman")  # people in no organisation of the cluster are not members
+    late = crowd(4, "man")  # confirmed only after the quarter: not members of it
+    Profile.objects.bulk_create(
+        [Profile(user=u, display_name=u.email, organisation=organisation) for u in late]
+    )
+    Affiliation.objects.bulk_create(
+        Affiliation(
+            user=u,
+            organisation=organisation,
+            status="confirmed",
+            decided_at=first.starts_at + timedelta(days=200),
+        )
+        for u in late
+    )
     register(first, women, RS.ATTENDED)
     register(second, women[:5] + men)  # the first five women come twice: five people
     elsewhere = EventFactory(clusters=[ClusterFactory()])

@@ -97,7 +97,6 @@ def test_full_journey_from_sign_up_to_an_edited_profile(
         "/me/edit/",
         {
             "display_name": "Inês M. Duarte",
-            "organisation": organisation.pk,
             "job_title": "Head of automation",
             "country": "PT",
             "timezone": "Europe/Lisbon",
@@ -115,8 +114,15 @@ def test_full_journey_from_sign_up_to_an_edited_profile(
     assert "Portuguese" in page
     assert "Inês M. Duarte" in page
     assert "Head of automation" in page
-    assert "Keller Antriebstechnik" in page
     assert "Europe/Lisbon" in page
+    assert "Keller Antriebstechnik" not in page  # asked for below, not yet confirmed
+
+    response = client.post(
+        "/me/organisation/", {"action": "request", "organisation": organisation.pk}
+    )
+    assert response.status_code == 302
+    page = client.get("/me/organisation/").content.decode()
+    assert "Your request to join Keller Antriebstechnik is waiting" in page
 
 
 def test_sign_up_without_a_name_is_refused_and_creates_nothing(client, mailoutbox):

@@ -28,7 +28,7 @@ from events.models import CalendarFeed, Invitation, StageRole
 from matchmaking.models import Circle, Feedback, Match, MatchingRun, MeetingLog, PairRule
 from members import privacy
 from members.admin import GenderSafeAdmin, gender_admin_errors, reaches_gender
-from members.models import ClusterOrganiser, GenderIdentity, StatisticsAccess
+from members.models import ClusterOrganiser, GenderIdentity, MembershipLog, StatisticsAccess
 from notifications.models import OutboxMessage
 from tests.events.factories import EventFactory, RegistrationFactory, SessionFactory
 from tests.factories import ProfileFactory, StaffFactory
@@ -155,6 +155,9 @@ def people(cluster, organisation) -> dict:
 
     ClusterOrganiser.objects.create(cluster=cluster, user=users["nico"])
     StatisticsAccess.objects.create(user=users["mo"], cluster=cluster, view="balance_dashboard")
+    MembershipLog.objects.create(
+        action="confirmed", actor=users["nico"], person=users["quinn"], organisation=organisation
+    )
     Group.objects.create(name="Editors").user_set.set([users["quinn"], users["wanda"]])
     OutboxMessage.objects.create(
         recipient=users["quinn"].email, kind="events.registration", subject="See you there",

@@ -53,8 +53,14 @@ def people(cluster):
 
 
 @pytest.fixture
-def viewer_client(client_for):
-    return client_for(ProfileFactory(display_name="Viewer Self", visibility="hidden").user)
+def viewer_client(client_for, cluster):
+    """A member: "all members" profiles are for people confirmed at a member organisation."""
+    viewer = ProfileFactory(
+        display_name="Viewer Self",
+        visibility="hidden",
+        organisation=OrganisationFactory(clusters=[cluster]),
+    )
+    return client_for(viewer.user)
 
 
 def found(client, query: str) -> set[str]:

@@ -3,10 +3,13 @@ them — the directory page, the API and the profile page."""
 
 import html
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
-from members.models import Profile
+from members import membership
+from members.models import ClusterMembership, Organisation, Profile, User
 from tests.factories import (
     ClusterFactory,
     ClusterOrganiserFactory,
@@ -65,12 +68,30 @@ def world(cluster, other_cluster, organisation, other_organisation, staff):
             organisation=OrganisationFactory(clusters=[third_cluster])
         ).user,
         "no organisation": ProfileFactory().user,
+        "asked to join, not confirmed": pending_request(organisation),
+        "at a former member": ProfileFactory(
+            organisation=OrganisationFactory(name="Gone AG", clusters=[])
+        ).user,
         "organiser of the cluster": organiser_a,
         "organiser of another cluster": organiser_b,
         "staff": staff,
         "hidden owner": people["hidden"].user,
     }
+    gone = Organisation.objects.get(name="Gone AG")
+    ClusterMembership.objects.create(
+        cluster=cluster,
+        organisation=gone,
+        status="former",
+        joined_on=timezone.localdate() - timedelta(days=400),
+        left_on=timezone.localdate(),
+    )
     return {"people": people, "viewers": viewers}
+
+
+def pending_request(organisation) -> User:
+    user = ProfileFactory(display_name="Stranger Claims").user
+    membership.affiliation_request(user=user, organisation=organisation)
+    return user
 
 
 # Names listed for each viewer, apart from the viewer's own profile.
@@ -78,7 +99,10 @@ EXPECTED_LISTING = {
     "same cluster": {"Clara Cluster", "Mario Members", "Bert Bridge"},
     "other cluster": {"Mario Members", "Bert Bridge"},
     "third cluster": {"Mario Members"},
-    "no organisation": {"Mario Members"},
+    # Signed-in visitors: "all members" means confirmed members of a member organisation.
+    "no organisation": set(),
+    "asked to join, not confirmed": set(),
+    "at a former member": set(),
     "organiser of the cluster": {"Clara Cluster", "Mario Members", "Bert Bridge"},
     "organiser of another cluster": {"Mario Members", "Bert Bridge"},
     "staff": {"Clara Cluster", "Mario Members", "Bert Bridge"},
