@@ -19,7 +19,7 @@ from django.contrib.auth.models import Group
 from django.contrib.auth.tokens import default_token_generator
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.base import ContentFile
-from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.urls import resolve
 from django.utils import timezone
 from django.utils.http import int_to_base36
 from rest_framework.authtoken.models import Token
@@ -39,7 +39,7 @@ from events.models import (
 from insights.models import Release
 from matchmaking import services as mentoring
 from matchmaking.models import Application, Circle, Feedback, Match, MeetingLog, PairRule, Programme
-from members import privacy
+from members import membership, privacy
 from members.models import Profile, User
 from members.preferences import OPTIONAL_KINDS, unsubscribe_token
 from tests.factories import (
@@ -49,6 +49,7 @@ from tests.factories import (
     StaffFactory,
 )
 from tests.matchmaking.factories import ApplicationFactory, ProgrammeFactory, topic
+from tests.routes import all_routes, parameters, substitute
 
 pytestmark = pytest.mark.django_db
 
@@ -141,6 +142,11 @@ def targets(cluster, organisation, png) -> Targets:
     Token.objects.create(user=tara.user)
     programme, match = a_mentoring_programme_matching_the_targets(cluster, tara, wanda)
     privacy.statistics_access_log(user=wanda.user, view="balance_dashboard", cluster=cluster)
+    # Membership decisions about the targets' organisation: a rule, a pending request.
+    membership.domain_add(organisation=organisation, domain="keller.example", by=wanda.user)
+    membership.affiliation_request(
+        user=ProfileFactory(display_name="Pending Person").user, organisation=organisation
+    )
     return Targets(
         tara, wanda, organisation.slug, cluster.slug, event, session, registrations, feed.token,
         programme, match,
@@ -248,56 +254,6 @@ def viewers(cluster, organisation, targets) -> dict[str, User]:
 # --- finding and filling every URL pattern ----------------------------------------------
 
 
-def join_route(first: str, second: str) -> str:
-    """The way Django's resolver joins routes (ResolverMatch.route)."""
-    return first + second.removeprefix("^") if first else second
-
-
-def all_routes() -> list[str]:
-    routes: list[str] = []
-
-    def walk(patterns, prefix: str) -> None:
-        for entry in patterns:
-            route = join_route(prefix, str(entry.pattern))
-            if isinstance(entry, URLResolver):
-                walk(entry.url_patterns, route)
-            else:
-                assert isinstance(entry, URLPattern)
-                routes.append(route)
-
-    walk(get_resolver().url_patterns, "")
-    return routes
-
-
-PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>")
-
-
-def parameters(route: str) -> tuple[str, ...]:
-    return tuple(a or b for a, b in PARAMETER.findall(route))
-
-
-def substitute(route: str, values: dict[str, str]) -> str:
-    """A concrete path for a route, path converters and regex groups alike."""
-    path, i = "", 0
-    while i < len(route):
-        converter = re.match(r"<(?:\w+:)?(\w+)>", route[i:])
-        group = re.match(r"\(\?P<(\w+)>", route[i:])
-        if converter:
-            path += values[converter.group(1)]
-            i += converter.end()
-        elif group:
-            depth, j = 1, i + group.end()
-            while depth:
-                depth += {"(": 1, ")": -1}.get(route[j], 0)
-                j += 1
-            path += values[group.group(1)]
-            i = j
-        else:
-            path += route[i]
-            i += 1
-    return "/" + path.removeprefix("^").removesuffix("$")
-
-
 ADMIN_OBJECT = re.compile(r"admin/(\w+)/(\w+)/<path:object_id>/(?:\w+/)?")
 
 
@@ -337,6 +293,9 @@ def fillings(route: str, targets: Targets) -> list[dict[str, str]] | None:
         "organisations/<slug:slug>/": [{"slug": targets.organisation_slug}],
         "clusters/<slug:slug>/": [{"slug": targets.cluster_slug}],
         "clusters/<slug:slug>/manage/": [{"slug": targets.cluster_slug}],
+        "clusters/<slug:slug>/manage/memberships/": [{"slug": targets.cluster_slug}],
+        "clusters/<slug:slug>/manage/import/": [{"slug": targets.cluster_slug}],
+        "organisations/<slug:slug>/people/": [{"slug": targets.organisation_slug}],
         "admin/members/user/<id>/password/": [{"id": str(u.pk)} for u in targets.users],
         "events/feeds/me/<str:token>.ics": [{"token": targets.feed_token}],
         "events/feeds/cluster/<slug:cluster_slug>.ics": [{"cluster_slug": targets.cluster_slug}],
