@@ -6,29 +6,35 @@ of the event moves seats (a capacity increase fills the waitlist). Every functio
 that `by` manages the event, validates with messages meant for the organiser, and runs in
 one transaction. `sequence` (iCalendar SEQUENCE) rises on every change of time, place or
 status, so calendar clients replace what they hold.
+
+In a series (`events.ical.is_series`: a circle's meetings, a training's dates) the
+meetings are what people hold in their calendars: moving, adding or cancelling one
+meeting mails every registered person that meeting's entry only, and the span of the
+series (the event's own start and end) is no calendar entry at all.
+
+Titles, names and places are one line without control characters; descriptions and
+addresses may have line breaks but no other control characters (`text_errors`).
 """
 
+import re
 import zoneinfo
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Q
-from django.template.loader import render_to_string
+from django.db.models import Q, prefetch_related_objects
 from django.utils import timezone
 from django.utils.text import slugify
 
-from events import notify, selectors, services
+from events import ical, notify, selectors, services
 from events.models import Event, Invitation, Registration, Session, StageRole
 from members.models import Cluster, GenderIdentity, Profile, Topic, User
 from members.selectors import clusters_managed_by
-from notifications.services import email_enqueue
 
 Status = Registration.Status
 
@@ -72,6 +78,16 @@ SESSION_FIELDS = (
 SESSION_TIME_FIELDS = ("starts_at", "ends_at")
 SESSION_PLACE_FIELDS = ("room",)
 
+# Text that is one line (titles, names, places), and text that may span lines.
+EVENT_ONE_LINE_FIELDS = ("title", "summary", "venue_name", "online_platform")
+EVENT_MULTI_LINE_FIELDS = ("description", "venue_address")
+SESSION_ONE_LINE_FIELDS = ("title", "track", "room")
+SESSION_MULTI_LINE_FIELDS = ("description",)
+_NOT_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NOT_MULTI_LINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+LINE_BREAK_MESSAGE = "Use one line: no line breaks, tabs or invisible control characters."
+CONTROL_MESSAGE = "Remove the invisible control characters from the text."
+
 # Slugs that would shadow the fixed routes under /events/.
 RESERVED_SLUGS = {
     "new",
@@ -108,6 +124,41 @@ def _local(value: datetime, zone: str) -> str:
     return timezone.localtime(value, zoneinfo.ZoneInfo(zone)).strftime("%d %b %Y %H:%M")
 
 
+def text_error(value: Any, *, multi_line: bool = False) -> str | None:
+    """Why `value` cannot be stored as it is (a message for the organiser), or None."""
+    if not isinstance(value, str):
+        return None
+    if multi_line:
+        return CONTROL_MESSAGE if _NOT_MULTI_LINE.search(value) else None
+    return LINE_BREAK_MESSAGE if _NOT_ONE_LINE.search(value) else None
+
+
+def text_errors(
+    obj: Any, *, one_line: Iterable[str], multi_line: Iterable[str], only: Iterable[str] | None
+) -> dict[str, list[str]]:
+    """{field: [message]} for the text fields of `obj` (those in `only`, if given)."""
+    only = set(only) if only is not None else None
+    errors = {}
+    for names, multi in ((one_line, False), (multi_line, True)):
+        for name in names:
+            if only is not None and name not in only:
+                continue
+            message = text_error(getattr(obj, name, ""), multi_line=multi)
+            if message:
+                errors[name] = [message]
+    return errors
+
+
+def single_line(value: str) -> str:
+    """`value` made one line (for titles built from other text, e.g. a person's name)."""
+    return " ".join(_NOT_ONE_LINE.sub(" ", value or "").split())
+
+
+def plain_text(value: str) -> str:
+    """`value` without the control characters a description may not hold."""
+    return _NOT_MULTI_LINE.sub("", value or "")
+
+
 def _unique_slug(base: str, *, exclude_pk: int | None = None) -> str:
     base = (slugify(base) or "event")[:100].strip("-") or "event"
     taken = Event.objects.filter(Q(slug=base) | Q(slug__startswith=f"{base}-"))
@@ -123,10 +174,23 @@ def _unique_slug(base: str, *, exclude_pk: int | None = None) -> str:
 
 
 def _validate_event(
-    *, event: Event, by: User, clusters: Iterable[Cluster] | None, creating: bool
+    *,
+    event: Event,
+    by: User,
+    clusters: Iterable[Cluster] | None,
+    creating: bool,
+    changed: Iterable[str] | None = None,
 ) -> None:
-    """Cross-field rules, with messages keyed by the form field they concern."""
-    errors: dict[str, list[str]] = {}
+    """Cross-field rules, with messages keyed by the form field they concern.
+
+    Text is checked in every field when creating, in the `changed` ones when editing.
+    """
+    errors: dict[str, list[str]] = text_errors(
+        event,
+        one_line=EVENT_ONE_LINE_FIELDS,
+        multi_line=EVENT_MULTI_LINE_FIELDS,
+        only=None if creating else (changed or ()),
+    )
 
     def add(key: str, message: str) -> None:
         errors.setdefault(key, []).append(message)
@@ -192,52 +256,60 @@ def _changed(obj: Any, changes: dict[str, Any], names: Iterable[str]) -> list[st
     return [name for name in names if name in changes and getattr(obj, name) != changes[name]]
 
 
-def _notify_changed(*, event: Event, what: list[str], session: Session | None = None) -> int:
-    """Tell everyone registered that the time or place changed; queued after commit."""
-    registrations = (
-        Registration.objects.filter(event=event, status__in=Registration.ACTIVE_STATUSES)
-        .filter(session=session if session else None)
-        .select_related("user__profile")
-    )
+def _by_person(registrations: Iterable[Registration]) -> list[tuple[Registration, list]]:
+    """Registrations grouped per person: (the one a message is about, the person's other
+    registrations that travel with it). The event registration leads; without one, the
+    person's first session registration does."""
+    mine: dict[int, list[Registration]] = defaultdict(list)
+    for registration in registrations:
+        mine[registration.user_id].append(registration)
+    grouped = []
+    for held in mine.values():
+        held.sort(key=lambda r: (r.session_id is not None, r.pk))
+        grouped.append((held[0], held[1:]))
+    return grouped
+
+
+def _notify_changed(
+    *,
+    event: Event,
+    what: list[str],
+    session: Session | None = None,
+    change: str = notify.CHANGE_MOVED,
+    skip_users: Iterable[int] = (),
+) -> int:
+    """Tell everyone registered what changed; queued after commit. Returns how many.
+
+    A change of the event: each person once, with their session seats. A change of a
+    session: the people registered for it and, when it is a meeting of a series, the
+    people registered for the series, with that meeting's entry only.
+    """
+    # Every message reads the event's sessions (a series' meetings): once, up front.
+    prefetch_related_objects([event], "sessions")
+    registrations = Registration.objects.filter(
+        event=event, status__in=Registration.ACTIVE_STATUSES
+    ).exclude(user_id__in=list(skip_users))
+    if session is not None:
+        in_series = session in ical.event_meetings(event)
+        held = Q(session=session) | Q(session__isnull=True) if in_series else Q(session=session)
+        registrations = registrations.filter(held)
+    registrations = list(registrations.select_related("user__profile", "session").order_by("pk"))
+    if not registrations:
+        return 0
     reply_to = notify.organiser_reply_to(event=event)
     count = 0
-    for registration in registrations:
-        context = {
-            "event": event,
-            "session": session,
-            "registration": registration,
-            "time_changed": any(
-                name in what for name in (*EVENT_TIME_FIELDS, *SESSION_TIME_FIELDS)
-            ),
-            "place_changed": any(name in what for name in (*EVENT_PLACE_FIELDS, "room")),
-            "site_name": settings.SITE_NAME,
-            "event_url": settings.SITE_URL + event.get_absolute_url(),
-        }
-        subject = render_to_string("events/email/event_changed_subject.txt", context)
-        message = EmailMultiAlternatives(
-            subject=" ".join(subject.split()),
-            body=render_to_string("events/email/event_changed_body.txt", context),
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[registration.user.email],
-            reply_to=reply_to,
-        )
-        message.attach_alternative(
-            render_to_string("events/email/event_changed_body.html", context), "text/html"
-        )
-        # The updated entry: same UID, higher SEQUENCE, so calendars move it.
+    for registration, seats in _by_person(registrations):
         registration.event = event
-        if session is not None:
-            registration.session = session
-        notify.attach_invitation(message=message, registration=registration)
-        email_enqueue(
-            message=message,
-            kind="events.changed",
-            # One message per person per version of the event (or session).
-            idempotency_key=(
-                f"events.changed:{registration.pk}:{event.sequence}"
-                f":{session.sequence if session else '-'}"
-            ),
-            batch=notify.event_batch(event),
+        for seat in seats:
+            seat.event = event
+        notify.event_changed(
+            registration=registration,
+            event=event,
+            session=session,
+            change=change,
+            what=what,
+            reply_to=reply_to,
+            seats=seats,
         )
         count += 1
     return count
@@ -290,12 +362,14 @@ def event_update(
     if event.status in (Event.Status.CANCELLED, Event.Status.COMPLETED):
         raise ValidationError(f"A {event.get_status_display().lower()} event cannot be edited.")
     old_capacity = event.capacity
-    moved = _changed(event, changes, (*EVENT_TIME_FIELDS, *EVENT_PLACE_FIELDS))
+    # A series is its meetings: its own start and end move no calendar entry.
+    time_fields = () if ical.event_meetings(event) else EVENT_TIME_FIELDS
+    moved = _changed(event, changes, (*time_fields, *EVENT_PLACE_FIELDS))
     plain = _changed(event, changes, EVENT_FIELDS)
     for name in plain:
         setattr(event, name, changes[name])
     clusters = list(clusters) if clusters is not None else None
-    _validate_event(event=event, by=by, clusters=clusters, creating=False)
+    _validate_event(event=event, by=by, clusters=clusters, creating=False, changed=plain)
     event.full_clean()
     if moved:
         event.sequence += 1
@@ -381,31 +455,41 @@ def event_cancel(*, event: Event, by: User) -> int:
     event.status = Event.Status.CANCELLED
     event.sequence += 1
     event.save(update_fields=["status", "sequence", "updated_at"])
-    told = 0
-    registrations = (
+    registrations = list(
         Registration.objects.select_for_update(of=("self",))
         .filter(event=event, status__in=Registration.ACTIVE_STATUSES)
+        .select_related("user__profile", "session")
         .order_by("session_id", "pk")
     )
-    reply_to = notify.organiser_reply_to(event=event)
-    for registration in registrations.select_related("user__profile", "session"):
+    for registration in registrations:
         registration.status = Status.CANCELLED
         registration.waitlist_position = None
         registration.sequence += 1
         registration.save(update_fields=["status", "waitlist_position", "sequence", "updated_at"])
         registration.event = event
-        if registration.session_id is None:
-            # One message per person: the event registration; their sessions go with it.
-            notify.registration_changed(registration=registration, reply_to=reply_to)
-            told += 1
+    reply_to = notify.organiser_reply_to(event=event)
+    prefetch_related_objects([event], "sessions")  # read by every message: once
+    told = 0
+    for registration, seats in _by_person(registrations):
+        # One message per person, withdrawing the event (every meeting of a series) and
+        # each session they held a seat in, also when they held only session seats.
+        notify.registration_changed(registration=registration, reply_to=reply_to, seats=seats)
+        told += 1
     return told
 
 
 # --- sessions --------------------------------------------------------------------------
 
 
-def _validate_session(*, session: Session, event: Event, creating: bool) -> None:
-    errors: dict[str, list[str]] = {}
+def _validate_session(
+    *, session: Session, event: Event, creating: bool, changed: Iterable[str] | None = None
+) -> None:
+    errors: dict[str, list[str]] = text_errors(
+        session,
+        one_line=SESSION_ONE_LINE_FIELDS,
+        multi_line=SESSION_MULTI_LINE_FIELDS,
+        only=None if creating else (changed or ()),
+    )
     if session.starts_at and session.ends_at and session.ends_at <= session.starts_at:
         errors.setdefault("ends_at", []).append("The session must end after it starts.")
     elif (
@@ -441,6 +525,13 @@ def session_create(*, event: Event, by: User, fields: dict[str, Any]) -> Session
     _validate_session(session=session, event=event, creating=True)
     session.full_clean()
     session.save()
+    if (
+        event.status == Event.Status.PUBLISHED
+        and session.ends_at > timezone.now()
+        and session in ical.event_meetings(event)
+    ):
+        # A new meeting of a series: everyone registered gets its calendar entry.
+        _notify_changed(event=event, what=[], session=session, change=notify.CHANGE_ADDED)
     return session
 
 
@@ -459,7 +550,7 @@ def session_update(*, session: Session, by: User, changes: dict[str, Any]) -> Se
     plain = _changed(session, changes, SESSION_FIELDS)
     for name in plain:
         setattr(session, name, changes[name])
-    _validate_session(session=session, event=event, creating=False)
+    _validate_session(session=session, event=event, creating=False, changed=plain)
     session.full_clean()
     if moved:
         session.sequence += 1
@@ -476,30 +567,45 @@ def session_update(*, session: Session, by: User, changes: dict[str, Any]) -> Se
 
 @transaction.atomic
 def session_cancel(*, session: Session, by: User) -> int:
-    """Cancel a session and its registrations, telling each person; returns how many."""
+    """Cancel a session and its registrations, telling each person; returns how many.
+
+    A meeting of a series: the people registered for the series keep their registration
+    and get a CANCEL of that meeting only.
+    """
     _require_manager(user=by, event=session.event)
     session = (
         Session.objects.select_for_update(of=("self",)).select_related("event").get(pk=session.pk)
     )
     if session.is_cancelled:
         return 0
+    event = session.event
     session.is_cancelled = True
     session.sequence += 1
     session.save(update_fields=["is_cancelled", "sequence", "updated_at"])
-    told = 0
-    reply_to = notify.organiser_reply_to(event=session.event)
+    told: set[int] = set()
+    reply_to = notify.organiser_reply_to(event=event)
     for registration in (
         Registration.objects.select_for_update(of=("self",))
         .filter(session=session, status__in=Registration.ACTIVE_STATUSES)
-        .select_related("user__profile", "event", "session")
+        .select_related("user__profile")
     ):
         registration.status = Status.CANCELLED
         registration.waitlist_position = None
         registration.sequence += 1
         registration.save(update_fields=["status", "waitlist_position", "sequence", "updated_at"])
+        registration.event, registration.session = event, session
         notify.registration_changed(registration=registration, reply_to=reply_to)
-        told += 1
-    return told
+        told.add(registration.user_id)
+    count = len(told)
+    if event.status == Event.Status.PUBLISHED and session in ical.event_meetings(event):
+        count += _notify_changed(
+            event=event,
+            what=[],
+            session=session,
+            change=notify.CHANGE_CANCELLED,
+            skip_users=told,
+        )
+    return count
 
 
 # --- people on stage -------------------------------------------------------------------

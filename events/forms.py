@@ -3,7 +3,12 @@
 
 Dates and times are typed as the wall clock of the event's own time zone (a
 `datetime-local` input has no zone) and converted to UTC here, so an organiser in Lisbon
-schedules a Vienna event in Vienna time, on either side of a daylight-saving change.
+schedules a Vienna event in Vienna time, on either side of a daylight-saving change; a
+time the clocks skip or repeat is refused.
+
+Titles, names and places are one line: a line break or an invisible control character
+is refused with a message (they would break calendar files and mail subjects);
+descriptions and addresses may span lines.
 """
 
 import re
@@ -15,13 +20,29 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from events.authoring import GUEST_GENDERS
+from events.authoring import GUEST_GENDERS, text_error
 from events.models import Event, Session, StageRole, default_reminder_offsets
 from events.reminders import REMINDER_OFFSET_CHOICES
 from members.models import Cluster, GenderIdentity, Language, Profile, Topic
 
 LOCAL_INPUT_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M")
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
+
+
+def validate_one_line(value: str) -> None:
+    message = text_error(value)
+    if message:
+        raise ValidationError(message, code="not_one_line")
+
+
+def validate_text(value: str) -> None:
+    message = text_error(value, multi_line=True)
+    if message:
+        raise ValidationError(message, code="control_character")
+
+
+ONE_LINE = [validate_one_line]
+TEXT = [validate_text]
 
 
 class LocalDateTimeInput(forms.DateTimeInput):
@@ -102,13 +123,16 @@ class EventForm(EventTimesMixin, forms.Form):
     local_time_fields = ("starts_at", "ends_at", "registration_opens_at", "registration_closes_at")
 
     kind = forms.ChoiceField(label=_("Kind"), choices=Event.Kind.choices)
-    title = forms.CharField(label=_("Title"), max_length=200)
-    summary = forms.CharField(label=_("Summary"), max_length=300, required=False)
+    title = forms.CharField(label=_("Title"), max_length=200, validators=ONE_LINE)
+    summary = forms.CharField(
+        label=_("Summary"), max_length=300, required=False, validators=ONE_LINE
+    )
     description = forms.CharField(
         label=_("Description"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 8}),
         help_text=_("Markdown."),
+        validators=TEXT,
     )
     clusters = forms.ModelMultipleChoiceField(
         label=_("Organising clusters"),
@@ -133,15 +157,21 @@ class EventForm(EventTimesMixin, forms.Form):
     )
     starts_at = LocalDateTimeField(label=_("Starts"))
     ends_at = LocalDateTimeField(label=_("Ends"))
-    venue_name = forms.CharField(label=_("Venue"), max_length=200, required=False)
+    venue_name = forms.CharField(
+        label=_("Venue"), max_length=200, required=False, validators=ONE_LINE
+    )
     venue_address = forms.CharField(
-        label=_("Venue address"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Venue address"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        validators=TEXT,
     )
     online_platform = forms.CharField(
         label=_("Online platform"),
         max_length=80,
         required=False,
         help_text=_("Zoom, Teams, Webex, …"),
+        validators=ONE_LINE,
     )
     online_url = forms.URLField(
         label=_("Join link"),
@@ -216,12 +246,15 @@ class SessionForm(EventTimesMixin, forms.Form):
     local_time_fields = ("starts_at", "ends_at")
 
     kind = forms.ChoiceField(label=_("Kind"), choices=Session.Kind.choices)
-    title = forms.CharField(label=_("Title"), max_length=200)
+    title = forms.CharField(label=_("Title"), max_length=200, validators=ONE_LINE)
     description = forms.CharField(
-        label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 5})
+        label=_("Description"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        validators=TEXT,
     )
-    track = forms.CharField(label=_("Track"), max_length=80, required=False)
-    room = forms.CharField(label=_("Room"), max_length=80, required=False)
+    track = forms.CharField(label=_("Track"), max_length=80, required=False, validators=ONE_LINE)
+    room = forms.CharField(label=_("Room"), max_length=80, required=False, validators=ONE_LINE)
     starts_at = LocalDateTimeField(label=_("Starts"))
     ends_at = LocalDateTimeField(label=_("Ends"))
     capacity = forms.IntegerField(
@@ -264,10 +297,10 @@ class StageRoleForm(forms.Form):
     )
     profile = ProfileChoiceField(label=_("Member"), queryset=Profile.objects.none(), required=False)
     guest_name = forms.CharField(
-        label=_("…or external guest: name"), max_length=120, required=False
+        label=_("…or external guest: name"), max_length=120, required=False, validators=ONE_LINE
     )
     guest_organisation = forms.CharField(
-        label=_("Guest's organisation"), max_length=160, required=False
+        label=_("Guest's organisation"), max_length=160, required=False, validators=ONE_LINE
     )
     guest_gender = forms.ChoiceField(
         label=_("Guest's gender (optional, for panel balance)"),

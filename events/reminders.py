@@ -1,11 +1,14 @@
 """Reminders before an event and the follow-up after it, found by sweeping (celery beat).
 
 Reminders: each event lists in `reminder_offsets` the minutes before its start at which
-the confirmed participants are reminded. A sweep every few minutes queues the reminders
-whose moment has come. The idempotency key names the registration, the offset and the
-start time, so a reminder goes out once per start: when the event moves, the reminders
-are due again for the new time. A reminder whose moment passed more than two sweeps ago
-(published or moved late) is skipped, except the nearest one, so people still get one.
+the confirmed participants are reminded. A series (`events.ical.is_series`: a circle's
+meetings, a training's dates) is reminded before each of its meetings instead, with that
+meeting's calendar entry; cancelled meetings are not. A sweep every few minutes queues
+the reminders whose moment has come. The idempotency key names the registration, the
+offset, the start time and, for a meeting, the meeting, so a reminder goes out once per
+start of each meeting: when the event or a meeting moves, its reminders are due again
+for the new time. A reminder whose moment passed more than two sweeps ago (published or
+moved late) is skipped, except the nearest one, so people still get one.
 
 Follow-up: once an event has ended and its attendance is recorded, the people who came
 (not the no-shows) get the materials, the recording and a feedback link, once.
@@ -21,13 +24,13 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from events import ical
-from events.models import Event, Registration
+from events.models import Event, Registration, Session
 from events.notify import event_batch, organiser_reply_to
 from members.models import User
 from members.preferences import REMINDERS, unsubscribe_url, users_wanting
@@ -79,29 +82,36 @@ def _offsets(event: Event) -> list[int]:
     return sorted(valid, reverse=True)
 
 
-def due_offsets(*, event: Event, now: datetime) -> list[int]:
-    """The offsets whose reminder should go out at `now`.
+def due_offsets(*, event: Event, now: datetime, starts_at: datetime | None = None) -> list[int]:
+    """The offsets whose reminder should go out at `now` for the start `starts_at`
+    (the event's, or one of its meetings').
 
-    Due: its moment (start - offset) has come and the event has not started. Of the due
-    ones, those late by more than two sweeps are dropped, except the nearest (smallest
+    Due: its moment (start - offset) has come and the start has not. Of the due ones,
+    those late by more than two sweeps are dropped, except the nearest (smallest
     offset): after a late publish or a move, people get one reminder, not a burst.
     """
-    if not now < event.starts_at:
+    starts_at = starts_at or event.starts_at
+    if not now < starts_at:
         return []
-    due = [m for m in _offsets(event) if event.starts_at - timedelta(minutes=m) <= now]
+    due = [m for m in _offsets(event) if starts_at - timedelta(minutes=m) <= now]
     if not due:
         return []
     late_limit = 2 * sweep_interval()
     nearest = min(due)
     return [
-        m
-        for m in due
-        if m == nearest or now - (event.starts_at - timedelta(minutes=m)) <= late_limit
+        m for m in due if m == nearest or now - (starts_at - timedelta(minutes=m)) <= late_limit
     ]
 
 
-def reminder_key(*, registration: Registration, offset: int, starts_at: datetime) -> str:
-    return f"events.reminder:{registration.pk}:{offset}:{starts_at.isoformat()}"
+def reminder_key(
+    *,
+    registration: Registration,
+    offset: int,
+    starts_at: datetime,
+    session: Session | None = None,
+) -> str:
+    key = f"events.reminder:{registration.pk}:{offset}:{starts_at.isoformat()}"
+    return key if session is None else f"{key}:session-{session.pk}"
 
 
 def followup_key(*, registration: Registration) -> str:
@@ -119,6 +129,7 @@ def _message(
     to: str,
     reply_to: list[str],
     attach_invitation: Registration | None = None,
+    session: Session | None = None,
     headers: dict[str, str] | None = None,
 ) -> EmailMultiAlternatives:
     subject = render_to_string(f"events/email/{template}_subject.txt", context)
@@ -134,10 +145,10 @@ def _message(
         render_to_string(f"events/email/{template}_body.html", context), "text/html"
     )
     if attach_invitation is not None:
-        method = ical.invitation_method(attach_invitation)
+        method = ical.invitation_method(attach_invitation, session=session)
         message.attach(
             "invitation.ics",
-            ical.registration_invitation(attach_invitation, method).decode(),
+            ical.registration_invitation(attach_invitation, method, session=session).decode(),
             f"text/calendar; method={method}; charset=utf-8",
         )
     return message
@@ -147,18 +158,26 @@ def _message(
 
 
 def reminder_enqueue(
-    *, registration: Registration, offset: int, reply_to: list[str] | None = None
+    *,
+    registration: Registration,
+    offset: int,
+    reply_to: list[str] | None = None,
+    session: Session | None = None,
 ) -> None:
     """Queue one reminder; the caller's transaction writes it, `notifications` sends it.
 
+    `session`: the meeting of a series the reminder is for (its entry is attached).
     Reminders are optional mail: they carry a one-click unsubscribe link. Callers that
     remind many people of one event pass `reply_to` (see `organiser_reply_to`).
     """
     event = registration.event
     unsubscribe = unsubscribe_url(user=registration.user, kind=REMINDERS)
+    when = session or event
     context = {
         "registration": registration,
         "event": event,
+        "session": session,
+        "when": when,
         "offset": offset,
         "join_url": event.online_url if registration.status == Status.CONFIRMED else "",
         "site_name": settings.SITE_NAME,
@@ -172,30 +191,56 @@ def reminder_enqueue(
             to=registration.user.email,
             reply_to=reply_to if reply_to is not None else organiser_reply_to(event=event),
             attach_invitation=registration,
+            session=session,
             headers=list_unsubscribe_headers(url=unsubscribe),
         ),
         kind="events.reminder",
         idempotency_key=reminder_key(
-            registration=registration, offset=offset, starts_at=event.starts_at
+            registration=registration, offset=offset, starts_at=when.starts_at, session=session
         ),
         batch=event_batch(event),
     )
 
 
+def _due_starts(*, now: datetime) -> dict[int, tuple[Event, list[tuple[Session | None, int]]]]:
+    """{event id: (event, [(meeting or None for the event itself, offset)])} due at `now`.
+
+    Published events starting within the largest offset, and series with a meeting
+    starting within it; a series is reminded of its meetings only.
+    """
+    horizon = now + MAX_REMINDER_OFFSET
+    soon = Q(starts_at__gt=now, starts_at__lte=horizon)
+    meetings_soon = Session.objects.filter(
+        soon, event__status=Event.Status.PUBLISHED, is_cancelled=False
+    ).values("event_id")
+    events = Event.objects.filter(status=Event.Status.PUBLISHED).filter(
+        soon | Q(pk__in=meetings_soon)
+    )
+    due = {}
+    for event in events.prefetch_related("sessions"):
+        series = ical.event_meetings(event)
+        if series:
+            starts = [(m, m.starts_at) for m in series if not m.is_cancelled]
+        else:
+            starts = [(None, event.starts_at)]
+        pairs = [
+            (meeting, offset)
+            for meeting, starts_at in starts
+            for offset in due_offsets(event=event, now=now, starts_at=starts_at)
+        ]
+        if pairs:
+            due[event.pk] = (event, pairs)
+    return due
+
+
 def reminders_send_due(*, now: datetime | None = None) -> int:
     """Queue every reminder due at `now`; returns how many were queued.
 
-    Looks only at published events starting within the largest offset; running it
-    again queues nothing new. People who turned reminders off get none.
+    Looks only at published events (and meetings of series) starting within the largest
+    offset; running it again queues nothing new. People who turned reminders off get none.
     """
     now = now or timezone.now()
-    events = Event.objects.filter(
-        status=Event.Status.PUBLISHED,
-        starts_at__gt=now,
-        starts_at__lte=now + MAX_REMINDER_OFFSET,
-    ).only("pk", "starts_at", "reminder_offsets")
-    due = {event.pk: due_offsets(event=event, now=now) for event in events}
-    due = {pk: offsets for pk, offsets in due.items() if offsets}
+    due = _due_starts(now=now)
     if not due:
         return 0
     registrations = (
@@ -205,35 +250,36 @@ def reminders_send_due(*, now: datetime | None = None) -> int:
             status=Status.CONFIRMED,
             user__in=users_wanting(users=User.objects.all(), kind=REMINDERS),
         )
-        .select_related("event", "user__profile")
-        .prefetch_related("event__clusters")
+        .select_related("user__profile")
         .order_by("event_id", "pk")
     )
-    by_event: dict[int, list[tuple[Registration, int]]] = defaultdict(list)
+    by_event: dict[int, list[tuple[Registration, Session | None, int]]] = defaultdict(list)
+    keys = {}
     for registration in registrations:
-        for offset in due[registration.event_id]:
-            by_event[registration.event_id].append((registration, offset))
-    keys = [
-        reminder_key(registration=r, offset=offset, starts_at=r.event.starts_at)
-        for pairs in by_event.values()
-        for r, offset in pairs
-    ]
-    queued_before = _already_queued(keys)
+        event, pairs = due[registration.event_id]
+        registration.event = event  # one instance per event: its organisers looked up once
+        for meeting, offset in pairs:
+            by_event[event.pk].append((registration, meeting, offset))
+            keys[(registration.pk, meeting.pk if meeting else None, offset)] = reminder_key(
+                registration=registration,
+                offset=offset,
+                starts_at=(meeting or event).starts_at,
+                session=meeting,
+            )
+    queued_before = _already_queued(list(keys.values()))
     count = 0
-    for pairs in by_event.values():
+    for triples in by_event.values():
         reply_to: list[str] | None = None
         with transaction.atomic():
-            for registration, offset in pairs:
-                key = reminder_key(
-                    registration=registration,
-                    offset=offset,
-                    starts_at=registration.event.starts_at,
-                )
+            for registration, meeting, offset in triples:
+                key = keys[(registration.pk, meeting.pk if meeting else None, offset)]
                 if key in queued_before:
                     continue
                 if reply_to is None:
                     reply_to = organiser_reply_to(event=registration.event)
-                reminder_enqueue(registration=registration, offset=offset, reply_to=reply_to)
+                reminder_enqueue(
+                    registration=registration, offset=offset, reply_to=reply_to, session=meeting
+                )
                 count += 1
     return count
 

@@ -235,10 +235,9 @@ def registration_cancel(
         registration.waitlist_position = None
         registration.sequence += 1
         registration.save(update_fields=["status", "waitlist_position", "sequence", "updated_at"])
-        if notify_person:
-            notify.registration_changed(registration=registration)
+        seats = []
         if session is None:
-            # Leaving the event leaves its sessions too.
+            # Leaving the event leaves its sessions too; the one message withdraws them.
             for session_registration in Registration.objects.filter(
                 event=event,
                 user=registration.user,
@@ -246,7 +245,14 @@ def registration_cancel(
                 session__ends_at__gt=timezone.now(),
                 status__in=(Status.PENDING, Status.CONFIRMED, Status.WAITLISTED),
             ).select_related("session"):
-                registration_cancel(registration=session_registration, by=by, notify_person=False)
+                seat = registration_cancel(
+                    registration=session_registration, by=by, notify_person=False
+                )
+                seat.event = event
+                seats.append(seat)
+        if notify_person:
+            registration.event = event
+            notify.registration_changed(registration=registration, seats=seats)
         _fill_from_waitlist(event=event, session=session)
         return registration
 

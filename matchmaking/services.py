@@ -565,6 +565,7 @@ def _circles_for(*, programme: Programme, data, mentor_of: np.ndarray) -> dict[i
         name = f"Circle of {data.scorer.mentors.names[j]}"
         if focus:
             name += ": " + ", ".join(vocabulary.topics[t] for t in focus)
+        name = event_authoring.single_line(name)  # a person's name may hold a line break
         circle = existing.get(mentor.pk)
         language_id = data.circle_language.get(mentor.pk)
         if circle is None:
@@ -639,15 +640,17 @@ def _circle_event(*, circle: Circle, programme: Programme, by: User) -> Event:
     if not starts:
         raise ValidationError("The programme's dates are over; move them to publish circles.")
     length = timedelta(minutes=CIRCLE_MEETING_MINUTES)
+    summary = event_authoring.single_line(f"A mentoring circle of {programme.title}.")
     # Every organiser of the programme manages its circles' events too.
     clusters = list(programme.clusters.all())
     event = event_authoring.event_create(
         by=by,
         fields={
             "kind": Event.Kind.MENTORING_CIRCLE,
-            "title": circle.name[:200],
-            "summary": f"A mentoring circle of {programme.title}."[:300],
-            "description": programme.summary or "",
+            # One line each: the event's title and summary refuse line breaks.
+            "title": event_authoring.single_line(circle.name)[:200],
+            "summary": summary[:300],
+            "description": event_authoring.plain_text(programme.summary),
             "timezone": programme.timezone,
             "starts_at": starts[0],
             "ends_at": starts[-1] + length,

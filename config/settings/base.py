@@ -325,3 +325,12 @@ PRIVACY_RELEASE_AFTER_HOURS = env.int("PRIVACY_RELEASE_AFTER_HOURS", default=48)
 # --- Events ---------------------------------------------------------------------------
 # How long a registration waits for the capacity lock before answering "try again".
 EVENTS_LOCK_TIMEOUT_MS = env.int("EVENTS_LOCK_TIMEOUT_MS", default=5000)
+
+# --- Calendar replies -------------------------------------------------------------------
+# Replies to invitations (Accept/Decline in Outlook, Gmail, Apple Calendar) go to
+# rsvp+<signed token>@CALENDAR_REPLY_DOMAIN; the mail server for that domain delivers them
+# over LMTP to `manage.py receive_calendar_replies` (events.replies). Empty: replies off.
+CALENDAR_REPLY_DOMAIN = env.str("CALENDAR_REPLY_DOMAIN", default="")
+CALENDAR_REPLY_LMTP_HOST = env.str("CALENDAR_REPLY_LMTP_HOST", default="127.0.0.1")
+# Not 8025: docker-compose.yml publishes Mailpit's web UI there.
+CALENDAR_REPLY_LMTP_PORT = env.int("CALENDAR_REPLY_LMTP_PORT", default=8024)

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from events import authoring, ical, services
+from events.forms import EventForm, SessionForm
 from events.models import Event, Invitation, Registration, Session, StageRole
 from members.models import GenderIdentity
 from tests.events.organiser_factories import EventFactory, RegistrationFactory, SessionFactory
@@ -492,3 +493,153 @@ def test_a_moved_event_sends_its_registrants_the_updated_calendar_entry(
     assert after["METHOD"] == "REQUEST"
     assert new["UID"] == old["UID"]
     assert int(new["SEQUENCE"]) == int(old["SEQUENCE"]) + 1
+
+
+# --- calendars: session seats and text ---------------------------------------------------
+
+
+def calendar_in(message) -> icalendar.Calendar:
+    [content] = [c for name, c, _ in message.attachments if name == "invitation.ics"]
+    return icalendar.Calendar.from_ical(content)
+
+
+def entries(message) -> dict[str, str]:
+    """{UID: STATUS} of the calendar a message carries."""
+    return {str(v["UID"]): str(v["STATUS"]) for v in calendar_in(message).walk("VEVENT")}
+
+
+def test_a_conference_cancel_withdraws_every_session_seat_also_of_session_only_people(
+    organiser, cluster, organisation, mailoutbox, django_capture_on_commit_callbacks
+):
+    conference = EventFactory(clusters=[cluster], kind=Event.Kind.CONFERENCE)
+    keynote = SessionFactory(event=conference)
+    workshop = SessionFactory(event=conference, starts_at=conference.starts_at + timedelta(hours=1))
+    whole, only_sessions = people(organisation, 2)
+    services.event_register(event=conference, user=whole)
+    services.event_register(event=conference, user=whole, session=workshop)
+    # Held only session seats (their event registration was never made: imported data).
+    for session in (keynote, workshop):
+        RegistrationFactory(event=conference, session=session, user=only_sessions)
+    mailoutbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert authoring.event_cancel(event=conference, by=organiser) == 2
+
+    by_person = {m.to[0]: m for m in mailoutbox}
+    assert set(by_person) == {whole.email, only_sessions.email}
+    for message in mailoutbox:
+        assert calendar_in(message)["METHOD"] == "CANCEL"
+    assert entries(by_person[whole.email]) == {
+        ical.event_uid(conference): "CANCELLED",
+        ical.session_uid(workshop): "CANCELLED",
+    }
+    assert entries(by_person[only_sessions.email]) == {
+        ical.session_uid(keynote): "CANCELLED",
+        ical.session_uid(workshop): "CANCELLED",
+    }
+
+
+def test_leaving_a_conference_withdraws_its_session_seats_in_the_same_message(
+    cluster, member, mailoutbox, django_capture_on_commit_callbacks
+):
+    conference = EventFactory(clusters=[cluster], kind=Event.Kind.CONFERENCE)
+    workshop = SessionFactory(event=conference)
+    registration = services.event_register(event=conference, user=member.user)
+    services.event_register(event=conference, user=member.user, session=workshop)
+    mailoutbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.registration_cancel(registration=registration, by=member.user)
+
+    [message] = mailoutbox
+    assert calendar_in(message)["METHOD"] == "CANCEL"
+    assert entries(message) == {
+        ical.event_uid(conference): "CANCELLED",
+        ical.session_uid(workshop): "CANCELLED",
+    }
+
+
+def test_moving_a_conference_updates_the_session_seats_people_hold_too(
+    organiser, cluster, member, mailoutbox, django_capture_on_commit_callbacks
+):
+    conference = EventFactory(clusters=[cluster], kind=Event.Kind.CONFERENCE)
+    workshop = SessionFactory(event=conference)
+    services.event_register(event=conference, user=member.user)
+    services.event_register(event=conference, user=member.user, session=workshop)
+    mailoutbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        authoring.event_update(event=conference, by=organiser, changes={"venue_name": "Hall 7"})
+
+    [message] = mailoutbox
+    calendar = calendar_in(message)
+    assert calendar["METHOD"] == "REQUEST"
+    sequences = {str(v["UID"]): int(v["SEQUENCE"]) for v in calendar.walk("VEVENT")}
+    assert sequences == {ical.event_uid(conference): 1, ical.session_uid(workshop): 1}
+    assert all("Hall 7" in str(v["LOCATION"]) for v in calendar.walk("VEVENT"))
+
+
+@pytest.mark.parametrize(
+    "title", ["Robots\nand cobots", "Robots\rand cobots", "Robots\x07", "Robots\u2028cobots"]
+)
+def test_an_event_or_session_title_with_a_line_break_or_control_character_is_refused(
+    organiser, cluster, event, title
+):
+    with pytest.raises(ValidationError) as error:
+        authoring.event_create(by=organiser, fields=event_fields(title=title), clusters=[cluster])
+    assert messages_of(error)["title"] == [authoring.LINE_BREAK_MESSAGE]
+    with pytest.raises(ValidationError) as error:
+        authoring.event_update(event=event, by=organiser, changes={"title": title})
+    assert "title" in messages_of(error)
+    with pytest.raises(ValidationError) as error:
+        authoring.session_create(
+            event=event,
+            by=organiser,
+            fields={"title": title, "starts_at": event.starts_at, "ends_at": event.ends_at},
+        )
+    assert "title" in messages_of(error)
+    event.refresh_from_db()
+    assert event.title != title
+
+
+def test_descriptions_and_addresses_keep_their_line_breaks_but_no_control_characters(
+    organiser, cluster
+):
+    fields = event_fields(
+        description="## Agenda\n\n- Welcome\n\t- Coffee", venue_address="Hafenstraße 1\r\n4020 Linz"
+    )
+    event = authoring.event_create(by=organiser, fields=fields, clusters=[cluster])
+    assert event.description.startswith("## Agenda\n")
+    with pytest.raises(ValidationError) as error:
+        authoring.event_update(event=event, by=organiser, changes={"description": "Bell\x07"})
+    assert messages_of(error)["description"] == [authoring.CONTROL_MESSAGE]
+
+
+def test_the_forms_refuse_titles_with_line_breaks_with_a_clear_message(cluster, event):
+    data = {
+        "kind": Event.Kind.WEBINAR,
+        "title": "Robots\nand cobots",
+        "clusters": [cluster.pk],
+        "timezone": "Europe/Vienna",
+        "starts_at": "2030-05-06T10:00",
+        "ends_at": "2030-05-06T12:00",
+        "audience": Event.Audience.MEMBERS,
+        "venue_address": "Hafenstraße 1\r\n4020 Linz",
+    }
+    form = EventForm(data)
+    assert not form.is_valid()
+    assert form.errors == {"title": [authoring.LINE_BREAK_MESSAGE]}
+    assert EventForm({**data, "title": "Robots and cobots"}).is_valid()
+
+    session = SessionForm(
+        {
+            "kind": Session.Kind.TALK,
+            "title": "Keynote\x1b",
+            "room": "Hall\nA",
+            "starts_at": "2030-05-06T10:00",
+            "ends_at": "2030-05-06T11:00",
+        },
+        event=event,
+    )
+    assert not session.is_valid()
+    assert set(session.errors) == {"title", "room"}

@@ -4,6 +4,8 @@ from datetime import timedelta
 
 import pytest
 import vobject
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -203,3 +205,49 @@ def test_a_cluster_feed_shows_only_its_public_published_events(
 def test_an_unknown_cluster_feed_is_404(db, client_for):
     url = reverse("events:feed_cluster", kwargs={"cluster_slug": "nope"})
     assert client_for(None).get(url).status_code == 404
+
+
+# --- Robust text and bounded queries -----------------------------------------------------
+
+
+def test_an_event_whose_title_holds_a_line_break_still_downloads(cluster, client_for):
+    """The calendar name line made this a 500."""
+    event = make_event(cluster, title="Hydrogen\nvalleys\r\nwebinar\x07")
+    response = client_for(None).get(reverse("events:calendar", kwargs={"slug": event.slug}))
+    calendar = parsed(response)
+    assert calendar.contents["x-wr-calname"][0].value == "Hydrogen valleys webinar"
+    assert calendar.vevent.summary.value == "Hydrogen valleys webinar"
+    page = client_for(None).get(event.get_absolute_url())
+    assert page.status_code == 200
+
+
+def test_a_feeds_query_count_does_not_grow_with_its_events(cluster, member, organiser, client_for):
+    feed = CalendarFeed.objects.create(user=member.user)
+    cluster_url = reverse("events:feed_cluster", kwargs={"cluster_slug": cluster.slug})
+
+    def counts() -> tuple[int, int]:
+        found = []
+        for url in (cluster_url, feed_url(feed.token)):
+            with CaptureQueriesContext(connection) as queries:
+                assert client_for(None).get(url).status_code == 200
+            found.append(len(queries.captured_queries))
+        return found[0], found[1]
+
+    def add(n: int) -> None:
+        for _ in range(n):
+            event = make_event(cluster, kind=Event.Kind.TRAINING)
+            for day in range(2):
+                Session.objects.create(
+                    event=event,
+                    kind=Session.Kind.WORKSHOP,
+                    title=f"Day {day + 1}",
+                    starts_at=event.starts_at + timedelta(minutes=30 * day),
+                    ends_at=event.starts_at + timedelta(minutes=30 * day + 20),
+                )
+            services.event_register(event=event, user=member.user)
+
+    add(2)
+    few = counts()
+    add(6)
+    many = counts()
+    assert many == few

@@ -7,13 +7,17 @@ the file itself (not against a zone database looked up by name).
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import icalendar
 import pytest
 import vobject
 from django.db.models import F
 from django.utils import timezone
 
-from events import ical, services
+from events import authoring, ical, services
+from events.calendar_selectors import registrations_for_feed
 from events.models import Event, Registration, Session
+from members.selectors import organiser_emails
+from tests.factories import ClusterOrganiserFactory
 
 Status = Registration.Status
 
@@ -242,9 +246,11 @@ def test_the_uid_is_stable_and_carries_no_personal_data_while_sequence_rises(clu
         assert personal.lower() not in uid.lower()
 
 
-def test_cancelling_sends_cancel_with_a_higher_sequence_and_re_registering_a_request(
+def test_a_persons_cancel_and_re_registration_keep_the_objects_sequence_and_say_partstat(
     cluster, member
 ):
+    """SEQUENCE belongs to the event (the same in the public file, feeds and mail); one
+    person's own changes are told by METHOD, PARTSTAT and a newer DTSTAMP."""
     event = make_event(cluster)
     registration = services.event_register(event=event, user=member.user)
     request = vevents(parse(ical.registration_invitation(registration)))[0]
@@ -255,12 +261,22 @@ def test_cancelling_sends_cancel_with_a_higher_sequence_and_re_registering_a_req
     cancel = vevents(cancel_calendar)[0]
     assert cancel.status.value == "CANCELLED"
     assert cancel.uid.value == request.uid.value
-    assert int(cancel.sequence.value) > int(request.sequence.value)
+    assert cancel.attendee.params["PARTSTAT"] == ["DECLINED"]
+    assert stamp(cancel.dtstamp) >= stamp(request.dtstamp)
 
     registration = services.event_register(event=event, user=member.user)
     again_calendar = parse(ical.registration_invitation(registration))
+    again = vevents(again_calendar)[0]
     assert again_calendar.method.value == "REQUEST"
-    assert int(vevents(again_calendar)[0].sequence.value) > int(cancel.sequence.value)
+    assert again.attendee.params["PARTSTAT"] == ["ACCEPTED"]
+    public = vevents(parse(ical.event_calendar(Event.objects.get(pk=event.pk))))[0]
+    assert (
+        request.sequence.value
+        == cancel.sequence.value
+        == again.sequence.value
+        == public.sequence.value
+    )
+    assert request.contents["last-modified"][0].value == public.contents["last-modified"][0].value
 
 
 def test_a_cancelled_event_withdraws_the_invitation(cluster, member):
@@ -318,3 +334,268 @@ def test_the_personal_feed_lists_events_and_sessions_with_waitlisted_ones_tentat
     assert by_uid[ical.event_uid(conference)].status.value == "CONFIRMED"
     assert by_uid[ical.session_uid(session)].status.value == "CONFIRMED"
     assert b"zoom.example" not in data
+
+
+# --- Time zones every parser reads ---------------------------------------------------------
+
+
+def icalendar_instants(data: bytes) -> dict[str, datetime]:
+    """{UID: DTSTART in UTC} as the icalendar package reads the file."""
+    calendar = icalendar.Calendar.from_ical(data)
+    return {str(v["UID"]): v.decoded("DTSTART").astimezone(UTC) for v in calendar.walk("VEVENT")}
+
+
+def vobject_instants(data: bytes) -> dict[str, datetime]:
+    """{UID: DTSTART in UTC} as vobject reads it, through the file's own VTIMEZONE."""
+    calendar = parse(data)
+    instants = {}
+    for vevent in vevents(calendar):
+        if vevent.dtstart.value.endswith("Z"):
+            instants[vevent.uid.value] = stamp(vevent.dtstart)
+        else:
+            instants[vevent.uid.value] = utc_instant(calendar, vevent.dtstart)
+    return instants
+
+
+def test_vobject_reads_vienna_in_2027_and_2029_as_the_database_has_them(cluster):
+    """The reported case: a VTIMEZONE with several transitions in one RDATE line made
+    vobject read 3 November 2027, 10:00 Vienna as 08:00Z."""
+    vienna = ZoneInfo("Europe/Vienna")
+    november = make_event(
+        cluster,
+        starts_at=datetime(2027, 11, 3, 10, tzinfo=vienna),
+        ends_at=datetime(2027, 11, 3, 12, tzinfo=vienna),
+    )
+    july = make_event(
+        cluster,
+        starts_at=datetime(2029, 7, 1, 10, tzinfo=vienna),
+        ends_at=datetime(2029, 7, 1, 12, tzinfo=vienna),
+    )
+    data = ical.feed_calendar([november, july], name="Vienna")
+    for read in (vobject_instants, icalendar_instants):
+        instants = read(data)
+        assert instants[ical.event_uid(november)] == datetime(2027, 11, 3, 9, tzinfo=UTC)
+        assert instants[ical.event_uid(july)] == datetime(2029, 7, 1, 8, tzinfo=UTC)
+    # vobject's own conversion (transform) agrees too.
+    transformed = vobject.readOne(data.decode())
+    starts = {v.uid.value: v.dtstart.value.astimezone(UTC) for v in transformed.vevent_list}
+    assert starts[ical.event_uid(november)] == datetime(2027, 11, 3, 9, tzinfo=UTC)
+    assert starts[ical.event_uid(july)] == datetime(2029, 7, 1, 8, tzinfo=UTC)
+
+
+def test_each_vtimezone_has_one_observance_per_transition_from_a_year_before_to_three_after(
+    cluster,
+):
+    vienna = ZoneInfo("Europe/Vienna")
+    event = make_event(
+        cluster,
+        starts_at=datetime(2027, 11, 3, 10, tzinfo=vienna),
+        ends_at=datetime(2027, 11, 3, 12, tzinfo=vienna),
+    )
+    data = ical.event_calendar(event)
+    assert b"RRULE" not in data and b"RDATE" not in data
+    [vtimezone] = icalendar.Calendar.from_ical(data).walk("VTIMEZONE")
+    onsets = []
+    for observance in vtimezone.subcomponents:
+        # DTSTART is the wall-clock time of the change, read in the offset before it.
+        before = observance.decoded("TZOFFSETFROM")
+        after = observance.decoded("TZOFFSETTO")
+        onset = (observance.decoded("DTSTART") - before).replace(tzinfo=UTC)
+        local_after = onset.astimezone(vienna)
+        assert local_after.utcoffset() == after
+        assert (observance.name == "DAYLIGHT") == bool(local_after.dst())
+        onsets.append(onset)
+    assert onsets == sorted(onsets)
+    assert onsets[0] == datetime(2026, 1, 1, tzinfo=UTC)  # a year before the event
+    changes = onsets[1:]
+    # Two changes a year, 2026 to 2030 (three years after the event).
+    assert [o.year for o in changes] == [y for y in range(2026, 2031) for _ in (1, 2)]
+    assert changes[3] == datetime(2027, 10, 31, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "zone", ["Europe/Vienna", "Europe/Lisbon", "Europe/Helsinki", "America/New_York"]
+)
+def test_both_parsers_agree_with_the_database_on_every_month_for_four_years(cluster, zone):
+    local = ZoneInfo(zone)
+    events = []
+    for month in range(48):
+        year, month_of_year = 2027 + month // 12, month % 12 + 1
+        for day in (1, 28):
+            start = datetime(year, month_of_year, day, 10, 30, tzinfo=local)
+            events.append(
+                make_event(
+                    cluster, timezone=zone, starts_at=start, ends_at=start + timedelta(hours=1)
+                )
+            )
+    data = ical.feed_calendar(events, name="Four years")
+    wanted = {ical.event_uid(e): e.starts_at.astimezone(UTC) for e in events}
+    assert vobject_instants(data) == wanted
+    assert icalendar_instants(data) == wanted
+
+
+def test_a_time_in_the_repeated_autumn_hour_is_written_in_utc(cluster):
+    """2027-10-31 01:30Z is 02:30 in Brussels, a wall-clock time that happens twice."""
+    start = datetime(2027, 10, 31, 1, 30, tzinfo=UTC)
+    event = make_event(
+        cluster, timezone="Europe/Brussels", starts_at=start, ends_at=start + timedelta(hours=2)
+    )
+    data = ical.event_calendar(event)
+    [vevent] = vevents(parse(data))
+    assert vevent.dtstart.value == "20271031T013000Z"
+    assert "TZID" not in vevent.dtstart.params
+    assert vevent.dtend.params["TZID"] == ["Europe/Brussels"]  # 03:30 is unambiguous
+    assert vobject_instants(data) == icalendar_instants(data) == {ical.event_uid(event): start}
+
+
+# --- One identity per calendar object ------------------------------------------------------
+
+
+def organizers(data: bytes) -> set[tuple[str, str]]:
+    return {(v.organizer.value, v.organizer.params["CN"][0]) for v in vevents(parse(data))}
+
+
+def test_every_vevent_of_every_file_names_the_cluster_and_its_first_organiser(
+    cluster, other_cluster, member, organiser
+):
+    """Public file, cluster feed, personal feed and invitation: one ORGANIZER, who is the
+    first of `organiser_emails` (the event's creator first if they organise it)."""
+    creator = ClusterOrganiserFactory(cluster=other_cluster).user
+    ClusterOrganiserFactory(cluster=other_cluster)
+    conference = make_event(cluster, kind=Event.Kind.CONFERENCE, created_by=creator)
+    conference.clusters.add(other_cluster)
+    session = Session.objects.create(
+        event=conference,
+        title="Keynote",
+        starts_at=conference.starts_at,
+        ends_at=conference.starts_at + timedelta(hours=1),
+    )
+    plain = make_event(cluster)
+    services.event_register(event=conference, user=member.user)
+    in_session = services.event_register(event=conference, user=member.user, session=session)
+    services.event_register(event=plain, user=member.user)
+
+    first = organiser_emails(
+        clusters=conference.clusters.all(), first_user_id=conference.created_by_id, limit=1
+    )
+    assert first == [creator.email]
+    files = [
+        ical.event_calendar(conference, [session]),
+        ical.feed_calendar([conference, plain], name="Cluster"),
+        ical.registrations_feed(
+            Registration.objects.filter(user=member.user).select_related("event", "session"),
+            name="Mine",
+        ),
+        ical.registration_invitation(in_session),
+    ]
+    wanted_conference = (f"mailto:{creator.email}", other_cluster.name)
+    wanted_plain = (f"mailto:{organiser.email}", cluster.name)
+    for data in files:
+        found = organizers(data)
+        assert found <= {wanted_conference, wanted_plain}, found
+        assert wanted_conference in found
+    assert organizers(files[1]) == {wanted_conference, wanted_plain}
+
+
+def test_without_organisers_the_site_sender_speaks_for_the_cluster(cluster, settings):
+    settings.DEFAULT_FROM_EMAIL = "Clusterhub <events@hub.example>"
+    event = make_event(cluster)
+    assert organizers(ical.event_calendar(event)) == {("mailto:events@hub.example", cluster.name)}
+
+
+def test_a_uid_has_the_same_sequence_and_last_modified_in_file_feeds_and_mail(
+    cluster, member, organiser, mailoutbox, django_capture_on_commit_callbacks
+):
+    """Issue: the mail carried SEQUENCE 2 while the feed and the public file said 1."""
+    conference = make_event(cluster, kind=Event.Kind.CONFERENCE)
+    session = Session.objects.create(
+        event=conference,
+        title="Workshop",
+        starts_at=conference.starts_at,
+        ends_at=conference.starts_at + timedelta(hours=1),
+    )
+    registration = services.event_register(event=conference, user=member.user)
+    services.registration_cancel(registration=registration, by=member.user)
+    services.event_register(event=conference, user=member.user)  # the person's own sequence: 1
+    services.event_register(event=conference, user=member.user, session=session)
+    with django_capture_on_commit_callbacks(execute=True):
+        authoring.event_update(event=conference, by=organiser, changes={"venue_name": "Hall 2"})
+        authoring.session_update(session=session, by=organiser, changes={"room": "Room 4"})
+    conference = Event.objects.get(pk=conference.pk)
+
+    def identities(data) -> dict[str, tuple[str, str]]:
+        return {
+            v.uid.value: (v.sequence.value, v.contents["last-modified"][0].value)
+            for v in vevents(parse(data))
+        }
+
+    public = identities(ical.event_calendar(conference, conference.sessions.all()))
+    cluster_feed = identities(ical.feed_calendar([conference], name="Cluster"))
+    personal = identities(
+        ical.registrations_feed(registrations_for_feed(user=member.user), name="Mine")
+    )
+    mailed = {}
+    for message in mailoutbox:
+        mailed.update(identities(message.attachments[0][1].encode()))
+    event_id, session_id = ical.event_uid(conference), ical.session_uid(session)
+    assert set(public) == set(personal) == set(mailed) == {event_id, session_id}
+    assert cluster_feed[event_id] == public[event_id] == personal[event_id] == mailed[event_id]
+    assert public[session_id] == personal[session_id] == mailed[session_id]
+    # The venue moved the event (1) and its session; the room moved the session (1 + 1).
+    assert public[event_id][0] == "1" and public[session_id][0] == "2"
+
+
+# --- Robust text ---------------------------------------------------------------------------
+
+
+def test_line_breaks_and_control_characters_never_reach_a_property(cluster, member):
+    member.display_name = 'Anna\n"Keller"\x07'
+    member.save(update_fields=["display_name"])
+    cluster.name = "Mechatronics\r\nCluster\x1b"
+    cluster.save(update_fields=["name"])
+    event = make_event(
+        cluster,
+        title="Robots\nand\tcobots\x00\u2028today",
+        summary="First line\nsecond line\tindented\x0b\x7f",
+        venue_name="Tabakfabrik\nLinz",
+        venue_address="Peter-Behrens-Platz 1\r\n4020 Linz\x1f",
+        online_platform="Zoom\n",
+    )
+    session = Session.objects.create(
+        event=event,
+        kind=Session.Kind.TALK,
+        title="Keynote\n",
+        room="Hall\tA",
+        track="Robotics\x0c",
+        starts_at=event.starts_at,
+        ends_at=event.starts_at + timedelta(hours=1),
+    )
+    registration = services.event_register(event=event, user=member.user)
+    files = [
+        ical.event_calendar(event, [session]),
+        ical.feed_calendar([event], name="Feed\nname"),
+        ical.registration_invitation(registration),
+    ]
+    for data in files:
+        control = [chr(c) for c in [*range(0, 9), *range(11, 13), *range(14, 32), 127]]
+        assert not any(c.encode() in data for c in control if c not in "\r\n")
+        content = data.decode()
+        assert "\u2028" not in content
+        assert all(line.endswith("\r") for line in content.split("\n")[:-1])  # CRLF only
+        calendar = parse(data)
+        for vevent in vevents(calendar):
+            for name in ("summary", "location"):
+                assert "\\n" not in vevent.contents[name][0].value
+            assert "\n" not in vevent.organizer.params["CN"][0]
+        by_icalendar = icalendar.Calendar.from_ical(data)
+        assert by_icalendar.walk("VEVENT")
+    [vevent, talk] = vevents(parse(files[0]))
+    assert text(vevent.summary) == "Robots and cobots today"
+    assert text(vevent.location) == "Tabakfabrik Linz, Peter-Behrens-Platz 1, 4020 Linz · Zoom"
+    assert text(vevent.description).startswith("First line\nsecond line\tindented\n\n")
+    assert text(talk.summary) == "Keynote (Robots and cobots today)"
+    assert text(talk.location).startswith("Hall A, Tabakfabrik Linz")
+    assert parse(files[1]).contents["x-wr-calname"][0].value == "Feed name"
+    invited = vevents(parse(files[2]))[0]
+    assert invited.attendee.params["CN"] == ["Anna 'Keller'"]
+    assert invited.organizer.params["CN"] == ["Mechatronics Cluster"]

@@ -3,6 +3,7 @@
 from datetime import timedelta
 from email import message_from_bytes, policy
 
+import icalendar
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -149,3 +150,21 @@ def test_reminders_and_follow_ups_reply_to_the_organisers_in_the_events_batch(
         ("events.followup", f"event:{ended.pk}"),
         ("events.reminder", f"event:{event.pk}"),
     ]
+
+
+def test_the_invitations_organizer_is_the_first_address_replies_go_to(
+    cluster, other_cluster, member, mailoutbox, django_capture_on_commit_callbacks
+):
+    ClusterOrganiserFactory(cluster=cluster)
+    creator = ClusterOrganiserFactory(cluster=other_cluster).user
+    event = EventFactory(clusters=[cluster, other_cluster], created_by=creator)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.event_register(event=event, user=member.user)
+
+    [sent] = mailoutbox
+    [rsvp], _ = calendar_parts(sent)
+    [vevent] = icalendar.Calendar.from_ical(rsvp.get_content()).walk("VEVENT")
+    organizer = vevent["ORGANIZER"]
+    assert str(organizer) == f"mailto:{sent.reply_to[0]}" == f"mailto:{creator.email}"
+    assert organizer.params["CN"] == other_cluster.name  # the cluster the creator runs
+    assert vevent["ATTENDEE"].params["RSVP"] == "FALSE"

@@ -9,12 +9,12 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from events import authoring, reminders, tasks
+from events import authoring, ical, reminders, tasks
 from events.forms import EventForm
-from events.models import Event, Registration
+from events.models import Event, Registration, Session
 from members.preferences import preferences_update
 from notifications.models import OutboxMessage
-from tests.events.factories import EventFactory, RegistrationFactory
+from tests.events.factories import EventFactory, RegistrationFactory, SessionFactory
 
 pytestmark = pytest.mark.django_db
 Status = Registration.Status
@@ -346,3 +346,45 @@ def test_the_cron_command_queues_due_reminders_once(cluster, django_capture_on_c
         call_command("send_reminders", stdout=out)
     assert "Queued 1 reminder(s)" in out.getvalue()
     assert OutboxMessage.objects.filter(kind="events.reminder").count() == 1
+
+
+def test_a_training_is_reminded_before_each_of_its_dates_and_not_again_for_its_start(
+    cluster, start, mailoutbox, django_capture_on_commit_callbacks
+):
+    training = EventFactory(
+        clusters=[cluster], kind=Event.Kind.TRAINING, starts_at=start, ends_at=start + 8 * DAY
+    )
+    days = [
+        SessionFactory(
+            event=training,
+            kind=Session.Kind.WORKSHOP,
+            title=f"Day {n + 1}",
+            starts_at=start + n * 7 * DAY,
+            ends_at=start + n * 7 * DAY + 4 * HOUR,
+        )
+        for n in range(2)
+    ]
+    registration = RegistrationFactory(event=training)
+
+    assert run_reminders(django_capture_on_commit_callbacks, now=start - DAY + MINUTE) == 1
+    assert run_reminders(django_capture_on_commit_callbacks, now=start - DAY + 3 * MINUTE) == 0
+    assert run_reminders(django_capture_on_commit_callbacks, now=days[1].starts_at - DAY) == 1
+
+    first, second = mailoutbox
+    assert [m.to for m in mailoutbox] == [[registration.user.email]] * 2
+    for message, day in zip(mailoutbox, days, strict=True):
+        assert f"{training.title} — {day.title}" in message.subject
+        [vevent] = calendar_of(message).walk("VEVENT")
+        assert vevent["UID"] == ical.session_uid(day)
+        assert vevent.decoded("DTSTART").astimezone(UTC) == day.starts_at
+    keys = set(
+        OutboxMessage.objects.filter(kind="events.reminder").values_list(
+            "idempotency_key", flat=True
+        )
+    )
+    assert keys == {
+        reminders.reminder_key(
+            registration=registration, offset=1440, starts_at=day.starts_at, session=day
+        )
+        for day in days
+    }
