@@ -17,7 +17,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from events import notify, selectors
+from events import ical, notify, selectors
 from events.models import Event, Registration, Session
 from members.models import User
 
@@ -98,6 +98,9 @@ def _check_open(*, event: Event, user: User, session: Session | None) -> None:
             raise RegistrationError("This session is cancelled.")
         if now >= session.ends_at:
             raise RegistrationError("This session is over.")
+        if ical.is_series(event, event.sessions.all()):
+            # A series' registration holds a seat in every meeting (events.ical).
+            raise RegistrationError("Its meetings come with the registration for the series.")
         if not Registration.objects.filter(
             event=event, session__isnull=True, user=user, status__in=Registration.SEAT_STATUSES
         ).exists():

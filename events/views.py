@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 
-from events import discovery, selectors, services
+from events import discovery, ical, selectors, services
 from events.filters import EventFilter
 from events.models import Event, Registration, Session
 from members.selectors import user_is_organiser
@@ -98,6 +98,8 @@ class EventDetailView(View):
                 ),
                 "is_over": event.ends_at <= now,
                 "can_register": event.status == Event.Status.PUBLISHED and event.ends_at > now,
+                # A series' meetings come with its registration: no seat of their own.
+                "is_series": ical.is_series(event, event.active_sessions),
                 "can_manage": selectors.user_manages_event(user=request.user, event=event),
                 "when": discovery.event_when(
                     starts_at=event.starts_at,

@@ -407,3 +407,25 @@ def test_a_session_seat_in_a_series_is_no_second_entry_in_the_feed(cluster, memb
     registrations = Registration.objects.filter(user=member.user).select_related("event", "session")
     entries = read(ical.registrations_feed(registrations, name="Mine"))
     assert set(entries) == uids(first, second)
+
+
+def test_a_meeting_of_a_series_has_no_seat_of_its_own(client_for, cluster, member):
+    """The series' registration holds a seat in every meeting: the page offers no session
+    button and the service refuses a meeting on its own (it would add a second entry)."""
+    start = timezone.now() + timedelta(days=20)
+    training = EventFactory(
+        clusters=[cluster], kind=Event.Kind.TRAINING, starts_at=start,
+        ends_at=start + timedelta(days=14),
+    )  # fmt: skip
+    first = SessionFactory(
+        event=training, kind=Session.Kind.MEETING, starts_at=start,
+        ends_at=start + timedelta(hours=2),
+    )  # fmt: skip
+    services.event_register(event=training, user=member.user)
+
+    page = client_for(member.user).get(training.get_absolute_url()).content.decode()
+
+    assert "Register for this session" not in page
+    with pytest.raises(services.RegistrationError):
+        services.event_register(event=training, user=member.user, session=first)
+    assert not Registration.objects.filter(session=first).exists()
