@@ -246,6 +246,13 @@ class Registration(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     checked_in_at = models.DateTimeField(null=True, blank=True)
+    # The last Accept or Maybe from the person's calendar (events.replies), and for which
+    # SEQUENCE of the invitation; a Decline cancels the registration instead.
+    calendar_answer = models.CharField(
+        max_length=16, blank=True, choices=[("accepted", _("Accepted")), ("tentative", _("Maybe"))]
+    )
+    calendar_answered_at = models.DateTimeField(null=True, blank=True)
+    calendar_answer_sequence = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "pk"]

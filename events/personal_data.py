@@ -43,6 +43,10 @@ def export_registrations(user: User) -> list[dict]:
             "status": r.status,
             "registered_at": r.created_at.isoformat(),
             "checked_in_at": r.checked_in_at.isoformat() if r.checked_in_at else None,
+            "calendar_answer": r.calendar_answer or None,
+            "calendar_answered_at": (
+                r.calendar_answered_at.isoformat() if r.calendar_answered_at else None
+            ),
         }
         for r in Registration.objects.filter(user=user)
         .select_related("event", "session")

@@ -15,7 +15,8 @@ A reply acts only when everything about it is right (`reply_handle`):
 - its ATTENDEE is the registrant: the account's address or another verified address.
 Then DECLINED cancels the registration through `events.services.registration_cancel` (the
 seat goes to the waitlist, the person gets the usual confirmation); ACCEPTED and TENTATIVE
-change nothing (there is no field to keep them in) and are logged. A reply to one meeting
+are kept on the registration (`calendar_answer`, when, and for which SEQUENCE) and change
+nothing else. A reply to one meeting
 of a series (a circle's invitation holds one entry per meeting) is not a reply to the
 whole registration and changes nothing either. Anything else is ignored and logged at
 WARNING, with the reason and never an address; `reply_handle` never raises.
@@ -51,8 +52,8 @@ _GONE = (Registration.Status.CANCELLED, Registration.Status.DECLINED)
 
 class ReplyAction(StrEnum):
     DECLINED = "declined"  # the registration was cancelled
-    ACCEPTED = "accepted"  # recorded in the log; the registration stays as it is
-    TENTATIVE = "tentative"  # recorded in the log; the registration stays as it is
+    ACCEPTED = "accepted"  # kept on the registration (calendar_answer); its status stays
+    TENTATIVE = "tentative"  # kept on the registration (calendar_answer); its status stays
     IGNORED = "ignored"  # not a valid reply: nothing changed
     DEFERRED = "deferred"  # the database could not be reached: deliver again later
 
@@ -207,7 +208,9 @@ def _handle(*, raw: bytes, recipients: list[str]) -> ReplyOutcome:
         logger.info("Calendar reply: registration #%s declined and cancelled", registration_id)
         return ReplyOutcome(ReplyAction.DECLINED, "cancelled", registration_id)
     if partstat in ("ACCEPTED", "TENTATIVE"):
-        # Nothing on a registration records a calendar answer; the log does.
+        services.registration_calendar_answer_record(
+            registration=registration, answer=partstat.lower(), sequence=sequence
+        )
         logger.info(
             "Calendar reply: registration #%s answered %s at SEQUENCE %s (%s)",
             registration_id,
@@ -215,7 +218,7 @@ def _handle(*, raw: bytes, recipients: list[str]) -> ReplyOutcome:
             sequence,
             registration.status,
         )
-        return ReplyOutcome(ReplyAction(partstat.lower()), "recorded in the log", registration_id)
+        return ReplyOutcome(ReplyAction(partstat.lower()), "recorded", registration_id)
     raise _Ignored(f"PARTSTAT {partstat or 'missing'} is not an answer", registration_id)
 
 

@@ -210,6 +210,21 @@ def waitlist_fill(*, event: Event, session: Session | None = None) -> list[Regis
         return _fill_from_waitlist(event=event, session=session)
 
 
+def registration_calendar_answer_record(
+    *, registration: Registration, answer: str, sequence: int
+) -> Registration:
+    """Keep a person's Accept or Maybe from their calendar (a reply to `sequence`)."""
+    if answer not in ("accepted", "tentative"):
+        raise ValueError(f"not a calendar answer to keep: {answer!r}")
+    registration.calendar_answer = answer
+    registration.calendar_answered_at = timezone.now()
+    registration.calendar_answer_sequence = sequence
+    registration.save(
+        update_fields=["calendar_answer", "calendar_answered_at", "calendar_answer_sequence"]
+    )
+    return registration
+
+
 def registration_cancel(
     *, registration: Registration, by: User, notify_person: bool = True
 ) -> Registration:

@@ -444,7 +444,7 @@ def test_a_decline_delivered_twice_frees_one_seat_and_tells_once(
     assert any("already cancelled" in message for message in warnings_of(caplog))
 
 
-def test_an_accept_after_the_organiser_moved_the_event_is_recorded_and_changes_nothing(
+def test_an_accept_after_the_organiser_moved_the_event_is_kept_and_changes_nothing_else(
     full_event, organiser, member, mailoutbox, deliver, caplog, django_capture_on_commit_callbacks
 ):
     holder, _ = full_event
@@ -473,6 +473,10 @@ def test_an_accept_after_the_organiser_moved_the_event_is_recorded_and_changes_n
     assert outcome.action == ReplyAction.ACCEPTED
     assert state(event) == before
     assert len(mailoutbox) == told
+    holder.refresh_from_db()
+    assert holder.calendar_answer == "accepted"
+    assert holder.calendar_answer_sequence == int(moved["sequence"])
+    assert holder.calendar_answered_at is not None
     assert any(
         record.levelno == logging.INFO and "ACCEPTED" in record.getMessage()
         for record in caplog.records
@@ -508,7 +512,7 @@ def test_a_decline_of_the_entry_from_before_the_move_cancels_nothing(
     assert "stale SEQUENCE" in warnings_of(caplog)[-1]
 
 
-def test_a_maybe_changes_nothing(full_event, member, mailoutbox, deliver):
+def test_a_maybe_is_kept_and_changes_nothing_else(full_event, member, mailoutbox, deliver):
     holder, invitation = full_event
     before = state(holder.event)
     to = reply_addresses.reply_address(registration=holder)
@@ -518,6 +522,8 @@ def test_a_maybe_changes_nothing(full_event, member, mailoutbox, deliver):
     assert deliver(raw, to).action == ReplyAction.TENTATIVE
     assert state(holder.event) == before
     assert not mailoutbox
+    holder.refresh_from_db()
+    assert (holder.status, holder.calendar_answer) == (Status.CONFIRMED, "tentative")
 
 
 def test_a_decline_from_another_verified_address_of_the_registrant_counts(

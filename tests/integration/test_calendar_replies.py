@@ -173,6 +173,10 @@ def test_after_the_organiser_moves_the_event_an_old_decline_does_nothing_and_an_
     assert lmtp_send(receiver, accept, to)[0] == 250
     seat.refresh_from_db()
     assert seat.status == Status.CONFIRMED
+    assert (seat.calendar_answer, seat.calendar_answer_sequence) == (
+        "accepted",
+        int(moved["sequence"]),
+    )
     assert any(
         f"registration #{seat.pk} answered ACCEPTED" in r.getMessage() for r in caplog.records
     )
