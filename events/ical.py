@@ -27,7 +27,8 @@ ATTENDEE;PARTSTAT and a newer DTSTAMP, which RFC 5546 (2.1.5) makes the tie-brea
 between messages of the same SEQUENCE. Raising SEQUENCE per person instead would make
 the mail newer than the feed and the public file, and clients holding the invitation
 would treat those as stale. ORGANIZER names the organising cluster (CN) with the address
-of its first organiser (`_organizer`, the single place that decides it).
+of its first organiser; in a person's invitation, with calendar replies on, their signed
+reply address instead, with RSVP=TRUE (`_organizer`, the single place that decides it).
 
 Time zones. Times are written in the event's own zone (TZID) with a VTIMEZONE built
 from `zoneinfo`, one STANDARD or DAYLIGHT observance per transition (no RRULE, no
