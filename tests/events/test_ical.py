@@ -555,7 +555,7 @@ def test_line_breaks_and_control_characters_never_reach_a_property(cluster, memb
     cluster.save(update_fields=["name"])
     event = make_event(
         cluster,
-        title="Robots\nand\tcobots\x00\u2028today",
+        title="Robots\nand\tcobots\x01\u2028today",
         summary="First line\nsecond line\tindented\x0b\x7f",
         venue_name="Tabakfabrik\nLinz",
         venue_address="Peter-Behrens-Platz 1\r\n4020 Linz\x1f",
