@@ -220,9 +220,7 @@ def _deciders_emails(*, organisation: Organisation) -> list[str]:
     if emails:
         return emails
     clusters = Cluster.objects.filter(
-        pk__in=ClusterMembership.objects.active_on(timezone.localdate())
-        .filter(organisation=organisation)
-        .values("cluster_id")
+        pk__in=selectors.active_memberships().filter(organisation=organisation).values("cluster_id")
     )
     return selectors.organiser_emails(clusters=clusters, limit=10)
 

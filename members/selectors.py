@@ -22,9 +22,7 @@ def current_memberships_prefetch(prefix: str = "") -> Prefetch:
     """Prefetch an organisation's memberships in force today as `current_memberships`."""
     return Prefetch(
         f"{prefix}cluster_memberships",
-        queryset=ClusterMembership.objects.active_on(timezone.localdate())
-        .select_related("cluster")
-        .order_by("cluster__name"),
+        queryset=active_memberships().select_related("cluster").order_by("cluster__name"),
         to_attr="current_memberships",
     )
 
@@ -34,7 +32,7 @@ def clusters_for_user(*, user: User) -> QuerySet[Cluster]:
     affiliation is with, while its membership of the cluster is in force; or as organiser."""
     if not user.is_authenticated or not user.is_active:
         return Cluster.objects.none()
-    via_organisation = ClusterMembership.objects.active_on(timezone.localdate()).filter(
+    via_organisation = active_memberships().filter(
         cluster_id=OuterRef("pk"), organisation__profiles__user=user
     )
     as_organiser = ClusterOrganiser.objects.filter(cluster_id=OuterRef("pk"), user=user)
@@ -322,12 +320,6 @@ def cluster_member_profiles(*, cluster: Cluster) -> QuerySet[Profile]:
         .select_related("organisation", "user")
         .order_by("display_name", "pk")
     )
-
-
-def current_clusters(*, organisation: Organisation) -> QuerySet[Cluster]:
-    """The clusters the organisation belongs to today."""
-    current = active_memberships().filter(organisation=organisation).values("cluster_id")
-    return Cluster.objects.filter(pk__in=current).order_by("name")
 
 
 def cluster_organisers(*, cluster: Cluster) -> QuerySet[ClusterOrganiser]:
