@@ -4,10 +4,15 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularJSONAPIView
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 
+from members.admin_auth_views import admin_login, admin_password_change
 from members.views import HomeView
 
 admin.site.site_header = f"{settings.SITE_NAME} administration"
 admin.site.site_title = settings.SITE_NAME
+# One door for passwords: the admin's login and password change are allauth's pages, under
+# the rate limits and lockout of ACCOUNT_RATE_LIMITS. Set before `admin.site.urls` is read.
+admin.site.login = admin_login
+admin.site.password_change = admin_password_change
 
 urlpatterns = [
     path("", HomeView.as_view(), name="home"),
@@ -27,3 +32,7 @@ urlpatterns = [
     path("mentoring/", include("matchmaking.urls")),
     path("", include("members.urls")),
 ]
+
+# JSON under /api/ for addresses that match no pattern (the schema promises it), the usual
+# page elsewhere.
+handler404 = "members.api.page_not_found"

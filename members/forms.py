@@ -1,6 +1,7 @@
 import zoneinfo
 from functools import cache
 
+from allauth.account.adapter import get_adapter
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -154,7 +155,9 @@ class AccountDeleteForm(forms.Form):
 
     def clean_password(self):
         password = self.cleaned_data["password"]
-        if not self.user.check_password(password):
+        # Checked by allauth as on its reauthentication page: a wrong password here counts
+        # against this account's sign-in limit ("login_failed"), per account and per IP.
+        if not get_adapter().reauthenticate(self.user, password):
             raise forms.ValidationError(_("That is not your password."))
         return password
 

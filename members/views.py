@@ -1,5 +1,6 @@
 import json
 
+from allauth.core import ratelimit
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -271,6 +272,11 @@ class AccountDeleteView(LoginRequiredMixin, View):
         return render(request, self.template_name, {"form": AccountDeleteForm(user=request.user)})
 
     def post(self, request):
+        # The password asked for here draws on allauth's "reauthenticate" limit of this
+        # account (ACCOUNT_RATE_LIMITS): a borrowed session guesses no faster than there.
+        if not ratelimit.consume(request, action="reauthenticate", user=request.user):
+            context = {"form": AccountDeleteForm(user=request.user), "too_many_attempts": True}
+            return render(request, self.template_name, context, status=429)
         form = AccountDeleteForm(request.POST, user=request.user)
         if not form.is_valid():
             return render(request, self.template_name, {"form": form}, status=400)

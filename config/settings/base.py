@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(environ.Env().str("CLUSTERHUB_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -48,6 +49,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "members.middleware.ControlCharacterMiddleware",  # before anything reads the input
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -134,16 +137,29 @@ ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_REDIRECT_URL = "home"
 ACCOUNT_PRESERVE_USERNAME_CASING = False
+# Every door where a password is typed, limited in one place. The counters live in the
+# cache (CACHES: Redis in production), shared by every web process. A window is also the
+# cool-off: once its oldest attempt is older than the window, the door opens again. The
+# admin has no password form of its own (config/urls.py sends it to allauth's login), and
+# /me/delete/ asks for the password under the "reauthenticate" limit (members.views).
 ACCOUNT_RATE_LIMITS = {
-    # allauth's defaults, stated so operators see them in one place.
-    "change_password": "5/m/user",
+    # Sign-in (staff too): failures per client IP and per address (the account); a
+    # success takes its own failure back. 5 wrong passwords lock the account up to 5 minutes.
+    "login_failed": "10/m/ip,5/5m/key",
+    "login": "30/m/ip",  # every sign-in attempt, right or wrong
+    # Signed-in pages that ask for the current password again, per account, so a borrowed
+    # session guesses no faster than the sign-in: change password, reauthenticate, delete.
+    "change_password": "5/5m/user",
+    "reauthenticate": "5/5m/user",
+    # Mails and mailed keys (the keys are HMACs, not guessable): per IP, and per address.
     "reset_password": "20/m/ip,5/m/key",
     "reset_password_from_key": "20/m/ip",
-    "signup": "20/m/ip",
-    "login": "30/m/ip",
-    "login_failed": "10/m/ip,5/5m/key",
     "confirm_email": "1/3m/key",
+    "signup": "20/m/ip",
 }
+# "Per IP" is REMOTE_ADDR unless a reverse proxy in front sets X-Forwarded-For: then say how
+# many proxies there are, or every visitor shares the proxy's address and one IP budget.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("ALLAUTH_TRUSTED_PROXY_COUNT", default=0)
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
 
 # --- Mail -----------------------------------------------------------------------------
@@ -179,10 +195,11 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_TIME_LIMIT = 10 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 9 * 60
 CELERY_BEAT_SCHEDULE = {
-    # Re-enqueue outbox rows whose task was lost (killed worker, broker restart).
+    # Re-enqueue outbox rows whose task was lost (killed worker, broker restart): with
+    # OUTBOX_REQUEUE_AFTER_SECONDS, a lost message goes out within about 90 s.
     "notifications-outbox-sweep": {
         "task": "notifications.tasks.outbox_sweep_task",
-        "schedule": 60.0,
+        "schedule": 30.0,
     },
     # Sent mail loses its bodies and attachments after OUTBOX_BODY_RETENTION_DAYS.
     "notifications-outbox-purge-bodies": {
@@ -204,10 +221,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "events.tasks.followups_send_due_task",
         "schedule": crontab(minute=45),
     },
-    # Invitation campaigns whose fan-out task was lost start again (idempotently).
+    # Invitation campaigns whose fan-out task was lost (no progress for 30 s) go on from
+    # their stored cursor.
     "events-campaigns-resume": {
         "task": "events.tasks.campaigns_resume_stalled_task",
-        "schedule": 10 * 60.0,
+        "schedule": 15.0,
     },
     # The registration tallies behind the balance dashboard: +1/−1 rows folded hourly.
     "events-tallies-compact": {
@@ -232,8 +250,13 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Outbox ---------------------------------------------------------------------------
-# A row still queued after this long has lost its task and is enqueued again.
-OUTBOX_REQUEUE_AFTER_SECONDS = env.int("OUTBOX_REQUEUE_AFTER_SECONDS", default=5 * 60)
+# A row still queued this long after it was written (or last re-enqueued) has probably
+# lost its task (a broker restart) and is enqueued again; a duplicate task is a no-op.
+OUTBOX_REQUEUE_AFTER_SECONDS = env.int("OUTBOX_REQUEUE_AFTER_SECONDS", default=60)
+# The same for a row back in the queue after a failed attempt: Celery holds its retry for
+# up to the task's retry_backoff_max (600 s), so the sweeper waits longer than that
+# rather than hammer a mail server that is refusing.
+OUTBOX_RETRY_REQUEUE_AFTER_SECONDS = env.int("OUTBOX_RETRY_REQUEUE_AFTER_SECONDS", default=11 * 60)
 # A row "sending" this long belongs to a dead worker; longer than CELERY_TASK_TIME_LIMIT,
 # so a live worker is never overtaken.
 OUTBOX_SENDING_STALE_AFTER_SECONDS = env.int(
@@ -263,27 +286,49 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 PROFILE_PHOTO_MAX_BYTES = env.int("PROFILE_PHOTO_MAX_BYTES", default=2 * 1024 * 1024)
+# Width × height, read from the image's header before anything is decoded (members/photos.py).
+PROFILE_PHOTO_MAX_PIXELS = env.int("PROFILE_PHOTO_MAX_PIXELS", default=40_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    # Session first: anonymous requests get 403 rather than a token challenge.
+    # Token first: DRF answers a missing or wrong credential with the first class's challenge,
+    # so API clients get 401 and `WWW-Authenticate: Token`. The session still works for the
+    # site's own pages, with Django's CSRF check on writes.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "members.api_auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Adds the error answers every operation can give (400, 401, 403, 404, 415, 429).
+    "DEFAULT_SCHEMA_CLASS": "members.api_schema.AutoSchema",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 25,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # `?format=` is the event list's online/on-site filter, not a choice of renderer.
+    "URL_FORMAT_OVERRIDE": None,
+    # Requests per account (token or session) and per address for anonymous callers and
+    # wrong tokens, counted in the shared cache; over the rate is a 429 with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "members.api_auth.UserThrottle",
+        "members.api_auth.AnonThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env.str("API_THROTTLE_USER_RATE", default="120/min"),
+        "anon": env.str("API_THROTTLE_ANON_RATE", default="30/min"),
+    },
+    # The same count of trusted proxies as the login limits: "per address" is the client's.
+    "NUM_PROXIES": ALLAUTH_TRUSTED_PROXY_COUNT,
 }
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Clusterhub API",
     "DESCRIPTION": (
         "Events, registrations and the member directory of a Clusterhub site. "
-        "Authenticate with a session or with the header `Authorization: Token <key>`."
+        "Authenticate with the header `Authorization: Token <key>` (or the site's session, "
+        "with its CSRF token on writes); without it, or with a wrong key, the answer is 401. "
+        "Requests are limited per token, and per address for anonymous callers: over the "
+        "rate the answer is 429 with `Retry-After` in seconds."
     ),
     "VERSION": "1",
     # The schema is served on its own; the docs are DRF's browsable API, no CDN assets.
@@ -334,3 +379,50 @@ CALENDAR_REPLY_DOMAIN = env.str("CALENDAR_REPLY_DOMAIN", default="")
 CALENDAR_REPLY_LMTP_HOST = env.str("CALENDAR_REPLY_LMTP_HOST", default="127.0.0.1")
 # Not 8025: docker-compose.yml publishes Mailpit's web UI there.
 CALENDAR_REPLY_LMTP_PORT = env.int("CALENDAR_REPLY_LMTP_PORT", default=8024)
+
+# --- Content-Security-Policy ------------------------------------------------------------
+# Every page says where its code may come from: scripts and styles only from our own
+# static files, or inline with this response's nonce ({{ request.csp_nonce }}); no inline
+# event handlers, style="" attributes, javascript: URLs or eval. A script slipped past the
+# Markdown cleaner does not run. Images are our own (profile photos); QR codes and charts
+# are inline SVG. CSP_REPORT_ONLY=true sends the same policy as
+# Content-Security-Policy-Report-Only (browsers report, nothing is blocked), to try it on
+# a site first; CSP_REPORT_URI is where browsers send their reports.
+_CSP = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "report-uri": env.str("CSP_REPORT_URI", default="") or None,
+    }
+}
+if env.bool("CSP_REPORT_ONLY", default=False):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _CSP
+else:
+    CONTENT_SECURITY_POLICY = _CSP
+
+# --- Imports --------------------------------------------------------------------------
+# Uploaded files (attendance lists, CRM exports) above either limit are refused by the
+# form before any work; rows are the rows a spreadsheet shows, the header included.
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=10 * 1024 * 1024)
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=50_000)
+# Imports run as Celery tasks (`members.imports`). A job queued or running this long
+# without a sign of life lost its worker: it is marked stalled and can be run again.
+# Longer than CELERY_TASK_TIME_LIMIT, so a live worker is never overtaken.
+IMPORT_JOB_STALLED_AFTER_SECONDS = env.int(
+    "IMPORT_JOB_STALLED_AFTER_SECONDS", default=CELERY_TASK_TIME_LIMIT + 5 * 60
+)
+# Jobs hold uploaded files and their results (people's names and addresses): they are
+# deleted this many days after they were started.
+IMPORT_JOB_RETENTION_DAYS = env.int("IMPORT_JOB_RETENTION_DAYS", default=7)
+CELERY_BEAT_SCHEDULE["members-import-jobs-sweep"] = {
+    "task": "members.tasks.import_jobs_sweep_task",
+    "schedule": 5 * 60.0,
+}
