@@ -16,17 +16,19 @@ import zoneinfo
 from datetime import UTC, datetime
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from events import attendance
 from events.authoring import GUEST_GENDERS, text_error
 from events.models import Event, Session, StageRole, default_reminder_offsets
 from events.reminders import REMINDER_OFFSET_CHOICES
+from members import imports
 from members.models import Cluster, GenderIdentity, Language, Profile, Topic
 
 LOCAL_INPUT_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M")
-MAX_IMPORT_BYTES = 5 * 1024 * 1024
 
 
 def validate_one_line(value: str) -> None:
@@ -346,11 +348,14 @@ class AttendanceImportForm(forms.Form):
         help_text=_("The participant report exported by Zoom, Teams or Webex."),
     )
 
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > MAX_IMPORT_BYTES:
-            raise ValidationError(_("The file is larger than 5 MB."))
-        return upload
+    def clean_file(self) -> bytes:
+        """The file's bytes, once its size, rows and e-mail column are right."""
+        data = imports.upload_read(upload=self.cleaned_data["file"])
+        try:
+            attendance.participant_file_check(data, max_rows=settings.IMPORT_MAX_ROWS)
+        except attendance.ParticipantFileError as error:
+            raise ValidationError(str(error), code="not_a_participant_list") from None
+        return data
 
 
 class InvitationForm(forms.Form):

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Cluster, GenderIdentity, Language, Profile, Sector, Topic
+from members.validators import validate_single_line
 
 
 def default_reminder_offsets() -> list[int]:
@@ -42,7 +43,7 @@ class Event(models.Model):
 
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.WEBINAR)
-    title = models.CharField(max_length=200)
+    title = models.CharField(max_length=200, validators=[validate_single_line])
     slug = models.SlugField(max_length=120, unique=True)
     summary = models.CharField(max_length=300, blank=True)
     description = models.TextField(blank=True, help_text=_("Markdown."))
@@ -129,7 +130,7 @@ class Session(models.Model):
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="sessions")
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.TALK)
-    title = models.CharField(max_length=200)
+    title = models.CharField(max_length=200, validators=[validate_single_line])
     description = models.TextField(blank=True, help_text=_("Markdown."))
     track = models.CharField(max_length=80, blank=True)
     room = models.CharField(max_length=80, blank=True)
@@ -356,6 +357,14 @@ class Campaign(models.Model):
     message = models.TextField(blank=True, help_text=_("A personal note, shown in the e-mail."))
     sent_at = models.DateTimeField(null=True, blank=True)
     recipient_count = models.PositiveIntegerField(null=True, blank=True)
+    # The fan-out cursor (see `events.campaigns`): members after this id, then addresses
+    # after this one are still to be invited. Advanced in the transaction of each chunk,
+    # so it survives a lost task or a broker restart.
+    fanout_after_user = models.BigIntegerField(default=0)
+    fanout_after_email = models.CharField(max_length=320, blank=True)
+    # When the fan-out last advanced or was resumed; a `sending` campaign quiet for
+    # longer than `events.campaigns.STALLED_AFTER` has lost its task.
+    fanout_progress_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -11,6 +11,7 @@ from django_countries.fields import CountryField
 
 from events.models import Event
 from members.models import Cluster, GenderIdentity, Language, Organisation, Sector, Topic
+from members.validators import validate_single_line
 
 
 class Programme(models.Model):
@@ -29,7 +30,7 @@ class Programme(models.Model):
         RUNNING = "running", _("Running")
         COMPLETED = "completed", _("Completed")
 
-    title = models.CharField(max_length=200)
+    title = models.CharField(max_length=200, validators=[validate_single_line])
     slug = models.SlugField(max_length=120, unique=True)
     summary = models.CharField(max_length=300, blank=True)
     description = models.TextField(blank=True, help_text=_("Markdown."))
@@ -141,6 +142,21 @@ class Programme(models.Model):
             self.status == self.Status.OPEN
             and self.applications_open_at <= now < self.applications_close_at
         )
+
+    @property
+    def window_has_ended(self) -> bool:
+        """Applications close by themselves when the window ends: no task, the time decides."""
+        return timezone.now() >= self.applications_close_at
+
+    @property
+    def status_label(self) -> str:
+        """The status as it stands now: an open programme outside its window says so."""
+        if self.status == self.Status.OPEN:
+            if self.window_has_ended:
+                return str(_("Applications closed"))
+            if timezone.now() < self.applications_open_at:
+                return str(_("Applications not open yet"))
+        return self.get_status_display()
 
 
 class Application(models.Model):
@@ -292,6 +308,8 @@ class MatchingRun(models.Model):
     seconds = models.FloatField(default=0)
     # {mentee application id: why they have no mentor}
     unplaced = models.JSONField(default=dict, blank=True)
+    # When the run read the applications: one changed after that makes its proposals stale.
+    applications_as_of = models.DateTimeField(null=True, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -311,7 +329,7 @@ class Circle(models.Model):
 
     programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="circles")
     mentor = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="circles")
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[validate_single_line])
     language = models.ForeignKey(Language, null=True, on_delete=models.SET_NULL, related_name="+")
     topics = models.ManyToManyField(Topic, blank=True, related_name="+")
     event = models.OneToOneField(

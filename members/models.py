@@ -11,8 +11,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
-from django.core.exceptions import ValidationError
-from django.core.validators import FileExtensionValidator, MaxLengthValidator, MaxValueValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
@@ -20,6 +19,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
+
+from members.photos import (
+    PhotoField,
+    validate_photo_extension,
+    validate_photo_pixels,
+    validate_photo_size,
+)
+from members.validators import validate_single_line
 
 
 class UserManager(DjangoUserManager):
@@ -76,9 +83,9 @@ class User(AbstractUser):
 class Topic(models.Model):
     """One curated taxonomy for expertise, interests, events and mentoring."""
 
-    name = models.CharField(max_length=80, unique=True)
+    name = models.CharField(max_length=80, unique=True, validators=[validate_single_line])
     slug = models.SlugField(max_length=80, unique=True)
-    description = models.CharField(max_length=240, blank=True)
+    description = models.CharField(max_length=240, blank=True, validators=[validate_single_line])
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -92,7 +99,7 @@ class Topic(models.Model):
 
 
 class Sector(models.Model):
-    name = models.CharField(max_length=80, unique=True)
+    name = models.CharField(max_length=80, unique=True, validators=[validate_single_line])
     slug = models.SlugField(max_length=80, unique=True)
 
     class Meta:
@@ -104,7 +111,7 @@ class Sector(models.Model):
 
 class Language(models.Model):
     code = models.CharField(max_length=8, unique=True, help_text=_("ISO 639-1 code, e.g. 'fr'."))
-    name = models.CharField(max_length=60)
+    name = models.CharField(max_length=60, validators=[validate_single_line])
 
     class Meta:
         ordering = ["name"]
@@ -116,12 +123,12 @@ class Language(models.Model):
 class Cluster(models.Model):
     """A cluster management organisation using this instance."""
 
-    name = models.CharField(max_length=160, unique=True)
+    name = models.CharField(max_length=160, unique=True, validators=[validate_single_line])
     slug = models.SlugField(max_length=80, unique=True)
-    short_name = models.CharField(max_length=40, blank=True)
+    short_name = models.CharField(max_length=40, blank=True, validators=[validate_single_line])
     description = models.TextField(blank=True)
     country = CountryField(blank=True)
-    region = models.CharField(max_length=120, blank=True)
+    region = models.CharField(max_length=120, blank=True, validators=[validate_single_line])
     website = models.URLField(blank=True)
     sectors = models.ManyToManyField(Sector, blank=True, related_name="clusters")
     organisers = models.ManyToManyField(
@@ -190,11 +197,11 @@ class Organisation(models.Model):
         ASSOCIATION = "association", _("Association")
         OTHER = "other", _("Other")
 
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[validate_single_line])
     slug = models.SlugField(max_length=120, unique=True)
     kind = models.CharField(max_length=32, choices=Kind.choices, default=Kind.SME)
     country = CountryField()
-    region = models.CharField(max_length=120, blank=True)
+    region = models.CharField(max_length=120, blank=True, validators=[validate_single_line])
     sectors = models.ManyToManyField(Sector, blank=True, related_name="organisations")
     website = models.URLField(blank=True)
     description = models.TextField(blank=True, validators=[MaxLengthValidator(4000)])
@@ -441,16 +448,6 @@ def profile_photo_path(instance: "Profile", filename: str) -> str:
     return f"profile-photos/{uuid.uuid4().hex}{Path(filename).suffix.lower()}"
 
 
-def validate_photo_size(value) -> None:
-    limit = settings.PROFILE_PHOTO_MAX_BYTES
-    if value.size > limit:
-        raise ValidationError(
-            _("The photo is %(size)s MB; the limit is %(limit)s MB."),
-            params={"size": round(value.size / 1_048_576, 1), "limit": round(limit / 1_048_576, 1)},
-            code="photo_too_large",
-        )
-
-
 class Profile(models.Model):
     class MentoringStance(models.TextChoices):
         OFFERS = "offers", _("Offers mentoring")
@@ -465,7 +462,7 @@ class Profile(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
     )
-    display_name = models.CharField(max_length=120)
+    display_name = models.CharField(max_length=120, validators=[validate_single_line])
     # The organisation this person's confirmed affiliation is with (None while a request
     # is pending). Written only by `members/membership.py`, which keeps it in step with
     # `Affiliation`; every member check downstream reads it.
@@ -477,7 +474,7 @@ class Profile(models.Model):
         related_name="profiles",
         help_text=_("Set by confirming the person's affiliation, never typed in."),
     )
-    job_title = models.CharField(max_length=120, blank=True)
+    job_title = models.CharField(max_length=120, blank=True, validators=[validate_single_line])
     country = CountryField(blank=True)
     languages = models.ManyToManyField(Language, blank=True, related_name="+")
     sectors = models.ManyToManyField(Sector, blank=True, related_name="+")
@@ -488,12 +485,14 @@ class Profile(models.Model):
         Topic, blank=True, related_name="interested", help_text=_("What I am looking for.")
     )
     bio = models.TextField(blank=True, validators=[MaxLengthValidator(2000)])
-    photo = models.ImageField(
+    # Stored re-encoded, never as uploaded (members/photos.py).
+    photo = PhotoField(
         upload_to=profile_photo_path,
         blank=True,
         validators=[
-            FileExtensionValidator(["jpg", "jpeg", "png", "webp"]),
+            validate_photo_extension,
             validate_photo_size,
+            validate_photo_pixels,
         ],
     )
     mentoring_stance = models.CharField(
@@ -613,3 +612,61 @@ class StatisticsAccess(models.Model):
 
     def __str__(self):
         return f"{self.view} by user #{self.user_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class ImportJob(models.Model):
+    """An uploaded file imported in the background: who started it, into what, how far it
+    got and what came of it. Written only by `members.imports`; each app runs its own
+    kinds. Deleted IMPORT_JOB_RETENTION_DAYS after it was created: it holds the file."""
+
+    class Kind(models.TextChoices):
+        ATTENDANCE = "events.attendance", _("attendance import")
+        CRM_PREVIEW = "members.crm_preview", _("member organisations: preview")
+        CRM_APPLY = "members.crm_apply", _("member organisations: import")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("waiting to start")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+        STALLED = "stalled", _("stopped before it finished")
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    # What the job imports into, e.g. "event:12" or "cluster:3": members cannot point at
+    # an event, and the views check it against the page's own object.
+    scope = models.CharField(max_length=40)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="import_jobs"
+    )
+    # The preview an import job applies (at most one import per preview).
+    source = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="follow_up"
+    )
+    file_name = models.CharField(max_length=255, blank=True)
+    content = models.BinaryField(blank=True, default=b"")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Moves with every state change and progress report: the sweep's sign of life.
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["actor", "scope", "created_at"]),
+            models.Index(fields=["status", "updated_at"]),
+            models.Index(fields=["created_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} #{self.pk} ({self.status})"
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)

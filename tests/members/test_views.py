@@ -162,12 +162,15 @@ def test_a_photo_upload_is_stored_under_a_random_name_and_shown_to_colleagues(
 
     assert response.status_code == 302
     member.refresh_from_db()
-    assert re.fullmatch(r"profile-photos/[0-9a-f]{32}\.png", member.photo.name)
-    assert (settings.MEDIA_ROOT / member.photo.name).read_bytes() == png
+    # Stored re-encoded (members.photos), never the uploaded bytes.
+    assert re.fullmatch(r"profile-photos/[0-9a-f]{32}\.jpg", member.photo.name)
+    stored = (settings.MEDIA_ROOT / member.photo.name).read_bytes()
+    assert stored != png
+    assert Image.open(io.BytesIO(stored)).format == "JPEG"
 
     photo = client_for(colleague.user).get(f"/members/{member.pk}/photo/")
     assert photo.status_code == 200
-    assert b"".join(photo.streaming_content) == png
+    assert b"".join(photo.streaming_content) == stored
     assert photo["Cache-Control"] == "private, max-age=3600"
 
 
@@ -198,7 +201,8 @@ def test_replacing_a_photo_deletes_the_old_file(
         )
 
     member.refresh_from_db()
-    assert member.photo.name.endswith(".webp")
+    assert member.photo.name.endswith(".jpg")
+    assert settings.MEDIA_ROOT / member.photo.name != old
     assert not old.exists()
     assert (settings.MEDIA_ROOT / member.photo.name).exists()
 
