@@ -1,16 +1,20 @@
 """Pure helpers for attendance: meeting-platform participant lists and check-in QR codes.
 
-Nothing here touches the database.
+Nothing here touches the database; the limits on an upload are in `members.imports`.
 """
 
 import codecs
 import csv
 import io
+import itertools
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import segno
 from django.core import signing
+
+from members import imports
 
 CHECKIN_SALT = "events.checkin"
 MAX_HEADER_SEARCH_ROWS = 50
@@ -115,29 +119,32 @@ def _dialect_by_header(text: str) -> type[csv.Dialect]:
     return csv.excel
 
 
-def parse_participants(data: bytes) -> list[ParticipantRow]:
-    """The participants of a meeting-platform CSV export (comma, semicolon or tab).
-
-    Exports often start with a summary block (Zoom's meeting details, Teams' "1. Summary");
-    the participant table is the last header row that has an e-mail column. Rows without
-    an address are kept (with an empty e-mail) so they can be reported as unmatched.
-    Raises `ParticipantFileError` on anything that is not such a file.
-    """
+def _text(data: bytes) -> str:
     if not data.strip():
         raise ParticipantFileError("The file is empty.")
     if b"\x00" in data and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise ParticipantFileError("This is not a CSV file.")
-    text = _decode(data)
-    sample = text[:8192]
+    return _decode(data)
+
+
+def _reader(text: str) -> Iterator[list[str]]:
     try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+        dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t")
     except csv.Error:
         dialect = _dialect_by_header(text)
+    return csv.reader(io.StringIO(text), dialect)
+
+
+def _rows(reader: Iterable[list[str]]) -> list[list[str]]:
     try:
-        rows = list(csv.reader(io.StringIO(text), dialect))
+        return list(reader)
     except csv.Error as error:
         raise ParticipantFileError(f"This is not a readable CSV file ({error}).") from error
 
+
+def _header(rows: list[list[str]]) -> tuple[int, int, int | None]:
+    """(header row index, e-mail column, name column) of the participant table: the last
+    header row with an e-mail column among the first rows."""
     header_index, column = None, None
     for index, row in enumerate(rows[:MAX_HEADER_SEARCH_ROWS]):
         if any("@" in cell for cell in row):
@@ -150,7 +157,31 @@ def parse_participants(data: bytes) -> list[ParticipantRow]:
             "No e-mail column found. The participant list needs a column headed "
             "“Email” (or “User Email”, “Attendee Email”)."
         )
-    name_column = _name_column(rows[header_index])
+    return header_index, column, _name_column(rows[header_index])
+
+
+def participant_file_check(data: bytes, *, max_rows: int) -> None:
+    """What the upload form checks before the import starts: `data` is a participant list
+    of at most `max_rows` rows. Reads the first rows only; raises `ParticipantFileError`."""
+    text = _text(data)
+    if imports.rows_over_limit(text, limit=max_rows):
+        raise ParticipantFileError(imports.too_many_rows_message(limit=max_rows))
+    _header(_rows(itertools.islice(_reader(text), MAX_HEADER_SEARCH_ROWS)))
+
+
+def parse_participants(data: bytes, *, max_rows: int | None = None) -> list[ParticipantRow]:
+    """The participants of a meeting-platform CSV export (comma, semicolon or tab).
+
+    Exports often start with a summary block (Zoom's meeting details, Teams' "1. Summary");
+    the participant table is the last header row that has an e-mail column. Rows without
+    an address are kept (with an empty e-mail) so they can be reported as unmatched.
+    Raises `ParticipantFileError` on anything that is not such a file, or on a file of
+    more than `max_rows` rows.
+    """
+    rows = _rows(_reader(_text(data)))
+    if max_rows is not None and len(rows) > max_rows:
+        raise ParticipantFileError(imports.too_many_rows_message(limit=max_rows))
+    header_index, column, name_column = _header(rows)
     participants = []
     for offset, row in enumerate(rows[header_index + 1 :], start=header_index + 2):
         if not any(cell.strip() for cell in row):

@@ -23,7 +23,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views import View
 
-from events import attendance, authoring, discovery, notify, selectors, services
+from events import (
+    attendance,
+    attendance_jobs,
+    authoring,
+    discovery,
+    notify,
+    selectors,
+    services,
+)
 from events.forms import (
     AttendanceImportForm,
     EventForm,
@@ -32,6 +40,7 @@ from events.forms import (
     StageRoleForm,
 )
 from events.models import Event, Registration, Session, StageRole
+from members import imports
 from members.selectors import clusters_managed_by, profiles_visible_to, user_is_organiser
 from members.views import paginate, querystring_without_page
 from notifications.selectors import delivery_summary
@@ -628,39 +637,62 @@ class MyQrView(LoginRequiredMixin, View):
 
 
 class AttendanceImportView(ManagedEventView):
+    """Upload a participant list: checked at once, imported in the background."""
+
     template_name = "events/organiser/attendance_import.html"
+
+    def page(self, request, event, form, *, status=200):
+        context = {
+            "event": event,
+            "form": form,
+            "jobs": attendance_jobs.attendance_jobs_recent(user=request.user, event=event),
+            "max_rows": f"{settings.IMPORT_MAX_ROWS:,}",
+            "max_size": imports.max_size_text(),
+        }
+        return render(request, self.template_name, context, status=status)
 
     def get(self, request, slug: str):
         event = self.managed_event(request, slug)
-        return render(request, self.template_name, {"event": event, "form": AttendanceImportForm()})
+        return self.page(request, event, AttendanceImportForm())
 
     def post(self, request, slug: str):
         event = self.managed_event(request, slug)
         form = AttendanceImportForm(request.POST, request.FILES)
-        result = None
         if form.is_valid():
             try:
-                rows = attendance.parse_participants(form.cleaned_data["file"].read())
-            except attendance.ParticipantFileError as error:
-                form.add_error("file", str(error))
+                job = attendance_jobs.attendance_import_queue(
+                    event=event,
+                    by=request.user,
+                    file_name=request.FILES["file"].name,
+                    content=form.cleaned_data["file"],
+                )
+            except ValidationError as error:
+                form.add_error("file", error)
             else:
-                try:
-                    result = authoring.attendance_import(event=event, by=request.user, rows=rows)
-                except (ValidationError, services.RegistrationError) as error:
-                    form.add_error(
-                        "file",
-                        _error_text(error) if isinstance(error, ValidationError) else str(error),
-                    )
-        return render(
-            request,
-            self.template_name,
-            {
-                "event": event,
-                "form": form if result is None else AttendanceImportForm(),
-                "result": result,
-            },
-            status=200 if result is not None else 400,
-        )
+                return redirect("events:attendance_import_job", slug=event.slug, job_id=job.pk)
+        return self.page(request, event, form, status=400)
+
+
+class AttendanceImportJobView(ManagedEventView):
+    """An attendance import's progress, then its result; only for whoever started it
+    (and staff). The page reloads itself while the import runs."""
+
+    template_name = "events/organiser/attendance_import_job.html"
+
+    def get(self, request, slug: str, job_id: int):
+        event = self.managed_event(request, slug)
+        job = attendance_jobs.attendance_job_get(user=request.user, event=event, job_id=job_id)
+        return render(request, self.template_name, {"event": event, "job": job})
+
+    def post(self, request, slug: str, job_id: int):
+        event = self.managed_event(request, slug)
+        job = attendance_jobs.attendance_job_get(user=request.user, event=event, job_id=job_id)
+        if request.POST.get("action") == "retry":
+            try:
+                attendance_jobs.attendance_import_retry(job=job, by=request.user)
+            except ValidationError as error:
+                messages.error(request, _error_text(error))
+        return redirect("events:attendance_import_job", slug=event.slug, job_id=job.pk)
 
 
 urlpatterns = [
@@ -690,6 +722,11 @@ urlpatterns = [
         "<slug:slug>/attendance-import/",
         AttendanceImportView.as_view(),
         name="attendance_import",
+    ),
+    path(
+        "<slug:slug>/attendance-import/<int:job_id>/",
+        AttendanceImportJobView.as_view(),
+        name="attendance_import_job",
     ),
     path("<slug:slug>/invitations/", InvitationsView.as_view(), name="invitations"),
 ]

@@ -20,34 +20,38 @@ import csv
 import dataclasses
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Value
 from django.db.models.functions import Lower, StrIndex, Substr
+from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 from django_countries import countries
 
-from members import membership, selectors
+from members import imports, membership, selectors
 from members.models import (
     Affiliation,
     Cluster,
     ClusterMembership,
+    ImportJob,
     MembershipLog,
     Organisation,
     OrganisationContact,
     OrganisationDomain,
     User,
 )
+from members.validators import NOT_ONE_LINE
 
-MAX_BYTES = 2 * 1024 * 1024
-MAX_ROWS = 5000
 # Bound on the number of values in one SQL `IN (...)`, well inside SQLite's limit.
 _CHUNK = 500
 
@@ -177,22 +181,20 @@ class ImportResult:
 
 
 def decode_csv(*, data: bytes) -> str:
-    """The text of an uploaded file: UTF-8, with or without a byte order mark."""
-    if len(data) > MAX_BYTES:
-        raise ValidationError(too_large_message(), code="too_large")
+    """The text of an uploaded file: UTF-8, with or without a byte order mark, within
+    the limits of `members.imports` (ValidationError otherwise)."""
+    if len(data) > settings.IMPORT_MAX_BYTES:
+        raise ValidationError(imports.too_large_message(), code="too_large")
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ValidationError(
             _("The file is not UTF-8 text. Export it from your CRM as “CSV UTF-8”."),
             code="not_utf8",
         ) from None
-
-
-def too_large_message() -> str:
-    return _("The file is larger than %(mb)d MB; split it into smaller files.") % {
-        "mb": MAX_BYTES // (1024 * 1024)
-    }
+    if imports.rows_over_limit(text):
+        raise ValidationError(imports.too_many_rows_message(), code="too_many_rows")
+    return text
 
 
 def _header_key(value: str) -> str:
@@ -216,8 +218,8 @@ def _split_cell(value: str) -> list[str]:
 def _read(text: str, plan: ImportPlan) -> tuple[dict[str, str], list[tuple[int, dict[str, str]]]]:
     """(header text by field, [(line, cells by field)]); problems with the file as a whole
     go to `plan.errors`."""
-    if len(text.encode("utf-8")) > MAX_BYTES:
-        plan.errors.append(too_large_message())
+    if len(text.encode("utf-8")) > settings.IMPORT_MAX_BYTES:
+        plan.errors.append(imports.too_large_message())
         return {}, []
     text = text.removeprefix("\ufeff")
     if not text.strip():
@@ -258,14 +260,11 @@ def _read(text: str, plan: ImportPlan) -> tuple[dict[str, str], list[tuple[int, 
         if plan.errors:
             return headers, []
         for number, cells in enumerate(reader, start=header_row + 1):
+            if number > settings.IMPORT_MAX_ROWS:
+                plan.errors.append(imports.too_many_rows_message())
+                return headers, []
             if not any(cell.strip() for cell in cells):
                 continue
-            if len(rows) == MAX_ROWS:
-                plan.errors.append(
-                    _("The file has more than %(max)s rows; split it into smaller files.")
-                    % {"max": f"{MAX_ROWS:,}"}
-                )
-                return headers, []
             rows.append(
                 (
                     number,
@@ -363,9 +362,12 @@ def _casefold_name(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-def crm_import_plan(*, cluster: Cluster, text: str) -> ImportPlan:
+def crm_import_plan(
+    *, cluster: Cluster, text: str, progress: Callable[[int, int], None] | None = None
+) -> ImportPlan:
     """What importing `text` into `cluster` would change, and what is wrong with it.
-    Reads, never writes; the number of queries does not grow with the rows."""
+    Reads, never writes; the number of queries does not grow with the rows. `progress`
+    is told (rows read, rows in all) now and then."""
     plan = ImportPlan()
     headers, raw_rows = _read(text, plan)
     if plan.errors:
@@ -379,12 +381,17 @@ def crm_import_plan(*, cluster: Cluster, text: str) -> ImportPlan:
         )
 
     kinds = _kinds()
-    for line, cells in raw_rows:
+    for index, (line, cells) in enumerate(raw_rows):
+        if progress is not None and index and not index % imports.PROGRESS_EVERY_ROWS:
+            progress(index, len(raw_rows))
         row = RowPlan(line=line, name=" ".join(cells.get(NAME, "").split()))
         if not row.name:
             error(row, NAME, _("the organisation's name is missing."))
         elif len(row.name) > Organisation._meta.get_field("name").max_length:
             error(row, NAME, _("the name is longer than 200 characters."))
+        elif NOT_ONE_LINE.search(row.name):
+            # A NUL cannot even be stored in PostgreSQL; nothing invisible goes into a name.
+            error(row, NAME, _("the name holds an invisible control character."))
         parsers = ((COUNTRY, parse_country), (KIND, lambda v: parse_kind(v, kinds)))
         for column, parse in parsers:
             if cells.get(column):
@@ -405,6 +412,8 @@ def crm_import_plan(*, cluster: Cluster, text: str) -> ImportPlan:
 
     _match_existing(plan=plan, cluster=cluster, error=error)
     _check_across_rows(plan=plan, error=error)
+    if progress is not None:
+        progress(len(raw_rows), len(raw_rows))
     return plan
 
 
@@ -738,3 +747,175 @@ def _confirm_people(*, domains: set[str], contacts: set[str]) -> int:
             )
             changed += after != before.get(user.pk)
     return changed
+
+
+# --- in the background ------------------------------------------------------------------
+# The preview and the import each run as a job (`members.imports`): the upload queues a
+# preview; its page shows the plan and, when nothing is wrong, offers to import exactly
+# that file, which queues the import. Both are safe to run again.
+
+PREVIEW_MAX_AGE = timedelta(hours=1)
+
+
+def scope_of(cluster: Cluster) -> str:
+    return f"cluster:{cluster.pk}"
+
+
+def crm_import_preview_queue(*, cluster: Cluster, by: User, file_name: str, text: str) -> ImportJob:
+    """Store a checked file (`decode_csv`) and queue its preview."""
+    from members.tasks import crm_import_preview_task
+
+    if not selectors.user_manages_cluster(user=by, cluster=cluster):
+        raise PermissionDenied
+    return imports.import_job_create(
+        kind=ImportJob.Kind.CRM_PREVIEW,
+        scope=scope_of(cluster),
+        actor=by,
+        task=crm_import_preview_task,
+        file_name=file_name,
+        content=text.encode("utf-8"),
+    )
+
+
+def crm_import_apply_queue(*, preview: ImportJob, cluster: Cluster, by: User) -> ImportJob:
+    """Queue the import of a finished preview without errors; the import already queued
+    for it if there is one (pressing "Import" twice imports once)."""
+    from members.tasks import crm_import_apply_task
+
+    if not selectors.user_manages_cluster(user=by, cluster=cluster):
+        raise PermissionDenied
+    with transaction.atomic():
+        preview = ImportJob.objects.select_for_update().defer("content").get(pk=preview.pk)
+        existing = ImportJob.objects.defer("content").filter(source=preview).first()
+        if existing is not None:
+            return existing
+        if (
+            preview.kind != ImportJob.Kind.CRM_PREVIEW
+            or preview.scope != scope_of(cluster)
+            or preview.status != ImportJob.Status.DONE
+            or preview.result.get("has_errors")
+            or not preview.result.get("changes_anything")
+        ):
+            raise ValidationError(_("This preview cannot be imported."), code="not_importable")
+        if preview.finished_at < timezone.now() - PREVIEW_MAX_AGE:
+            raise ValidationError(
+                _("This preview is more than an hour old; upload the file again."),
+                code="expired",
+            )
+        return imports.import_job_create(
+            kind=ImportJob.Kind.CRM_APPLY,
+            scope=scope_of(cluster),
+            actor=by,
+            task=crm_import_apply_task,
+            file_name=preview.file_name,
+            source=preview,
+        )
+
+
+def crm_import_retry(*, job: ImportJob, by: User) -> ImportJob:
+    from members.tasks import crm_import_apply_task, crm_import_preview_task
+
+    apply = job.kind == ImportJob.Kind.CRM_APPLY
+    task = crm_import_apply_task if apply else crm_import_preview_task
+    return imports.import_job_retry(job=job, by=by, task=task)
+
+
+def crm_import_job_get(*, user: User, cluster: Cluster, job_id: int) -> ImportJob:
+    return imports.import_job_get(
+        user=user,
+        job_id=job_id,
+        kinds=[ImportJob.Kind.CRM_PREVIEW, ImportJob.Kind.CRM_APPLY],
+        scope=scope_of(cluster),
+    )
+
+
+def crm_import_jobs_recent(*, user: User, cluster: Cluster) -> list[ImportJob]:
+    return imports.import_jobs_recent(
+        user=user,
+        kinds=[ImportJob.Kind.CRM_PREVIEW, ImportJob.Kind.CRM_APPLY],
+        scope=scope_of(cluster),
+    )
+
+
+def crm_import_preview_run(*, job_id: int) -> None:
+    imports.import_job_run(job_id=job_id, work=_preview)
+
+
+def crm_import_apply_run(*, job_id: int) -> None:
+    imports.import_job_run(job_id=job_id, work=_apply)
+
+
+def _job_cluster(job: ImportJob) -> Cluster:
+    cluster = Cluster.objects.filter(pk=int(job.scope.removeprefix("cluster:"))).first()
+    if cluster is None:
+        raise ValidationError(_("The cluster no longer exists."))
+    return cluster
+
+
+def _preview(job: ImportJob) -> dict[str, Any]:
+    plan = crm_import_plan(
+        cluster=_job_cluster(job),
+        text=bytes(job.content).decode("utf-8"),
+        progress=lambda done, total: imports.import_job_progress(
+            job=job, rows_done=done, rows_total=total
+        ),
+    )
+    return plan_summary(plan)
+
+
+def _apply(job: ImportJob) -> dict[str, Any]:
+    cluster = _job_cluster(job)
+    if job.source is None or not job.source.content:
+        raise ValidationError(_("The file of this preview is no longer kept; upload it again."))
+    try:
+        result = crm_import_apply(
+            cluster=cluster, text=bytes(job.source.content).decode("utf-8"), by=job.actor
+        )
+    except PermissionDenied:
+        raise ValidationError(
+            _("Only organisers of the cluster can import; nothing was imported.")
+        ) from None
+    except ValidationError as error:
+        raise ValidationError(
+            [_("Nothing was imported: the site changed since the preview."), *error.messages]
+        ) from None
+    return dataclasses.asdict(result)
+
+
+def plan_summary(plan: ImportPlan) -> dict[str, Any]:
+    """The preview as its page shows it, for the job's result: the totals, the file's
+    errors, and rows in file order — all of them, or for a long file every row with an
+    error first and then the others, up to `imports.RESULT_ROWS_SHOWN`."""
+    limit = imports.RESULT_ROWS_SHOWN
+    shown = plan.rows
+    if len(shown) > limit:
+        with_errors = [row for row in plan.rows if row.errors][:limit]
+        others = [row for row in plan.rows if not row.errors][: limit - len(with_errors)]
+        shown = sorted(with_errors + others, key=lambda row: row.line)
+    return {
+        "rows": [
+            {
+                "line": row.line,
+                "name": row.name,
+                "organisation": (
+                    {"name": row.organisation.name, "url": row.organisation.get_absolute_url()}
+                    if row.organisation
+                    else None
+                ),
+                "changes": [] if row.errors else [str(change) for change in row.changes],
+                "errors": row.errors,
+                "warnings": row.warnings,
+            }
+            for row in shown
+        ],
+        "rows_total": len(plan.rows),
+        "errors": plan.errors,
+        "ignored_columns": plan.ignored_columns,
+        "new_organisations": plan.new_organisations,
+        "new_memberships": plan.new_memberships,
+        "new_domains": plan.new_domains,
+        "new_contacts": plan.new_contacts,
+        "rows_with_errors": plan.rows_with_errors,
+        "has_errors": plan.has_errors,
+        "changes_anything": plan.changes_anything,
+    }

@@ -36,6 +36,11 @@ urlpatterns = [
         name="cluster_import",
     ),
     path(
+        "clusters/<slug:slug>/manage/import/<int:job_id>/",
+        import_views.ClusterImportJobView.as_view(),
+        name="cluster_import_job",
+    ),
+    path(
         "me/organisation/",
         membership_views.MyOrganisationView.as_view(),
         name="my_organisation",

@@ -280,6 +280,31 @@ def a_campaign(targets: Targets) -> Campaign:
     return campaign
 
 
+def import_job_fillings(route: str, targets: Targets) -> list[dict[str, str]]:
+    """Imports Wanda (an organiser) ran: the conference's attendance, naming both targets;
+    a CRM preview and its import. Staff may open them; the other viewers get 404."""
+    from events import attendance_jobs
+    from members import crm_import
+    from members.models import Cluster
+
+    wanda = targets.woman.user
+    if route.startswith("events/"):
+        listed = "Name,Email\n" + "".join(f"Someone,{user.email}\n" for user in targets.users)
+        job = attendance_jobs.attendance_import_queue(
+            event=targets.event, by=wanda, file_name="zoom.csv", content=listed.encode()
+        )
+        attendance_jobs.attendance_import_run(job_id=job.pk)
+        return [{"slug": targets.event.slug, "job_id": str(job.pk)}]
+    cluster = Cluster.objects.get(slug=targets.cluster_slug)
+    preview = crm_import.crm_import_preview_queue(
+        cluster=cluster, by=wanda, file_name="crm.csv", text="name,country\nAcme,AT\n"
+    )
+    crm_import.crm_import_preview_run(job_id=preview.pk)
+    applied = crm_import.crm_import_apply_queue(preview=preview, cluster=cluster, by=wanda)
+    crm_import.crm_import_apply_run(job_id=applied.pk)
+    return [{"slug": targets.cluster_slug, "job_id": str(job.pk)} for job in (preview, applied)]
+
+
 def fillings(route: str, targets: Targets) -> list[dict[str, str]] | None:
     """Values for a route's parameters; None when the test does not know how to fill it."""
     names = parameters(route)
@@ -322,6 +347,8 @@ def fillings(route: str, targets: Targets) -> list[dict[str, str]] | None:
         return [{"slug": targets.event.slug}]
     if route.startswith("events/") and names == ("slug", "session_id"):
         return [{"slug": targets.event.slug, "session_id": str(targets.session.pk)}]
+    if names == ("slug", "job_id"):
+        return import_job_fillings(route, targets)
     if route.startswith("events/") and names == ("slug", "campaign_id"):
         return [{"slug": targets.event.slug, "campaign_id": str(a_campaign(targets).pk)}]
     if route == "events/rsvp/<str:token>/":

@@ -1,0 +1,23 @@
+"""Thin Celery tasks for members: ids in, call a service."""
+
+from celery import shared_task
+
+from members import crm_import, imports
+
+
+@shared_task
+def crm_import_preview_task(*, job_id: int) -> None:
+    """Preview a queued CRM import job; a job already claimed is left alone."""
+    crm_import.crm_import_preview_run(job_id=job_id)
+
+
+@shared_task
+def crm_import_apply_task(*, job_id: int) -> None:
+    """Import a previewed CRM file (all or nothing); a job already claimed is left alone."""
+    crm_import.crm_import_apply_run(job_id=job_id)
+
+
+@shared_task
+def import_jobs_sweep_task() -> tuple[int, int]:
+    """Mark stalled the import jobs whose worker died; delete old ones. Beat: 5 minutes."""
+    return imports.import_jobs_sweep()
