@@ -18,12 +18,26 @@ does not make anyone else be skipped). A chunk writes its `CampaignRecipient` ro
 one outbox message per person, keyed `events.invitation:<campaign>:<email>`, so running a
 chunk again sends nobody a second invitation. The last run marks the campaign `sent`.
 
+The fan-out survives a broker restart because its state is in the database, not in the
+queue: the cursor is stored on the campaign (`fanout_after_user`, `fanout_after_email`)
+and advanced, with `fanout_progress_at`, in the transaction of each chunk. A task
+carries only the cursor it expects to find; one that finds another (a redelivered task,
+or an old chain overtaken by a resumed one) is a stale duplicate and stops, so exactly
+one chain goes on. Beat runs `campaigns_resume_stalled` every 15 s: a `sending` campaign
+that has not advanced since the broker last started (a Redis broker tells,
+`notifications.broker`), or for `STALLED_AFTER` (30 s), is queued again from its stored
+cursor. The messages already written whose tasks were lost are the outbox sweep's
+(`notifications.services.outbox_sweep`, every 30 s, by the same two rules). So after a
+Redis restart the fan-out goes on within about 15 s and lost invitations go out within
+about 30 s; with a broker that cannot tell, within 45 s and 90 s. Everyone is mailed once.
+
 RSVP. Each invitation carries a signed link (salt "events.rsvp") naming the campaign and
 the address. It stops working when the event ends, and a year after it was signed at
 the latest. A member confirms on the page it opens, which registers them through
 `events.services.event_register`; a non-member is sent to sign up.
 """
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,8 +48,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Exists, F, Max, OuterRef, Q, QuerySet
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -45,7 +58,10 @@ from events.models import Campaign, CampaignRecipient, Event, Invitation, Regist
 from members.models import Cluster, Organisation, Profile, Sector, Topic, User
 from members.preferences import INVITATIONS, unsubscribe_url, users_wanting
 from members.selectors import active_memberships, clusters_managed_by
+from notifications.broker import broker_started_at
 from notifications.services import email_enqueue, keys_already_queued, list_unsubscribe_headers
+
+logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 500
 RSVP_SALT = "events.rsvp"
@@ -278,7 +294,16 @@ def campaign_send(*, campaign: Campaign, by: User, chunk_size: int = CHUNK_SIZE)
         if locked.event.status != Event.Status.PUBLISHED or locked.event.ends_at <= timezone.now():
             raise ValidationError("Invitations go out for published events that are not over.")
         locked.status = Status.SENDING
-        locked.save(update_fields=["status"])
+        locked.fanout_after_user, locked.fanout_after_email = 0, ""
+        locked.fanout_progress_at = timezone.now()
+        locked.save(
+            update_fields=[
+                "status",
+                "fanout_after_user",
+                "fanout_after_email",
+                "fanout_progress_at",
+            ]
+        )
         transaction.on_commit(
             lambda: campaign_fanout_task.delay(campaign_id=locked.pk, chunk_size=chunk_size)
         )
@@ -293,10 +318,20 @@ class Cursor:
     after_email: str = ""
 
 
+def _stored_cursor(campaign: Campaign) -> Cursor:
+    return Cursor(after_user=campaign.fanout_after_user, after_email=campaign.fanout_after_email)
+
+
 def campaign_fanout_chunk(
     *, campaign_id: int, cursor: Cursor = Cursor(), chunk_size: int = CHUNK_SIZE
 ) -> Cursor | None:
-    """Invite the next `chunk_size` people; returns the next cursor, or None when done."""
+    """Invite the next `chunk_size` people after `cursor`; returns the next cursor, or
+    None when there is nothing (more) for this run to do.
+
+    `cursor` is where the caller expects the campaign's stored cursor to be. If it is
+    elsewhere, another run has done this chunk already (a redelivered task, or a chain
+    the stalled-campaign sweep has taken over), and this run stops without writing.
+    """
     with transaction.atomic():
         campaign = (
             Campaign.objects.select_for_update(of=("self",))
@@ -305,6 +340,15 @@ def campaign_fanout_chunk(
             .first()
         )
         if campaign is None or campaign.status != Status.SENDING:
+            return None
+        if _stored_cursor(campaign) != cursor:
+            logger.info(
+                "campaign %s: a fan-out run expected cursor %s but the campaign is at %s; "
+                "it is a stale duplicate and stops",
+                campaign_id,
+                cursor,
+                _stored_cursor(campaign),
+            )
             return None
         members, non_members = campaign_audience(campaign=campaign)
         people: list[tuple[str, User | None]] = [
@@ -330,6 +374,12 @@ def campaign_fanout_chunk(
             campaign.save(update_fields=["status", "sent_at", "recipient_count"])
             return None
         _invite(campaign=campaign, people=people)
+        campaign.fanout_after_user = next_cursor.after_user
+        campaign.fanout_after_email = next_cursor.after_email
+        campaign.fanout_progress_at = timezone.now()
+        campaign.save(
+            update_fields=["fanout_after_user", "fanout_after_email", "fanout_progress_at"]
+        )
         return next_cursor
 
 
@@ -446,20 +496,61 @@ def rsvp_decline(*, recipient: CampaignRecipient) -> None:
     CampaignRecipient.objects.filter(pk=recipient.pk).update(rsvp=CampaignRecipient.Rsvp.NO)
 
 
-# A sending campaign with no new recipient for this long has lost its fan-out task.
-STALLED_AFTER = timedelta(minutes=10)
+# A sending campaign whose cursor has not moved for this long has lost its fan-out task
+# (a broker restart, a crashed worker). A chunk of 500 takes a few seconds; a slow chain
+# that is only waiting in a long queue gets a duplicate task, which stops at once (see
+# `campaign_fanout_chunk`), at most one per campaign in this time.
+STALLED_AFTER = timedelta(seconds=30)
+
+
+def _stalled(*, now: datetime) -> Q:
+    # No progress time at all: sent before the cursor was stored; it starts from the
+    # beginning, which is safe (see `campaigns_resume_stalled`). Progress before the
+    # broker last started: the next chunk's task was dropped by the restart.
+    lost = Q(fanout_progress_at__lt=now - STALLED_AFTER) | Q(fanout_progress_at__isnull=True)
+    broker_started = broker_started_at(now=now)
+    if broker_started is not None:
+        lost |= Q(fanout_progress_at__lt=broker_started)
+    return Q(status=Status.SENDING) & lost
 
 
 def campaigns_stalled(*, now: datetime | None = None) -> list[int]:
-    """Ids of campaigns stuck in "sending" (their task was lost, e.g. the broker was down).
-
-    Restarting a fan-out from the beginning is safe: recipients and invitations are
-    written once per address.
-    """
+    """Ids of campaigns stuck in `sending`: their fan-out task was lost."""
     now = now or timezone.now()
-    return list(
-        Campaign.objects.filter(status=Campaign.Status.SENDING)
-        .annotate(last_activity=Coalesce(Max("recipients__created_at"), F("created_at")))
-        .filter(last_activity__lt=now - STALLED_AFTER)
-        .values_list("pk", flat=True)
-    )
+    return list(Campaign.objects.filter(_stalled(now=now)).values_list("pk", flat=True))
+
+
+def campaigns_resume_stalled(*, now: datetime | None = None) -> list[int]:
+    """Queue the fan-out of stalled campaigns again, from their stored cursors; returns
+    their ids. Run by beat every 15 s.
+
+    Each resumed campaign's progress time is set to now, so the next sweeps leave it to
+    the new task for `STALLED_AFTER`. A campaign whose chunk is running right now is
+    locked, hence passed over (it is not stalled). Re-running a chunk is safe anyway:
+    recipients and invitations are written once per address.
+    """
+    from events.tasks import campaign_fanout_task
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        stalled = list(
+            Campaign.objects.select_for_update(skip_locked=True)
+            .filter(_stalled(now=now))
+            .only("pk", "fanout_after_user", "fanout_after_email")
+        )
+        Campaign.objects.filter(pk__in=[c.pk for c in stalled]).update(fanout_progress_at=now)
+        for campaign in stalled:
+            logger.warning(
+                "campaign %s: the fan-out made no progress for %s s; resuming it at %s",
+                campaign.pk,
+                int(STALLED_AFTER.total_seconds()),
+                _stored_cursor(campaign),
+            )
+            transaction.on_commit(
+                lambda campaign=campaign: campaign_fanout_task.delay(
+                    campaign_id=campaign.pk,
+                    after_user=campaign.fanout_after_user,
+                    after_email=campaign.fanout_after_email,
+                )
+            )
+    return [campaign.pk for campaign in stalled]

@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 from django.db import connection
 
-from events import authoring, campaigns, reminders, tally
+from events import attendance_jobs, authoring, campaigns, reminders, tally
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +38,10 @@ def campaign_fanout_task(
 ) -> None:
     """Invite one chunk of a campaign's audience, then queue the next chunk.
 
-    Idempotent: a chunk run twice queues no second invitation; the last run marks the
-    campaign sent. The cursor (after_user, after_email) says where the chunk starts.
+    The campaign row holds the cursor; (after_user, after_email) is where this run
+    expects to find it. A run that finds it elsewhere is a stale duplicate and stops, so a
+    redelivered task or an overtaken chain sends nothing. The last run marks the campaign
+    sent.
     """
     cursor = campaigns.campaign_fanout_chunk(
         campaign_id=campaign_id,
@@ -56,10 +58,9 @@ def campaign_fanout_task(
 
 
 @shared_task
-def campaigns_resume_stalled_task() -> None:
-    """Restart the fan-out of campaigns whose task was lost (idempotent)."""
-    for campaign_id in campaigns.campaigns_stalled():
-        campaign_fanout_task.delay(campaign_id=campaign_id)
+def campaigns_resume_stalled_task() -> list[int]:
+    """Resume, from their stored cursors, the fan-outs whose task was lost. Beat: 15 s."""
+    return campaigns.campaigns_resume_stalled()
 
 
 @shared_task
@@ -75,3 +76,9 @@ def tallies_compact_task() -> int:
             "`manage.py check_tallies --repair`."
         )
     return tally.compact(connection)
+
+
+@shared_task
+def attendance_import_task(*, job_id: int) -> None:
+    """Run a queued attendance import job; a job already claimed is left alone."""
+    attendance_jobs.attendance_import_run(job_id=job_id)

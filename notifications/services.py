@@ -27,6 +27,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from notifications.broker import broker_started_at
 from notifications.models import OutboxMessage
 from notifications.redaction import Redactor
 
@@ -43,8 +44,16 @@ class TransientDeliveryError(Exception):
 
 
 def requeue_after() -> timedelta:
-    """A row still `queued` after this long has probably lost its task."""
-    return timedelta(seconds=getattr(settings, "OUTBOX_REQUEUE_AFTER_SECONDS", 5 * 60))
+    """A row never tried and still `queued` this long after it was written (or last
+    re-enqueued) has probably lost its task, e.g. to a broker restart."""
+    return timedelta(seconds=getattr(settings, "OUTBOX_REQUEUE_AFTER_SECONDS", 60))
+
+
+def retry_requeue_after() -> timedelta:
+    """The same for a row back in `queued` after a failed attempt. Celery holds its retry
+    for up to `retry_backoff_max` (600 s); stepping in sooner would turn the sweeper into
+    a once-a-minute retry against a mail server that is refusing."""
+    return timedelta(seconds=getattr(settings, "OUTBOX_RETRY_REQUEUE_AFTER_SECONDS", 11 * 60))
 
 
 def sending_stale_after() -> timedelta:
@@ -319,17 +328,46 @@ def outbox_send(*, message_id: int) -> None:
 # --- repair --------------------------------------------------------------------------
 
 
+# The most rows one sweep re-enqueues (oldest first); the rest wait for the next sweep.
 SWEEP_BATCH = 1000
 
 
-def outbox_sweep() -> int:
+def _lost(*, now: datetime, broker_started: datetime | None = None) -> Q:
+    """Rows that have lost their task: queued before the broker last started (a restart
+    dropped it), or probably lost: queued and untouched for the requeue time (never
+    tried: `requeue_after`; after a failed attempt: `retry_requeue_after`), or `sending`
+    for longer than a live worker can take."""
+    lost = (
+        Q(status=Status.QUEUED, attempts=0, updated_at__lt=now - requeue_after())
+        | Q(status=Status.QUEUED, attempts__gt=0, updated_at__lt=now - retry_requeue_after())
+        | Q(status=Status.SENDING, sending_started_at__lt=now - sending_stale_after())
+    )
+    if broker_started is not None:
+        lost |= Q(status=Status.QUEUED, updated_at__lt=broker_started)
+    return lost
+
+
+def outbox_sweep(*, now: datetime | None = None) -> int:
     """Re-enqueue rows whose task was lost; give up on rows past the maximum age.
 
-    Returns how many rows were re-enqueued. Run every minute by celery beat.
+    Returns how many rows were re-enqueued. Run every 30 s by celery beat. A Redis broker
+    tells when it started (`notifications.broker`): rows queued before a restart go out
+    again at the next sweep. Without that (another broker, or a task lost otherwise), a
+    row goes out within requeue_after + 30 s (about 90 s).
+
+    The broker cannot be asked whether a row's task is still waiting, so for the time
+    rule a row that is merely waiting in a long queue looks lost too. Say 5,000
+    invitations are queued and a worker sends 10 a second: after a minute the rows at the
+    back are re-enqueued. That costs little and stays bounded: a row is re-enqueued at
+    most once per requeue time (its `updated_at` is set to now here), a sweep re-enqueues
+    at most SWEEP_BATCH rows, and the duplicate task is a no-op that sends nothing:
+    `_claim` finds the row sent, or locked or `sending` by the worker that has it (one
+    indexed row lock, no SMTP). A longer requeue time would mean fewer such duplicates
+    but a longer wait for mail whose task was lost some other way.
     """
     from notifications.tasks import outbox_send_task
 
-    now = timezone.now()
+    now = now or timezone.now()
     unpurged = OutboxMessage.objects.filter(purged_at__isnull=True)
     open_rows = Q(status=Status.QUEUED) | Q(
         status=Status.SENDING, sending_started_at__lt=now - sending_stale_after()
@@ -340,19 +378,21 @@ def outbox_sweep() -> int:
     if given_up:
         logger.warning("outbox: gave up on %s message(s) after max age", given_up)
 
-    stale = unpurged.filter(
-        Q(status=Status.QUEUED, updated_at__lt=now - requeue_after())
-        | Q(status=Status.SENDING, sending_started_at__lt=now - sending_stale_after())
-    )
+    lost = _lost(now=now, broker_started=broker_started_at(now=now))
+    stale = unpurged.filter(lost)
     ids = list(stale.order_by("updated_at").values_list("pk", flat=True)[:SWEEP_BATCH])
     if not ids:
         return 0
     # The conditions again, so a row that moved on since the read is left alone; bumping
-    # updated_at keeps the next sweep from sending the same task again at once.
-    unpurged.filter(pk__in=ids).filter(
-        Q(status=Status.QUEUED)
-        | Q(status=Status.SENDING, sending_started_at__lt=now - sending_stale_after())
-    ).update(status=Status.QUEUED, updated_at=now)
+    # updated_at keeps the next sweeps from sending the same task again for a requeue time.
+    with transaction.atomic():
+        still_lost = set(
+            unpurged.select_for_update(skip_locked=True)
+            .filter(lost, pk__in=ids)
+            .values_list("pk", flat=True)
+        )
+        ids = [pk for pk in ids if pk in still_lost]  # oldest first
+        OutboxMessage.objects.filter(pk__in=ids).update(status=Status.QUEUED, updated_at=now)
     for pk in ids:
         outbox_send_task.delay(message_id=pk)
     return len(ids)

@@ -128,14 +128,9 @@ class Workers:
         self.started: list[subprocess.Popen] = []
 
     def start(self) -> subprocess.Popen:
-        worker = subprocess.Popen(
+        return self._spawn(
+            "worker",
             [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
                 "--pool=solo",
                 "--loglevel=INFO",
                 "--without-gossip",
@@ -143,28 +138,42 @@ class Workers:
                 "--hostname",
                 f"itest-{os.getpid()}-{len(self.started)}@%h",
             ],
+            ready_line=" ready.",
+        )
+
+    def start_beat(self, schedule: Path) -> subprocess.Popen:
+        """A real `celery beat` process with the project's schedule (its state in
+        `schedule`), publishing to the same broker as the workers; stopped by stop_all."""
+        return self._spawn(
+            "beat", ["--loglevel=INFO", "--schedule", str(schedule)], ready_line="beat: Starting"
+        )
+
+    def _spawn(self, role: str, args: list[str], *, ready_line: str) -> subprocess.Popen:
+        """Start `celery <role>` and wait until its output says it is ready."""
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", role, *args],
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
-        self.started.append(worker)
+        self.started.append(process)
         ready = threading.Event()
         log: list[str] = []
 
         def read_output() -> None:
-            for line in worker.stdout:
+            for line in process.stdout:
                 log.append(line)
-                if " ready." in line:
+                if ready_line in line:
                     ready.set()
 
         threading.Thread(target=read_output, daemon=True).start()
         if not ready.wait(60):
-            worker.kill()
-            pytest.fail("Celery worker did not start:\n" + "".join(log[-40:]))
-        worker.log = log
-        return worker
+            process.kill()
+            pytest.fail(f"Celery {role} did not start:\n" + "".join(log[-40:]))
+        process.log = log
+        return process
 
     def stop_all(self) -> None:
         for worker in self.started:

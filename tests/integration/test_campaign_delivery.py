@@ -18,7 +18,7 @@ from notifications.models import OutboxMessage
 from notifications.services import outbox_sweep
 from tests.events.factories import EventFactory
 from tests.factories import OrganisationFactory
-from tests.integration.outbox_helpers import wait_for_one_row_in_sending
+from tests.integration.outbox_helpers import wait_for_the_row_stuck_in_smtp
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +59,7 @@ def test_500_recipient_campaign_delivers_once_each_although_the_worker_is_killed
     first = celery_workers.start()
     campaigns.campaign_send(campaign=campaign, by=organiser, chunk_size=CHUNK_SIZE)
     mailbox.wait_for(STALL_AT, timeout=90)
-    in_flight = wait_for_one_row_in_sending()
+    in_flight = wait_for_the_row_stuck_in_smtp(mailbox)
     first.kill()  # SIGKILL: its unacknowledged task stays with Redis (6 h visibility)
     first.wait(10)
     mailbox.stall_after = None  # the dead worker's half-sent message is refused

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from notifications.models import OutboxMessage
 from notifications.services import email_enqueue, outbox_sweep
-from tests.integration.outbox_helpers import wait_for_one_row_in_sending
+from tests.integration.outbox_helpers import wait_for_the_row_stuck_in_smtp
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,7 @@ def test_500_messages_arrive_once_each_although_a_worker_is_killed_mid_run(
     mailbox.stall_after = 100
     first = celery_workers.start()
     mailbox.wait_for(100, timeout=60)
-    in_flight = wait_for_one_row_in_sending()
+    in_flight = wait_for_the_row_stuck_in_smtp(mailbox)
     first.kill()  # SIGKILL: no clean shutdown, its unacknowledged task stays with Redis
     first.wait(10)
     mailbox.stall_after = None  # the dead worker's half-sent message is not accepted

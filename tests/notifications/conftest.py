@@ -6,6 +6,8 @@ from collections.abc import Iterator
 import pytest
 from aiosmtpd.controller import Controller
 
+from tests.notifications.broker import BrokerQueue, tasks_waiting
+
 
 class ScriptedSMTP:
     """Accepts mail, or answers RCPT/DATA with the reply a test set."""
@@ -63,3 +65,10 @@ def closed_port(settings) -> int:
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
     settings.EMAIL_TIMEOUT = 5
     return port
+
+
+@pytest.fixture
+def broker_queue(django_capture_on_commit_callbacks) -> Iterator[BrokerQueue]:
+    """Tasks wait in the (in-memory) broker instead of running at once; see `broker.py`."""
+    with tasks_waiting(django_capture_on_commit_callbacks) as queue:
+        yield queue

@@ -6,7 +6,7 @@ from notifications.services import outbox_sweep
 class Command(BaseCommand):
     help = (
         "Send again what the outbox still holds: messages whose task was lost or whose "
-        "worker died. Celery beat runs this every minute; without a broker, run it by hand "
+        "worker died. Celery beat runs this every 30 seconds; without a broker, run it by hand "
         "or from cron."
     )
 
