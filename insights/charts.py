@@ -4,9 +4,11 @@ Pure functions: figures in, SVG markup out. Every piece of text is escaped here,
 result is marked safe. A chart is a picture of a table that the page shows next to it
 (`role="img"` with a title); the table carries the numbers for screen readers and print.
 
-Series are styled by CSS classes `series-0`, `series-1`, … (a `<style>` inside each SVG),
-so a category's colour is the same in every chart. A hidden figure ("fewer than k") has
-no size to draw: it is shown as a small hatched mark after the bar, never to scale.
+Series are painted with SVG presentation attributes (`fill`, `stroke`; no `<style>` or
+style="", which the Content-Security-Policy refuses), the colour of `series-i` taken from
+the palette, so a category's colour is the same in every chart; the classes stay as hooks.
+A hidden figure ("fewer than k") has no size to draw: it is shown as a small hatched mark
+after the bar, never to scale.
 """
 
 from collections.abc import Mapping, Sequence
@@ -21,20 +23,14 @@ HIDDEN_NOTE = "Hatched: fewer than {k}, not drawn to scale."
 _ids = count(1)
 
 
-def _style(classes: int) -> str:
-    rules = "".join(
-        f".chart .series-{i}{{fill:{PALETTE[i % len(PALETTE)]};stroke:{PALETTE[i % len(PALETTE)]}}}"
-        for i in range(classes)
-    )
-    return (
-        "<style>"
-        ".chart text{font:12px system-ui,sans-serif;fill:#1b2330}"
-        ".chart .axis{stroke:#d5dbe3;stroke-width:1}"
-        ".chart .hidden-cell{stroke:#4a5567;stroke-width:.5}"
-        f"{rules}"
-        ".chart .line{fill:none;stroke-width:2.5}"
-        "</style>"
-    )
+def _series(i: int) -> str:
+    """The class and paint of the i-th series."""
+    colour = PALETTE[i % len(PALETTE)]
+    return f'class="series-{i}" fill="{colour}" stroke="{colour}"'
+
+
+AXIS = 'class="axis" stroke="#d5dbe3" stroke-width="1"'
+HIDDEN_CELL = 'class="hidden-cell" stroke="#4a5567" stroke-width=".5"'
 
 
 def _open(width: int, height: int, title: str, description: str = "") -> tuple[str, str]:
@@ -44,6 +40,7 @@ def _open(width: int, height: int, title: str, description: str = "") -> tuple[s
     markup = (
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="chart" '
         f'viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMinYMin meet" '
+        f'font-family="system-ui,sans-serif" font-size="12" fill="#1b2330" '
         f'aria-labelledby="{uid}-title"{described}>'
         f'<title id="{uid}-title">{escape(title)}</title>'
     )
@@ -64,13 +61,13 @@ def _legend(y: int, x: int, labels: Sequence[str], hidden_label: str | None, uid
     parts = []
     for i, label in enumerate(labels):
         parts.append(
-            f'<rect class="series-{i}" x="{x}" y="{y}" width="12" height="12"/>'
+            f'<rect {_series(i)} x="{x}" y="{y}" width="12" height="12"/>'
             f'<text x="{x + 16}" y="{y + 10}">{escape(label)}</text>'
         )
         x += 28 + 8 * len(label)  # generous: the font and its size come from the page
     if hidden_label:
         parts.append(
-            f'<rect class="hidden-cell" fill="url(#{uid}-hatch)" x="{x}" y="{y}" '
+            f'<rect {HIDDEN_CELL} fill="url(#{uid}-hatch)" x="{x}" y="{y}" '
             f'width="12" height="12"/><text x="{x + 16}" y="{y + 10}">{escape(hidden_label)}</text>'
         )
     return "".join(parts)
@@ -94,7 +91,7 @@ def stacked_bars(
     legend_height = 28
     height = legend_height + max(1, len(rows)) * (bar_height + gap) + gap
     svg, uid = _open(width, height, title)
-    parts = [svg, _style(len(series)), _hatch(uid)]
+    parts = [svg, _hatch(uid)]
     any_hidden = any(values.get(key) is None for _, values in rows for key, _ in series)
     parts.append(
         _legend(4, 4, [label for _, label in series], f"< {k}" if any_hidden else None, uid)
@@ -119,14 +116,14 @@ def stacked_bars(
                 continue
             length = value * scale
             parts.append(
-                f'<rect class="series-{i}" x="{x:.1f}" y="{y}" width="{length:.1f}" '
+                f'<rect {_series(i)} x="{x:.1f}" y="{y}" width="{length:.1f}" '
                 f'height="{bar_height}"><title>{escape(series_label)}: {value}</title></rect>'
             )
             x += length
         if hidden:
             names = ", ".join(hidden)
             parts.append(
-                f'<rect class="hidden-cell" fill="url(#{uid}-hatch)" x="{x + 2:.1f}" y="{y}" '
+                f'<rect {HIDDEN_CELL} fill="url(#{uid}-hatch)" x="{x + 2:.1f}" y="{y}" '
                 f'width="10" height="{bar_height}"><title>{escape(names)}: '
                 f"fewer than {k}</title></rect>"
             )
@@ -151,7 +148,7 @@ def line_chart(
     left, right, top, bottom = 44, 16, 30, 34
     svg, uid = _open(width, height, title)
     names = [name for name, _ in series]
-    parts = [svg, _style(len(series)), _legend(4, left, names, None, uid)]
+    parts = [svg, _legend(4, left, names, None, uid)]
     plot_w = width - left - right
     plot_h = height - top - bottom
     top_value = 1.0 if percent else max((v or 0 for _, vs in series for v in vs), default=0) or 1
@@ -159,7 +156,7 @@ def line_chart(
         y = top + plot_h * (1 - fraction)
         text = f"{fraction * 100:.0f} %" if percent else f"{top_value * fraction:.0f}"
         parts.append(
-            f'<line class="axis" x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            f'<line {AXIS} x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}"/>'
             f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">{text}</text>'
         )
     n = len(labels)
@@ -174,7 +171,7 @@ def line_chart(
             f'text-anchor="middle">{escape(label)}</text>'
         )
     for s, (name, values) in enumerate(series):
-        css = f"series-{s}"
+        colour = PALETTE[s % len(PALETTE)]
         segment: list[str] = []
         segments = []
         for i, value in enumerate(values):
@@ -187,7 +184,7 @@ def line_chart(
             segment.append(f"{x_of(i):.1f},{y:.1f}")
             shown = f"{value * 100:.0f} %" if percent else f"{value:g}"
             parts.append(
-                f'<circle class="{css}" cx="{x_of(i):.1f}" cy="{y:.1f}" r="3.5">'
+                f'<circle {_series(s)} cx="{x_of(i):.1f}" cy="{y:.1f}" r="3.5">'
                 f"<title>{escape(name)}, {escape(labels[i])}: {shown}</title></circle>"
             )
         if segment:
@@ -195,6 +192,9 @@ def line_chart(
         for points in segments:
             if len(points) > 1:
                 joined = " ".join(points)
-                parts.append(f'<polyline class="line {css}" points="{joined}"/>')
+                parts.append(
+                    f'<polyline class="line series-{s}" fill="none" stroke="{colour}" '
+                    f'stroke-width="2.5" points="{joined}"/>'
+                )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 — every text above is escaped
