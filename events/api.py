@@ -5,19 +5,23 @@ The join link of an online event appears only in the requester's own confirmed r
 """
 
 import django_filters
+from django import forms
 from django.db.models import Case, Count, IntegerField, OuterRef, Prefetch, Q, Subquery, When
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
 from events import discovery, selectors, services
 from events.filters import EventFilter
 from events.models import Event, Registration, Session, StageRole
+from members.api_schema import ClosedSerializer, ErrorSerializer
 from members.models import Cluster, Topic
 
 Status = Registration.Status
@@ -26,29 +30,45 @@ Status = Registration.Status
 RETRY_AFTER_SECONDS = 2
 
 
-@extend_schema_field(OpenApiTypes.STR)
-class SlugFilter(django_filters.ModelChoiceFilter):
-    """A related object chosen by its slug (documented as a string)."""
+class _TrueOrFalseField(forms.Field):
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if value in ("true", "false"):
+            return value == "true"
+        raise forms.ValidationError(_("Use true or false."), code="invalid")
+
+
+class TrueOrFalseFilter(django_filters.BooleanFilter):
+    """`true` or `false` as the schema says; anything else is a 400, not quietly "any"."""
+
+    field_class = _TrueOrFalseField
 
 
 class EventAPIFilter(EventFilter):
-    """The event list page's filters, plus `online` and `upcoming` as booleans."""
+    """The event list page's filters, plus `online` and `upcoming` as booleans.
 
-    topic = SlugFilter(
-        queryset=Topic.objects.all(), to_field_name="slug", method="filter_topic", label="Topic"
-    )
-    cluster = SlugFilter(
-        queryset=Cluster.objects.all(),
-        to_field_name="slug",
-        method="filter_cluster",
-        label="Cluster",
-    )
+    A topic or cluster is named by its slug, a language by its code. The schema can only say
+    "a string", so one that names nothing matches no event rather than being an error.
+    """
 
-    online = django_filters.BooleanFilter(method="filter_online", label="Online")
-    upcoming = django_filters.BooleanFilter(method="filter_upcoming", label="Upcoming")
+    topic = django_filters.CharFilter(method="filter_topic_slug", label="Topic (slug)")
+    cluster = django_filters.CharFilter(method="filter_cluster_slug", label="Cluster (slug)")
+    language = django_filters.CharFilter(field_name="language__code", label="Language (code)")
+
+    online = TrueOrFalseFilter(method="filter_online", label="Online")
+    upcoming = TrueOrFalseFilter(method="filter_upcoming", label="Upcoming")
 
     class Meta(EventFilter.Meta):
         fields = [*EventFilter.Meta.fields, "online", "upcoming"]
+
+    def filter_topic_slug(self, queryset, name, value):
+        topic = Topic.objects.filter(slug=value).first()
+        return self.filter_topic(queryset, name, topic) if topic else queryset.none()
+
+    def filter_cluster_slug(self, queryset, name, value):
+        cluster = Cluster.objects.filter(slug=value).first()
+        return self.filter_cluster(queryset, name, cluster) if cluster else queryset.none()
 
     def filter_online(self, queryset, name, value):
         if value is None:
@@ -68,7 +88,9 @@ class EventAPIFilter(EventFilter):
 
 class StageRoleSerializer(serializers.ModelSerializer):
     name = serializers.CharField(source="display_name", read_only=True)
-    session = serializers.PrimaryKeyRelatedField(read_only=True)
+    session = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True, help_text="null: the role is for the whole event."
+    )
 
     class Meta:
         model = StageRole
@@ -96,7 +118,7 @@ class EventSerializer(serializers.ModelSerializer):
     calendar_url = serializers.SerializerMethodField()
     clusters = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     topics = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-    language = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    language = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     is_online = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -149,18 +171,15 @@ class EventDetailSerializer(EventSerializer):
         ]
 
 
-class RegistrationRequestSerializer(serializers.Serializer):
-    session = serializers.IntegerField(
-        required=False, allow_null=True, min_value=1, help_text="A session of this event."
-    )
+class RegistrationRequestSerializer(ClosedSerializer):
+    """What to register for or cancel: the event itself, or one of its sessions."""
 
-    def validate_session(self, value: int | None) -> Session | None:
-        if value is None:
-            return None
-        session = Session.objects.filter(pk=value, event=self.context["event"]).first()
-        if session is None:
-            raise serializers.ValidationError("This event has no such session.")
-        return session
+    session = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="A session of this event (its id); leave it out for the event itself.",
+    )
 
 
 class RegistrationStatusSerializer(serializers.Serializer):
@@ -172,7 +191,7 @@ class RegistrationStatusSerializer(serializers.Serializer):
 
 class MyRegistrationSerializer(serializers.ModelSerializer):
     event = EventSerializer(read_only=True)
-    session = SessionSerializer(read_only=True)
+    session = SessionSerializer(read_only=True, allow_null=True)
     waitlist_position = serializers.IntegerField(source="queue_number", allow_null=True)
     join_url = serializers.SerializerMethodField()
 
@@ -231,52 +250,73 @@ def _status_body(registration: Registration) -> dict:
     }
 
 
+def _refused(detail: str, *, busy: bool = False) -> Response:
+    """409: the request is well formed, but the event as it stands says no.
+
+    400 is kept for requests that break the schema (a field of the wrong type).
+    """
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if busy else None
+    return Response({"detail": detail}, status=status.HTTP_409_CONFLICT, headers=headers)
+
+
 def _error(error: services.RegistrationError) -> Response:
-    if isinstance(error, services.RegistrationBusy):
-        return Response(
-            {"detail": str(error)},
-            status=status.HTTP_409_CONFLICT,
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
-    return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+    return _refused(str(error), busy=isinstance(error, services.RegistrationBusy))
 
 
 class _RegistrationActionAPI(generics.GenericAPIView):
     serializer_class = RegistrationRequestSerializer
     permission_classes = [IsAuthenticated]
+    # A JSON body (or none): form encodings cannot say `"session": null`.
+    parser_classes = [JSONParser]
 
-    def event_and_session(self, request, pk: int) -> tuple[Event, Session | None]:
+    def event_and_session(self, request, pk: int) -> tuple[Event, int | None]:
         event = selectors.events_visible_to(user=request.user).filter(pk=pk).first()
         if event is None:
             raise Http404("No such event.")
-        self.event = event
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return event, serializer.validated_data.get("session")
 
-    def get_serializer_context(self):
-        return {**super().get_serializer_context(), "event": getattr(self, "event", None)}
+
+def _session_of(event: Event, session_id: int | None) -> Session | None:
+    return Session.objects.filter(pk=session_id, event=event).first() if session_id else None
 
 
-_status_responses = {
-    400: OpenApiResponse(description="Field errors, or `detail` saying why not."),
-    404: OpenApiResponse(description="No such event (or not visible to you)."),
-    409: OpenApiResponse(description="Busy: retry after the `Retry-After` seconds."),
+_refusals = {
+    409: OpenApiResponse(
+        ErrorSerializer,
+        description=(
+            "Refused as things stand, `detail` says why: registration closed, the event over, "
+            "no such session of this event, not registered (to cancel). When many people "
+            "register at once, try again after `Retry-After` seconds."
+        ),
+    ),
 }
+_retry_after = OpenApiParameter(
+    "Retry-After",
+    OpenApiTypes.INT,
+    OpenApiParameter.HEADER,
+    response=[409],
+    description="Seconds to wait before trying again, when the refusal was only busyness.",
+)
 
 
 class EventRegisterAPI(_RegistrationActionAPI):
     @extend_schema(
         request=RegistrationRequestSerializer,
+        parameters=[_retry_after],
         responses={
             201: RegistrationStatusSerializer,
             200: OpenApiResponse(RegistrationStatusSerializer, description="Already registered."),
-            **_status_responses,
+            **_refusals,
         },
     )
     def post(self, request, pk: int):
         """Register for the event, or for one of its sessions: confirmed, waitlisted or pending."""
-        event, session = self.event_and_session(request, pk)
+        event, session_id = self.event_and_session(request, pk)
+        session = _session_of(event, session_id)
+        if session_id and session is None:
+            return _refused(_("This event has no such session."))
         before = selectors.registration_for(event=event, user=request.user, session=session)
         already = before is not None and before.status in Registration.ACTIVE_STATUSES
         try:
@@ -292,16 +332,18 @@ class EventRegisterAPI(_RegistrationActionAPI):
 class EventCancelAPI(_RegistrationActionAPI):
     @extend_schema(
         request=RegistrationRequestSerializer,
-        responses={200: RegistrationStatusSerializer, **_status_responses},
+        parameters=[_retry_after],
+        responses={200: RegistrationStatusSerializer, **_refusals},
     )
     def post(self, request, pk: int):
         """Cancel my registration for the event (and its sessions), or for one session."""
-        event, session = self.event_and_session(request, pk)
+        event, session_id = self.event_and_session(request, pk)
+        session = _session_of(event, session_id)
+        if session_id and session is None:
+            return _refused(_("This event has no such session."))
         registration = selectors.registration_for(event=event, user=request.user, session=session)
         if registration is None:
-            return Response(
-                {"detail": "You are not registered for this."}, status=status.HTTP_400_BAD_REQUEST
-            )
+            return _refused(_("You are not registered for this."))
         try:
             registration = services.registration_cancel(registration=registration, by=request.user)
         except services.RegistrationError as error:

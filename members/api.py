@@ -1,12 +1,35 @@
 """REST API of members data. No serializer here has a gender field, by design."""
 
+import django_filters
+from django.http import JsonResponse
+from django.views import defaults
 from django_countries.serializers import CountryFieldMixin
-from drf_spectacular.utils import extend_schema_field
-from rest_framework import generics, serializers
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import exceptions, generics, serializers
 
 from members import selectors, services
 from members.filters import DirectoryFilter
-from members.models import Cluster, Organisation, Profile, Topic
+from members.models import Cluster, Organisation, Profile, Sector, Topic
+
+
+class MemberAPIFilter(DirectoryFilter):
+    """The directory's filters, with a topic or sector named by its slug.
+
+    The schema can only say "a string", so a slug that names nothing matches nobody rather
+    than being an error.
+    """
+
+    topic = django_filters.CharFilter(method="filter_topic_slug", label="Topic (slug)")
+    sector = django_filters.CharFilter(method="filter_sector_slug", label="Sector (slug)")
+
+    def filter_topic_slug(self, queryset, name, value):
+        topic = Topic.objects.filter(slug=value).first()
+        return self.filter_topic(queryset, name, topic) if topic else queryset.none()
+
+    def filter_sector_slug(self, queryset, name, value):
+        sector = Sector.objects.filter(slug=value).first()
+        return self.filter_sector(queryset, name, sector) if sector else queryset.none()
 
 
 class TopicSerializer(serializers.ModelSerializer):
@@ -38,7 +61,7 @@ class OrganisationSerializer(CountryFieldMixin, serializers.ModelSerializer):
 
 
 class ProfileSerializer(CountryFieldMixin, serializers.ModelSerializer):
-    organisation = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    organisation = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     expertise = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     interests = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     languages = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
@@ -63,7 +86,7 @@ class ProfileSerializer(CountryFieldMixin, serializers.ModelSerializer):
 
 class MemberListAPI(generics.ListAPIView):
     serializer_class = ProfileSerializer
-    filterset_class = DirectoryFilter
+    filterset_class = MemberAPIFilter
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # OpenAPI schema generation
@@ -88,6 +111,11 @@ class MeAPI(generics.RetrieveAPIView):
         return selectors.profile_for_owner(user=self.request.user)
 
 
+@extend_schema(
+    parameters=[
+        OpenApiParameter("q", OpenApiTypes.STR, description="Search the name or the region.")
+    ]
+)
 class OrganisationListAPI(generics.ListAPIView):
     serializer_class = OrganisationSerializer
 
@@ -104,3 +132,14 @@ class TopicListAPI(generics.ListAPIView):
     serializer_class = TopicSerializer
     queryset = Topic.objects.order_by("name")
     pagination_class = None
+
+
+def page_not_found(request, exception):
+    """The site's 404 handler (`handler404`): JSON under /api/, the usual page elsewhere.
+
+    An address under the API that matches no pattern (`/api/v1/members/abc/`) gets the same
+    body as DRF's own 404s, which API clients and the schema expect.
+    """
+    if request.path_info.startswith("/api/"):
+        return JsonResponse({"detail": str(exceptions.NotFound.default_detail)}, status=404)
+    return defaults.page_not_found(request, exception)

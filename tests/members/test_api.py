@@ -85,3 +85,16 @@ def test_topics_organisations_and_clusters_are_listed(client_for, member, cluste
         }
     ]
     assert [c["slug"] for c in clusters] == [cluster.slug]
+
+
+def test_a_topic_or_sector_that_names_nothing_finds_nobody(client_for, member, colleague):
+    member.expertise.set([Topic.objects.get(slug="robotics")])
+    client = client_for(colleague.user)
+
+    assert [r["id"] for r in client.get("/api/v1/members/?topic=robotics").json()["results"]] == [
+        member.pk
+    ]
+    for query in ("topic=no-such-topic", "sector=no-such-sector"):
+        response = client.get(f"/api/v1/members/?{query}")
+        assert response.status_code == 200, query
+        assert response.json()["results"] == [], query

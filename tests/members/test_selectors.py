@@ -204,7 +204,7 @@ def test_anonymous_visitors_are_sent_to_sign_in_and_the_api_refuses_them(client,
         assert response["Location"].startswith("/accounts/login/?next=")
 
     for path in ("/api/v1/members/", f"/api/v1/members/{member.pk}/", "/api/v1/me/"):
-        assert client.get(path).status_code == 403
+        assert client.get(path).status_code == 401
 
 
 def test_organisation_page_lists_only_the_colleagues_the_viewer_may_see(
