@@ -34,7 +34,7 @@ MATCHED_STATUSES = (Match.Status.ACCEPTED, Match.Status.ACTIVE, Match.Status.COM
 # The next status an organiser may give a programme, with the button's words.
 STATUS_ACTIONS = {
     Programme.Status.DRAFT: (Programme.Status.OPEN, gettext_lazy("Open for applications")),
-    Programme.Status.OPEN: (Programme.Status.MATCHING, gettext_lazy("Close applications")),
+    Programme.Status.OPEN: (Programme.Status.MATCHING, gettext_lazy("Close applications now")),
     Programme.Status.RUNNING: (Programme.Status.COMPLETED, gettext_lazy("Complete the programme")),
 }
 
@@ -180,6 +180,8 @@ class ProgrammeManageView(ManagedProgrammeView):
     def get(self, request, slug: str):
         programme = self.managed_programme(request, slug)
         action = STATUS_ACTIONS.get(programme.status)
+        if programme.status == Programme.Status.OPEN and programme.window_has_ended:
+            action = None  # closed by the end of the window already
         return render(
             request,
             self.template_name,
@@ -207,11 +209,13 @@ class ProgrammeStatusView(ManagedProgrammeView):
         except ValueError:
             messages.error(request, _("Unknown status."))
         else:
-            messages.success(
-                request,
-                _("The programme is now: %(status)s.")
-                % {"status": programme.get_status_display().lower()},
-            )
+            if programme.status == Programme.Status.MATCHING:
+                text = _("Applications are closed: nobody can apply any more.")
+            else:
+                text = _("The programme is now: %(status)s.") % {
+                    "status": programme.get_status_display().lower()
+                }
+            messages.success(request, text)
         return redirect(_manage_url(programme))
 
 
@@ -332,6 +336,7 @@ class MatchingView(ManagedProgrammeView):
         kind_of = {(rule.mentor_id, rule.mentee_id): rule.kind for rule in rules}
         for match in page_obj.object_list:
             match.rule_kind = kind_of.get((match.mentor_id, match.mentee_id), "")
+        unpublished_run = run is not None and run.published_at is None
         return render(
             request,
             self.template_name,
@@ -349,6 +354,11 @@ class MatchingView(ManagedProgrammeView):
                     status=Match.Status.PROPOSED,
                 ).count(),
                 "running_statuses": Match.RUNNING_STATUSES,
+                "applications_open": programme.accepts_applications,
+                # Applications that came in or changed since the run: publishing refuses.
+                "changed_since_run": (
+                    selectors.applications_changed_since(run=run) if unpublished_run else 0
+                ),
             },
         )
 
@@ -361,31 +371,36 @@ class MatchingRunView(ManagedProgrammeView):
         except ValidationError as error:
             messages.error(request, _error_text(error))
         else:
-            messages.success(
-                request,
-                _("Matching done: %(placed)d of %(mentees)d mentees have a proposed mentor.")
-                % {"placed": run.placed, "mentees": run.mentees},
-            )
+            text = _(
+                "Matching done: %(placed)d of %(mentees)d mentees have a proposed mentor. "
+                "Only organisers see these proposals until you publish them."
+            ) % {"placed": run.placed, "mentees": run.mentees}
+            if programme.accepts_applications:
+                text += " " + _("Applications stay open.")
+            messages.success(request, text)
         return redirect(_manage_url(programme, "programme_matching"))
 
 
 class MatchingPublishView(ManagedProgrammeView):
     def post(self, request, slug: str):
         programme = self.managed_programme(request, slug)
+        closes = programme.accepts_applications
         try:
             count = services.programme_publish(programme=programme, by=request.user)
         except ValidationError as error:
             messages.error(request, _error_text(error))
         else:
-            messages.success(
-                request,
+            text = (
                 ngettext(
                     "%d proposal published: both people are told and asked to answer.",
                     "%d proposals published: both people are told and asked to answer.",
                     count,
                 )
-                % count,
+                % count
             )
+            if closes:
+                text += " " + _("Applications are now closed.")
+            messages.success(request, text)
         return redirect(_manage_url(programme, "programme_matching"))
 
 

@@ -153,6 +153,13 @@ def latest_run(*, programme: Programme) -> MatchingRun | None:
     return programme.matching_runs.order_by("-created_at", "-pk").first()
 
 
+def applications_changed_since(*, run: MatchingRun) -> int:
+    """How many of the programme's applications came in, changed or were reviewed or
+    withdrawn after the run read them: any makes its proposals stale."""
+    as_of = run.applications_as_of or run.created_at
+    return Application.objects.filter(programme_id=run.programme_id, updated_at__gt=as_of).count()
+
+
 def unplaced_applications(*, run: MatchingRun) -> list[tuple[Application, str]]:
     """The mentees a run left without a mentor, with the reason."""
     ids = [int(key) for key in run.unplaced]

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import ngettext
 
 from events import authoring as event_authoring
 from events import services as event_services
@@ -47,6 +48,12 @@ APPLICATION_FIELDS = (
 # Circle meetings start at this local time and last this long.
 CIRCLE_MEETING_START = time(17, 0)
 CIRCLE_MEETING_MINUTES = 90
+
+
+def _lock_programme(programme_id: int) -> Programme:
+    """The programme's row, locked: applying, withdrawing, reviewing, running, closing and
+    publishing take their turns, so a run knows exactly which applications it read."""
+    return Programme.objects.select_for_update().get(pk=programme_id)
 
 
 def _require_manager(*, user: User, programme: Programme) -> None:
@@ -171,7 +178,11 @@ _NEXT_STATUS = {
 
 @transaction.atomic
 def programme_set_status(*, programme: Programme, by: User, status: str) -> Programme:
-    """Open a draft for applications, close applications (matching), or complete it."""
+    """Open a draft for applications, close applications (matching), or complete it.
+
+    Closing applications is this explicit step (or publishing, or the end of the window);
+    running the matching never closes them.
+    """
     _require_manager(user=by, programme=programme)
     programme = Programme.objects.select_for_update().get(pk=programme.pk)
     allowed = {_NEXT_STATUS.get(programme.status)}
@@ -304,6 +315,8 @@ def application_submit(
         raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
     if role not in Application.Role.values:
         raise ValidationError({"role": "Apply as a mentor or as a mentee."})
+    # Read on the locked row: an organiser closing applications meanwhile is seen.
+    programme = _lock_programme(programme.pk)
     if not programme.accepts_applications:
         raise ValidationError("Applications to this programme are not open.")
     if not selectors.user_may_apply(user=user, programme=programme):
@@ -350,6 +363,7 @@ def application_withdraw(*, application: Application, by: User) -> Application:
     """The applicant steps back. A live match of theirs ends (and its partner is told)."""
     if application.user_id != by.pk:
         raise PermissionDenied("Only the applicant can withdraw an application.")
+    _lock_programme(application.programme_id)
     application = Application.objects.select_for_update().get(pk=application.pk)
     if application.status == Application.Status.WITHDRAWN:
         return application
@@ -392,6 +406,7 @@ def _ended_status(match: Match) -> str:
 @transaction.atomic
 def application_review(*, application: Application, by: User, approve: bool) -> Application:
     _require_manager(user=by, programme=application.programme)
+    _lock_programme(application.programme_id)
     application = Application.objects.select_for_update().get(pk=application.pk)
     if application.status == Application.Status.WITHDRAWN:
         raise ValidationError("This application was withdrawn.")
@@ -458,7 +473,8 @@ def pair_rule_remove(*, rule: PairRule, by: User) -> None:
 
 @transaction.atomic
 def programme_match_run(*, programme: Programme, by: User) -> MatchingRun:
-    """Propose an optimal assignment of the programme's approved mentees.
+    """Propose an optimal assignment of the programme's approved mentees: a preview for
+    the organisers. Nobody is told, and applications stay open; a later run replaces it.
 
     Unpublished proposals are replaced; published matches (and their places) are kept;
     locked pairs stay; pairs someone declined or the organisers forbade are never made.
@@ -466,10 +482,13 @@ def programme_match_run(*, programme: Programme, by: User) -> MatchingRun:
     becoming a circle.
     """
     _require_manager(user=by, programme=programme)
-    programme = Programme.objects.select_for_update().get(pk=programme.pk)
+    programme = _lock_programme(programme.pk)
     if programme.status not in (Programme.Status.OPEN, Programme.Status.MATCHING,
                                 Programme.Status.RUNNING):  # fmt: skip
         raise ValidationError("Open the programme for applications first.")
+    # Every change to an application waits for this lock, so any change after this
+    # moment is one the run did not see (publishing then refuses the stale proposals).
+    applications_as_of = timezone.now()
     data = selectors.matching_input(programme=programme)
     if not data.mentees:
         raise ValidationError("No approved mentee is waiting for a match.")
@@ -509,6 +528,7 @@ def programme_match_run(*, programme: Programme, by: User) -> MatchingRun:
         candidate_pairs=result.candidate_pairs,
         allowed_pairs=result.allowed_pairs,
         seconds=round(result.seconds, 4),
+        applications_as_of=applications_as_of,
     )
     load = np.bincount(result.mentor_of[result.mentor_of >= 0], minlength=len(data.mentors))
     full = load >= data.capacities
@@ -541,9 +561,6 @@ def programme_match_run(*, programme: Programme, by: User) -> MatchingRun:
     Match.objects.bulk_create(new_matches, batch_size=500)
     run.unplaced = unplaced
     run.save(update_fields=["unplaced"])
-    if programme.status == Programme.Status.OPEN:
-        programme.status = Programme.Status.MATCHING
-        programme.save(update_fields=["status", "updated_at"])
     return run
 
 
@@ -584,11 +601,29 @@ def _circles_for(*, programme: Programme, data, mentor_of: np.ndarray) -> dict[i
 def programme_publish(*, programme: Programme, by: User) -> int:
     """Tell both people of every unpublished proposal; they answer before the deadline.
 
-    Circle programmes get their circles' event series now. Returns how many matches
-    were published.
+    Publishing closes applications if they are still open (the programme runs). Proposals
+    of a run that did not see every application — one came in, changed, was reviewed or
+    withdrawn since — are refused: run the matching again first. Circle programmes get
+    their circles' event series now. Returns how many matches were published.
     """
     _require_manager(user=by, programme=programme)
-    programme = Programme.objects.select_for_update().get(pk=programme.pk)
+    programme = _lock_programme(programme.pk)
+    run = selectors.latest_run(programme=programme)
+    if run is not None and run.published_at is None:
+        changed = selectors.applications_changed_since(run=run)
+        if changed:
+            raise ValidationError(
+                ngettext(
+                    "%(n)d application came in or changed after the matching ran, so its "
+                    "proposals may no longer be the best: run the matching again, then "
+                    "publish.",
+                    "%(n)d applications came in or changed after the matching ran, so its "
+                    "proposals may no longer be the best: run the matching again, then "
+                    "publish.",
+                    changed,
+                )
+                % {"n": changed}
+            )
     pending = list(
         Match.objects.select_for_update(of=("self",))
         .filter(programme=programme, published_at__isnull=True, status=Match.Status.PROPOSED)
@@ -610,11 +645,11 @@ def programme_publish(*, programme: Programme, by: User) -> int:
         match.published_at = now
         match.respond_by = respond_by
         match.save(update_fields=["published_at", "respond_by", "updated_at"])
-    run = selectors.latest_run(programme=programme)
     if run is not None and run.published_at is None:
         run.published_at = now
         run.save(update_fields=["published_at"])
     if programme.status in (Programme.Status.OPEN, Programme.Status.MATCHING):
+        # The programme runs: applications close now if they were still open.
         programme.status = Programme.Status.RUNNING
         programme.save(update_fields=["status", "updated_at"])
     for match in pending:

@@ -51,6 +51,8 @@ class PairScores(Protocol):
 
     `block(start, stop)` returns an int32 array of shape (stop − start, n_mentors):
     the score (0 … max_score) of each allowed pair, −1 where a hard rule forbids it.
+    `assign` checks every block: a score that is not a whole number, is above
+    `max_score` or below −1 is a `ValueError` naming the pair, never silently misread.
     """
 
     n_mentees: int
@@ -84,7 +86,8 @@ class Assignment:
 
 
 class SolverError(Exception):
-    pass
+    """The flow or its certificate failed: a bug, never a problem of the input (that is a
+    `ValueError`)."""
 
 
 def _blocks(n: int):
@@ -96,13 +99,111 @@ def _pair_keys(rows: np.ndarray, cols: np.ndarray, n_mentors: int) -> np.ndarray
     return rows.astype(np.int64) * n_mentors + cols.astype(np.int64)
 
 
+# The objective and its dual are summed in float64: past this they are no longer exact.
+EXACT_LIMIT = 2**50
+
+
+def _whole(value, what: str) -> int:
+    """A whole number ≥ 0 given as an int (numpy's too), never a bool or a float."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+        raise ValueError(f"{what} must be a whole number, not {value!r}.")
+    if value < 0:
+        raise ValueError(f"{what} must not be negative, not {value}.")
+    return int(value)
+
+
+def _pair_error(block: np.ndarray, bad: np.ndarray, start: int, max_score: int) -> ValueError:
+    """The error for the first bad score of a block, naming its pair."""
+    row, col = (int(x[0]) for x in np.nonzero(bad))
+    value = block[row, col].item()
+    pair = f"The score of mentee {start + row} and mentor {col} is {value}"
+    if isinstance(value, float) and not np.isfinite(value):
+        return ValueError(f"{pair}, which is not a number.")
+    if isinstance(value, float) and not value.is_integer():
+        return ValueError(f"{pair}, which is not a whole number.")
+    if value > max_score:
+        return ValueError(f"{pair}, above the maximum score of {max_score}.")
+    return ValueError(f"{pair}: only -1 (a forbidden pair) may be below 0.")
+
+
+def _checked_block(scores: PairScores, start: int, stop: int) -> np.ndarray:
+    """`scores.block(start, stop)`, refused unless every score is −1 or a whole number in
+    0 … max_score. Cheap on the usual integer block: one min and one max."""
+    block = np.asarray(scores.block(start, stop))
+    expected = (stop - start, scores.n_mentors)
+    if block.shape != expected:
+        raise ValueError(
+            f"block({start}, {stop}) has shape {block.shape}; expected {expected} "
+            "(mentees × mentors)."
+        )
+    if block.size == 0:
+        return block
+    if np.issubdtype(block.dtype, np.integer):
+        if block.min() < -1 or block.max() > scores.max_score:
+            bad = (block < -1) | (block > scores.max_score)
+            raise _pair_error(block, bad, start, scores.max_score)
+        return block
+    if not np.issubdtype(block.dtype, np.floating):
+        raise ValueError(
+            f"block({start}, {stop}) holds {block.dtype} values; scores are whole numbers."
+        )
+    # Floats are read only when each is a whole number in range (2.0, never 2.5).
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.isfinite(block) & (block == np.floor(block)))
+        bad |= (block < -1) | (block > scores.max_score)
+    if bad.any():
+        raise _pair_error(block, bad, start, scores.max_score)
+    return block.astype(np.int64)
+
+
+def _capacities(capacities, n: int, m: int) -> np.ndarray:
+    """One whole, non-negative capacity per mentor, as int64 (above n it is n: the same)."""
+    given = np.asarray(capacities)
+    if given.shape != (m,):
+        raise ValueError(f"One capacity per mentor is needed: {m}, not shape {given.shape}.")
+    if not (np.issubdtype(given.dtype, np.integer) or np.issubdtype(given.dtype, np.floating)):
+        raise ValueError(f"Capacities are whole numbers, not {given.dtype} values.")
+    bad = given < 0
+    if np.issubdtype(given.dtype, np.floating):
+        with np.errstate(invalid="ignore"):
+            bad |= ~np.isfinite(given) | (given != np.floor(given))
+    if bad.any():
+        mentor = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"The capacity of mentor {mentor} is {given[mentor].item()}; capacities are "
+            "whole numbers, 0 or more."
+        )
+    return np.minimum(given, n).astype(np.int64)
+
+
+def _locks(locked: dict[int, int] | None, n: int, m: int) -> dict[int, int]:
+    """The locked pairs, each a mentee index below n and a mentor index below m."""
+    checked: dict[int, int] = {}
+    for mentee, mentor in (locked or {}).items():
+        if not (
+            isinstance(mentee, int | np.integer)
+            and isinstance(mentor, int | np.integer)
+            and not isinstance(mentee, bool | np.bool_)
+            and not isinstance(mentor, bool | np.bool_)
+            and 0 <= mentee < n
+            and 0 <= mentor < m
+        ):
+            raise ValueError(
+                f"The locked pair mentee {mentee!r} and mentor {mentor!r} is not a pair of "
+                f"this input ({n} mentees, {m} mentors)."
+            )
+        checked[int(mentee)] = int(mentor)
+    return checked
+
+
 def _score_matrix(scores: PairScores, active: np.ndarray) -> np.ndarray:
     """Every pair's score in one compact matrix (int8 while scores fit: 25 MB for
     10,000 × 2,500), −1 for forbidden pairs and for mentees not in the run."""
-    dtype = np.int8 if scores.max_score < 127 else np.int16
+    types = (np.int8, np.int16, np.int32, np.int64)
+    dtype = next(t for t in types if scores.max_score < np.iinfo(t).max)
     matrix = np.empty((scores.n_mentees, scores.n_mentors), dtype=dtype)
     for start, stop in _blocks(scores.n_mentees):
-        matrix[start:stop] = scores.block(start, stop)
+        matrix[start:stop] = _checked_block(scores, start, stop)
     matrix[~active] = -1
     return matrix
 
@@ -118,9 +219,11 @@ def _candidates(matrix: np.ndarray, prune: bool) -> np.ndarray:
         return np.flatnonzero(matrix.ravel() >= 0)
     keys = []
     k = min(MENTORS_PER_MENTEE, m)
+    # Negated in a type that holds −score (scores are ≥ −1, so int16 does for int8 too).
+    wide = np.int16 if matrix.dtype.itemsize <= 2 else matrix.dtype
     for start, stop in _blocks(n):
         block = matrix[start:stop]
-        cols = np.argpartition(-block.astype(np.int16), k - 1, axis=1)[:, :k]
+        cols = np.argpartition(-block.astype(wide), k - 1, axis=1)[:, :k]
         rows = np.broadcast_to(np.arange(start, stop)[:, None], cols.shape)
         keep = np.take_along_axis(block, cols, axis=1) >= 0
         keys.append(_pair_keys(rows[keep], cols[keep], m))
@@ -128,7 +231,7 @@ def _candidates(matrix: np.ndarray, prune: bool) -> np.ndarray:
     by_mentor = np.ascontiguousarray(matrix.T)
     for start, stop in _blocks(m):
         block = by_mentor[start:stop]
-        rows = np.argpartition(-block.astype(np.int16), k - 1, axis=1)[:, :k]
+        rows = np.argpartition(-block.astype(wide), k - 1, axis=1)[:, :k]
         cols = np.broadcast_to(np.arange(start, stop)[:, None], rows.shape)
         keep = np.take_along_axis(block, rows, axis=1) >= 0
         keys.append(_pair_keys(rows[keep], cols[keep], m))
@@ -279,22 +382,35 @@ def assign(
     `capacities[j]`: how many mentees mentor j takes. `locked`: mentee → mentor pairs the
     organiser fixed; they are kept as they are and use up their mentor's capacity.
     `prune`: None decides by size; True/False force it (tests use both).
+
+    Input it cannot read exactly (a score that is not a whole number in −1 … max_score, a
+    capacity that is not a whole number ≥ 0, a lock outside the input or beyond its
+    mentor's capacity) is a `ValueError` naming the pair, mentor or lock.
     """
     began = time.perf_counter()
     timings: dict[str, float] = {}
-    n, m = scores.n_mentees, scores.n_mentors
-    locked = dict(locked or {})
-    capacity = np.asarray(capacities, dtype=np.int64).copy()
-    if capacity.shape != (m,) or (capacity < 0).any():
-        raise SolverError("one non-negative capacity per mentor is needed")
+    n = _whole(scores.n_mentees, "n_mentees")
+    m = _whole(scores.n_mentors, "n_mentors")
+    max_score = _whole(scores.max_score, "max_score")
+    capacity = _capacities(capacities, n, m)
+    locked = _locks(locked, n, m)
     for mentor in locked.values():
         capacity[mentor] -= 1
     if (capacity < 0).any():
-        raise SolverError("more locked pairs than a mentor's capacity")
+        mentor = int(np.flatnonzero(capacity < 0)[0])
+        raise ValueError(
+            f"Mentor {mentor} has more locked pairs than their capacity of "
+            f"{capacity[mentor] + sum(j == mentor for j in locked.values())}."
+        )
     active = np.ones(n, dtype=bool)
     active[list(locked)] = False
-    big = n * scores.max_score + 1
-    top = big + scores.max_score
+    big = n * max_score + 1
+    top = big + max_score
+    if 2 * (n + 1) * top >= EXACT_LIMIT:
+        raise ValueError(
+            f"max_score {max_score} is too large for {n} mentees: the certificate would "
+            "no longer be exact."
+        )
     if prune is None:
         prune = n * m > FULL_GRAPH_PAIRS
 
@@ -346,7 +462,7 @@ def assign(
     locked_score = 0
     for mentee, mentor in sorted(locked.items()):
         mentor_of[mentee] = mentor
-        locked_score += max(0, int(scores.block(mentee, mentee + 1)[0, mentor]))
+        locked_score += max(0, int(_checked_block(scores, mentee, mentee + 1)[0, mentor]))
     chosen_scores = raw[flow.chosen]
     placed = int((mentor_of >= 0).sum())
     return Assignment(

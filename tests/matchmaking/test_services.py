@@ -86,8 +86,9 @@ def test_a_run_stores_reasons_rules_and_unplaced_reasons(programme, organiser):
     assert "Both speak English" in match.rules
     assert set(run.unplaced) == {str(french.pk)}
     assert run.unplaced[str(french.pk)].startswith("No mentor speaks French")
+    # A run is a preview: the programme stays open for applications.
     programme.refresh_from_db()
-    assert programme.status == Programme.Status.MATCHING
+    assert programme.status == Programme.Status.OPEN and programme.accepts_applications
 
 
 def test_rerun_keeps_locks_and_never_proposes_forbidden_pairs(programme, organiser):

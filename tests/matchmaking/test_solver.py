@@ -10,16 +10,16 @@ from scipy.optimize import linprog
 
 from bench.matching import synthetic
 from matchmaking import solver
-from matchmaking.solver import SolverError, assign
+from matchmaking.solver import assign
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 class Matrix:
-    """A tiny PairScores over a fixed matrix (−1 = forbidden)."""
+    """A tiny PairScores over a fixed matrix (−1 = forbidden), int32 unless `dtype` says."""
 
-    def __init__(self, matrix, max_score: int = 100):
-        self.matrix = np.asarray(matrix, dtype=np.int32)
+    def __init__(self, matrix, max_score: int = 100, dtype=np.int32):
+        self.matrix = np.asarray(matrix, dtype=dtype)
         self.n_mentees, self.n_mentors = self.matrix.shape
         self.max_score = max_score
 
@@ -29,8 +29,8 @@ class Matrix:
 
 @st.composite
 def instances(draw, max_mentees=6, max_mentors=3):
-    # Scores beyond int8 take the solver's int16 path.
-    max_score = draw(st.sampled_from([20, 300]))
+    # Scores beyond int8 take the solver's int16 path, beyond int16 its int32 path.
+    max_score = draw(st.sampled_from([20, 126, 127, 300, 40_000]))
     n = draw(st.integers(1, max_mentees))
     m = draw(st.integers(1, max_mentors))
     cells = draw(st.lists(st.integers(-1, max_score), min_size=n * m, max_size=n * m))
@@ -158,7 +158,7 @@ def test_locked_pairs_are_kept_and_use_capacity(instance, data):
 
 def test_locks_beyond_capacity_are_refused():
     scores = Matrix([[5, 1], [4, 2]])
-    with pytest.raises(SolverError):
+    with pytest.raises(ValueError, match="Mentor 0 has more locked pairs than their capacity"):
         assign(scores=scores, capacities=np.array([1, 1]), locked={0: 0, 1: 0})
 
 
@@ -183,3 +183,132 @@ def test_large_structured_instance_pruned_equals_full():
     assert (pruned.placed, pruned.total_score) == (full.placed, full.total_score)
     matrix = np.vstack([scores.block(s, min(s + 512, 3_000)) for s in range(0, 3_000, 512)])
     check_feasible(pruned, matrix, capacities)
+
+
+# --- input the solver cannot read exactly is refused, naming what is wrong -------------
+
+
+@st.composite
+def bad_instances(draw):
+    """A valid instance with one bad score planted: (scores, capacities, (mentee, mentor))."""
+    scores, capacities = draw(instances())
+    n, m = scores.matrix.shape
+    i, j = draw(st.integers(0, n - 1)), draw(st.integers(0, m - 1))
+    top = scores.max_score
+    bad = draw(
+        st.one_of(
+            # not a whole number: positive or negative fractions, in and out of range
+            st.floats(-2 * top, 2 * top, allow_nan=False).filter(lambda x: x != int(x)),
+            st.floats(-0.99, -0.01),  # "a negative fraction" once truncated to 0
+            st.integers(top + 1, top + 1_000),  # above the maximum (wraps in int8 storage)
+            st.integers(-1_000, -2),  # negative, and not the −1 of a forbidden pair
+            st.sampled_from([float("nan"), float("inf"), float("-inf")]),
+        )
+    )
+    matrix = scores.matrix.astype(np.float64)
+    matrix[i, j] = bad
+    whole = isinstance(bad, int)
+    return Matrix(matrix, top, dtype=np.int64 if whole else np.float64), capacities, (i, j)
+
+
+def first_bad_pair(matrix: np.ndarray, max_score: int) -> tuple[int, int]:
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(matrix) & (matrix == np.floor(matrix))
+        ok &= (matrix >= -1) & (matrix <= max_score)
+    i, j = np.argwhere(~ok)[0]
+    return int(i), int(j)
+
+
+@SETTINGS
+@given(bad_instances(), st.booleans())
+def test_a_bad_score_is_refused_naming_its_pair(instance, prune):
+    scores, capacities, planted = instance
+    assert first_bad_pair(scores.matrix, scores.max_score) == planted
+    i, j = planted
+    with pytest.raises(ValueError, match=rf"^The score of mentee {i} and mentor {j} is "):
+        assign(scores=scores, capacities=capacities, prune=prune)
+
+
+@SETTINGS
+@given(bad_instances(), st.data())
+def test_a_bad_score_of_a_locked_pair_is_refused_too(instance, data):
+    scores, capacities, (i, j) = instance
+    capacities = np.maximum(capacities, 1)
+    with pytest.raises(ValueError, match=rf"^The score of mentee {i} and mentor {j} is "):
+        assign(scores=scores, capacities=capacities, locked={i: j})
+
+
+def test_the_three_misreadings_of_the_report_are_refused():
+    capacities = np.array([1, 1])
+    # Truncated to 2; wrapped to −56 (forbidden) in int8 storage; truncated to 0.
+    for score, words in ((2.5, "not a whole number"), (200, "above the maximum score of 100"),
+                         (-0.5, "not a whole number")):  # fmt: skip
+        dtype = np.int32 if isinstance(score, int) else np.float64
+        scores = Matrix([[10, 3], [score, 4]], 100, dtype=dtype)
+        with pytest.raises(ValueError, match=f"mentee 1 and mentor 0 is {score}, .*{words}"):
+            assign(scores=scores, capacities=capacities)
+
+
+@SETTINGS
+@given(instances(), st.sampled_from([np.int8, np.int16, np.int64, np.float32, np.float64]))
+def test_whole_scores_of_any_numeric_type_give_the_same_certified_result(instance, dtype):
+    scores, capacities = instance
+    if np.issubdtype(dtype, np.integer) and scores.max_score > np.iinfo(dtype).max:
+        return
+    expected = assign(scores=scores, capacities=capacities)
+    same = assign(scores=Matrix(scores.matrix, scores.max_score, dtype), capacities=capacities)
+    assert same.mentor_of.tolist() == expected.mentor_of.tolist()
+    assert (same.placed, same.total_score) == brute_force(scores.matrix, capacities)
+    assert same.certified and same.gap == 0
+
+
+@SETTINGS
+@given(
+    instances(),
+    st.one_of(
+        st.floats(0.01, 5).filter(lambda x: x != int(x)),
+        st.integers(-5, -1),
+        st.sampled_from([float("nan"), float("inf")]),
+    ),
+    st.data(),
+)
+def test_a_bad_capacity_is_refused_naming_its_mentor(instance, bad, data):
+    scores, capacities = instance
+    j = data.draw(st.integers(0, len(capacities) - 1))
+    capacities = capacities.astype(np.float64)
+    capacities[j] = bad
+    with pytest.raises(ValueError, match=rf"^The capacity of mentor {j} is "):
+        assign(scores=scores, capacities=capacities)
+
+
+def test_misshapen_input_and_locks_outside_it_are_refused():
+    scores = Matrix([[5, 1], [4, 2]])
+    with pytest.raises(ValueError, match="One capacity per mentor"):
+        assign(scores=scores, capacities=np.array([1, 1, 1]))
+    for locked in ({-1: 0}, {2: 0}, {0: 2}, {0: -1}, {0.0: 1}, {True: 1}):
+        with pytest.raises(ValueError, match="is not a pair of this input"):
+            assign(scores=scores, capacities=np.array([1, 1]), locked=locked)
+
+    class Short(Matrix):
+        def block(self, start, stop):
+            return self.matrix[start:stop, :1]
+
+    with pytest.raises(ValueError, match=r"block\(0, 2\) has shape \(2, 1\); expected \(2, 2\)"):
+        assign(scores=Short([[5, 1], [4, 2]]), capacities=np.array([1, 1]))
+    for max_score in (2.5, -3, True):
+        with pytest.raises(ValueError, match="max_score must"):
+            assign(scores=Matrix([[1]], max_score), capacities=np.array([1]))
+    with pytest.raises(ValueError, match="too large"):
+        assign(scores=Matrix([[1]], 2**60), capacities=np.array([1]))
+
+
+@SETTINGS
+@given(instances())
+def test_a_capacity_beyond_every_mentee_is_read_as_room_for_all(instance):
+    scores, capacities = instance
+    n = scores.n_mentees
+    room_for_all = assign(scores=scores, capacities=np.full(len(capacities), n))
+    for huge in (np.full(len(capacities), 1e30), np.full(len(capacities), 2**64 - 1, np.uint64)):
+        result = assign(scores=scores, capacities=huge)
+        assert result.mentor_of.tolist() == room_for_all.mentor_of.tolist()
+        assert result.certified and result.gap == 0

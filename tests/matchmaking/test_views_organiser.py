@@ -137,7 +137,7 @@ def test_people_who_do_not_manage_the_programme_get_404_everywhere(
     assert PairRule.objects.filter(pk=rule.pk).exists()
     assert Match.objects.filter(programme=programme, published_at__isnull=True).count() == 1
     programme.refresh_from_db()
-    assert (programme.title, programme.status) == ("Women in Leadership 2027", "matching")
+    assert (programme.title, programme.status) == ("Women in Leadership 2027", "open")
     listing = client.get(url("manage_list"))
     assert listing.status_code == 200
     assert "Women in Leadership 2027" not in listing.content.decode()
