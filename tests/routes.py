@@ -32,6 +32,24 @@ def all_routes() -> list[str]:
     return routes
 
 
+def route_names() -> dict[str, str | None]:
+    """Every route with its pattern's full name ("events:detail"), None when unnamed."""
+    names: dict[str, str | None] = {}
+
+    def walk(patterns, prefix: str, namespace: str) -> None:
+        for entry in patterns:
+            route = join_route(prefix, str(entry.pattern))
+            if isinstance(entry, URLResolver):
+                inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+                walk(entry.url_patterns, route, inner)
+            else:
+                names[route] = f"{namespace}{entry.name}" if entry.name else None
+
+    walk(get_resolver().url_patterns, "", "")
+    assert list(names) == all_routes(), "two patterns with the same route"
+    return names
+
+
 PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>")
 
 
