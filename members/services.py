@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from rest_framework.authtoken.models import Token
 
-from members import api_tokens, membership, personal_data, preferences, privacy, selectors
+from members import api_tokens, membership, personal_data, photos, preferences, privacy, selectors
 from members.models import (
     Cluster,
     ClusterOrganiser,
@@ -365,3 +365,34 @@ def profile_ensure(*, user: User) -> Profile:
             user=user, display_name=user.get_full_name() or user.email.split("@")[0]
         )
     return profile
+
+
+def profile_photos_reencode() -> tuple[int, int]:
+    """Re-encode every stored profile photo as an upload is today (`members.photos`):
+    for sites upgraded from a version that stored the uploaded bytes. A photo that cannot
+    be re-encoded (too many pixels, not an image, damaged) is removed from its profile.
+
+    Returns (re-encoded, removed). Each photo is its own transaction; the old file is
+    deleted once the new one is stored. Running it again re-encodes again (a JPEG
+    loses a little each time), so it is run once, after upgrading.
+    """
+    reencoded = removed = 0
+    for pk in Profile.objects.exclude(photo="").order_by("pk").values_list("pk", flat=True):
+        with transaction.atomic():
+            profile = Profile.objects.select_for_update().filter(pk=pk).first()
+            if profile is None or not profile.photo:
+                continue
+            old_name, storage = profile.photo.name, profile.photo.storage
+            try:
+                with storage.open(old_name, "rb") as stored:
+                    fresh = photos.photo_reencode(stored)
+            except (ValidationError, OSError) as error:
+                logger.warning("profile %s: photo %s removed (%s)", pk, old_name, error)
+                profile.photo = ""
+                removed += 1
+            else:
+                profile.photo.save(fresh.name, fresh, save=False)
+                reencoded += 1
+            profile.save(update_fields=["photo"])
+            transaction.on_commit(lambda name=old_name, storage=storage: storage.delete(name))
+    return reencoded, removed

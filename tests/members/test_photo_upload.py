@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from PIL import ExifTags, Image
 
 from members.models import Profile
@@ -146,6 +147,7 @@ import django
 django.setup()
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from members.photos import photo_reencode
 
 data = open(sys.argv[1], "rb").read()
@@ -294,3 +296,31 @@ def test_the_member_still_signs_in_and_edits_after_a_refused_photo(client_for, m
     assert response.status_code == 400
     assert 'value="Engineer"' in response.content.decode()
     assert client.login(email=member.user.email, password=PASSWORD)
+
+
+def test_photos_stored_before_re_encoding_are_re_encoded_or_removed_by_the_command(
+    member, colleague, settings, django_capture_on_commit_callbacks
+):
+    # As an earlier version stored them: the uploaded bytes, straight into MEDIA_ROOT.
+    folder = Path(settings.MEDIA_ROOT) / "profile-photos"
+    folder.mkdir(parents=True, exist_ok=True)
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "PhoneMaker"
+    raw = image_bytes("RGB", (3000, 2000), "JPEG", "teal", exif=exif)
+    (folder / "old-raw.jpg").write_bytes(raw + b"<script>alert(1)</script>")
+    (folder / "old-bomb.png").write_bytes(bomb())
+    Profile.objects.filter(pk=member.pk).update(photo="profile-photos/old-raw.jpg")
+    Profile.objects.filter(pk=colleague.pk).update(photo="profile-photos/old-bomb.png")
+
+    out = io.StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("reencode_photos", stdout=out)
+
+    assert out.getvalue().strip() == "1 photo(s) re-encoded, 1 removed."
+    member.refresh_from_db()
+    colleague.refresh_from_db()
+    assert colleague.photo.name == ""
+    stored = (Path(settings.MEDIA_ROOT) / member.photo.name).read_bytes()
+    assert b"PhoneMaker" not in stored and b"<script>" not in stored
+    assert Image.open(io.BytesIO(stored)).size == (PHOTO_MAX_SIDE, 683)
+    assert stored_files(settings) == [Path(settings.MEDIA_ROOT) / member.photo.name]
