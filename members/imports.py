@@ -7,8 +7,9 @@ the result or the errors. The page of the job shows its state and reloads itself
 is done. Each app owns its kinds of job and their tasks (events: attendance; members: the
 CRM import); this module knows none of them.
 
-A job whose worker died (killed, machine lost) stops showing signs of life; the sweep marks
-it stalled after IMPORT_JOB_STALLED_AFTER_SECONDS, and the person who started it can run it
+A job whose task was lost (a broker restart) is queued again by the sweep. A running job
+whose worker died (killed, machine lost) stops showing signs of life; the sweep marks it
+stalled after IMPORT_JOB_STALLED_AFTER_SECONDS, and the person who started it can run it
 again (`import_job_retry`): every import is safe to run twice. Jobs are deleted
 IMPORT_JOB_RETENTION_DAYS after they were created, with the file they hold.
 """
@@ -18,20 +19,21 @@ import io
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from celery import Task
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.http import Http404
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.models import ImportJob, User
+from notifications.broker import broker_started_at
 
 logger = logging.getLogger(__name__)
 
@@ -203,20 +205,58 @@ def stalled_message() -> str:
     )
 
 
-def import_jobs_sweep(*, now: datetime | None = None) -> tuple[int, int]:
-    """Mark stalled the jobs that stopped showing signs of life, and delete the jobs older
-    than the retention period. Returns (stalled, deleted)."""
+class SweepResult(NamedTuple):
+    requeued: int
+    stalled: int
+    deleted: int
+
+
+# The task of each kind, by name: this module imports no app's tasks (events is above it).
+TASK_BY_KIND = {
+    ImportJob.Kind.ATTENDANCE: "events.tasks.attendance_import_task",
+    ImportJob.Kind.CRM_PREVIEW: "members.tasks.crm_import_preview_task",
+    ImportJob.Kind.CRM_APPLY: "members.tasks.crm_import_apply_task",
+}
+# A job still queued this long after it was (re-)queued has probably lost its task.
+REQUEUE_AFTER = timedelta(seconds=60)
+
+
+def import_jobs_sweep(*, now: datetime | None = None) -> SweepResult:
+    """Queue again the jobs whose task was lost, mark stalled the running jobs that
+    stopped showing signs of life, and delete the jobs older than the retention period.
+
+    A queued job's task is lost when the broker started after it was queued (a Redis
+    restart, `notifications.broker`), or probably lost after REQUEUE_AFTER; a job only
+    waiting behind a long queue then gets a second task, which finds it claimed and does
+    nothing (`import_job_run`).
+    """
+    from celery import current_app
+
     now = now or timezone.now()
+    lost = Q(updated_at__lt=now - REQUEUE_AFTER)
+    broker_started = broker_started_at(now=now)
+    if broker_started is not None:
+        lost |= Q(updated_at__lt=broker_started)
+    with transaction.atomic():
+        requeue = list(
+            ImportJob.objects.select_for_update(skip_locked=True)
+            .filter(lost, status=Status.QUEUED)
+            .values_list("pk", "kind")
+        )
+        ImportJob.objects.filter(pk__in=[pk for pk, _kind in requeue]).update(updated_at=now)
+    for pk, kind in requeue:
+        current_app.tasks[TASK_BY_KIND[kind]].delay(job_id=pk)
+
     stale = now - timedelta(seconds=settings.IMPORT_JOB_STALLED_AFTER_SECONDS)
-    stalled = ImportJob.objects.filter(
-        status__in=[Status.QUEUED, Status.RUNNING], updated_at__lt=stale
-    ).update(status=Status.STALLED, errors=[stalled_message()], updated_at=now)
+    stalled = ImportJob.objects.filter(status=Status.RUNNING, updated_at__lt=stale).update(
+        status=Status.STALLED, errors=[stalled_message()], updated_at=now
+    )
     expired = now - timedelta(days=settings.IMPORT_JOB_RETENTION_DAYS)
     # Without loading the files: an import goes with its preview (cascade).
     deleted, _by_model = (
         ImportJob.objects.filter(created_at__lt=expired).defer("content", "result").delete()
     )
-    return stalled, deleted
+    return SweepResult(requeued=len(requeue), stalled=stalled, deleted=deleted)
 
 
 # --- reading them -----------------------------------------------------------------------

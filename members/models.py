@@ -75,6 +75,17 @@ class User(AbstractUser):
     def __str__(self):
         return self.email
 
+    def save(self, *args, **kwargs):
+        # A new password, however it was set (allauth's pages, the admin, `changepassword`):
+        # an API token made under the old one stops working. Django clears `_password` for
+        # a hash upgrade at sign-in, which is not a new password.
+        new_password = self._password is not None and self.pk is not None
+        super().save(*args, **kwargs)
+        if new_password:
+            from members.api_tokens import api_token_revoke
+
+            api_token_revoke(user=self)
+
     def clean(self):
         super().clean()
         self.email = self.__class__.objects.normalize_email(self.email).lower()

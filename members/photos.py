@@ -25,7 +25,9 @@ from django.utils.translation import gettext_lazy as _
 from PIL import Image, ImageOps
 
 PHOTO_MAX_SIDE = 1024
-PHOTO_FORMATS = {"JPEG", "PNG", "WEBP"}
+# MPO: a JPEG with more pictures after the first (depth maps, from many phones); only
+# the first is read.
+PHOTO_FORMATS = {"JPEG", "MPO", "PNG", "WEBP"}
 validate_photo_extension = FileExtensionValidator(["jpg", "jpeg", "png", "webp"])
 JPEG_QUALITY = 85
 

@@ -18,6 +18,7 @@ def crm_import_apply_task(*, job_id: int) -> None:
 
 
 @shared_task
-def import_jobs_sweep_task() -> tuple[int, int]:
-    """Mark stalled the import jobs whose worker died; delete old ones. Beat: 5 minutes."""
+def import_jobs_sweep_task() -> tuple[int, int, int]:
+    """Queue again import jobs whose task was lost, mark stalled those whose worker died,
+    delete old ones. Beat: every minute."""
     return imports.import_jobs_sweep()

@@ -158,7 +158,9 @@ def email_enqueue(
     row = OutboxMessage(
         recipient=recipients[0],
         kind=kind,
-        subject=message.subject,
+        # One line whatever went into it (an older event title with a line break): a
+        # subject with CR/LF could never be sent (BadHeaderError).
+        subject=" ".join(str(message.subject).split()),
         body_text=message.body,
         body_html=body_html,
         from_email=message.from_email or settings.DEFAULT_FROM_EMAIL,

@@ -422,7 +422,8 @@ IMPORT_JOB_STALLED_AFTER_SECONDS = env.int(
 # Jobs hold uploaded files and their results (people's names and addresses): they are
 # deleted this many days after they were started.
 IMPORT_JOB_RETENTION_DAYS = env.int("IMPORT_JOB_RETENTION_DAYS", default=7)
+# Import jobs whose task was lost are queued again; stalled ones marked; old ones deleted.
 CELERY_BEAT_SCHEDULE["members-import-jobs-sweep"] = {
     "task": "members.tasks.import_jobs_sweep_task",
-    "schedule": 5 * 60.0,
+    "schedule": 60.0,
 }

@@ -261,9 +261,9 @@ def test_a_job_whose_worker_died_half_way_is_stalled_and_runs_again_without_doub
     client = client_for(organiser)
 
     # Nothing moves for longer than the task time limit: the sweep calls it stalled.
-    assert imports.import_jobs_sweep(now=timezone.now() + timedelta(minutes=5)) == (0, 0)
+    assert imports.import_jobs_sweep(now=timezone.now() + timedelta(minutes=5)) == (0, 0, 0)
     later = timezone.now() + timedelta(seconds=settings.IMPORT_JOB_STALLED_AFTER_SECONDS)
-    assert imports.import_jobs_sweep(now=later + timedelta(seconds=1)) == (1, 0)
+    assert imports.import_jobs_sweep(now=later + timedelta(seconds=1)) == (0, 1, 0)
     stalled = client.get(response["Location"]).content.decode()
     with django_capture_on_commit_callbacks(execute=True):
         again = client.post(response["Location"], {"action": "retry"})
@@ -306,8 +306,8 @@ def test_the_jobs_are_deleted_after_the_retention_period(
     upload(organiser, event, participant_list(people[0].user.email))
     week = timedelta(days=settings.IMPORT_JOB_RETENTION_DAYS)
 
-    assert imports.import_jobs_sweep(now=timezone.now() + week - timedelta(minutes=1)) == (0, 0)
-    assert imports.import_jobs_sweep(now=timezone.now() + week + timedelta(minutes=1)) == (0, 1)
+    assert imports.import_jobs_sweep(now=timezone.now() + week - timedelta(minutes=1)) == (0, 0, 0)
+    assert imports.import_jobs_sweep(now=timezone.now() + week + timedelta(minutes=1)) == (0, 0, 1)
     assert not ImportJob.objects.exists()
     assert Registration.objects.get(pk=people[0].pk).status == Status.ATTENDED
 

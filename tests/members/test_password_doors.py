@@ -370,3 +370,37 @@ def test_changing_the_password_revokes_the_api_token(member, client_for):
     refused = api.get("/api/v1/me/registrations/")
     assert refused.status_code == 401
     assert refused["WWW-Authenticate"] == "Token"
+
+
+def test_a_password_set_by_staff_in_the_admin_revokes_the_api_token(member, client_for):
+    from rest_framework.authtoken.models import Token
+
+    Token.objects.create(user=member.user)
+    admin = StaffFactory(is_superuser=True)
+
+    response = client_for(admin).post(
+        f"/admin/members/user/{member.user.pk}/password/",
+        {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"},
+    )
+
+    assert response.status_code == 302
+    member.user.refresh_from_db()
+    assert member.user.check_password(NEW_PASSWORD)
+    assert not Token.objects.filter(user=member.user).exists()
+
+
+def test_a_hash_upgrade_at_sign_in_keeps_the_api_token(member, settings):
+    from rest_framework.authtoken.models import Token
+
+    Token.objects.create(user=member.user)
+    # A stronger hasher first: signing in re-hashes the password, which is no new password.
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+    ]
+
+    assert sign_in(from_ip(), member.user.email, PASSWORD).status_code == 302
+
+    member.user.refresh_from_db()
+    assert member.user.password.startswith("pbkdf2_sha256$")
+    assert Token.objects.filter(user=member.user).exists()

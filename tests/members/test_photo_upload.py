@@ -324,3 +324,18 @@ def test_photos_stored_before_re_encoding_are_re_encoded_or_removed_by_the_comma
     assert b"PhoneMaker" not in stored and b"<script>" not in stored
     assert Image.open(io.BytesIO(stored)).size == (PHOTO_MAX_SIDE, 683)
     assert stored_files(settings) == [Path(settings.MEDIA_ROOT) / member.photo.name]
+
+
+def test_a_phone_jpeg_with_a_second_picture_inside_is_taken(client_for, member, colleague):
+    buffer = io.BytesIO()
+    first, depth_map = Image.new("RGB", (1200, 900), "teal"), Image.new("RGB", (600, 450))
+    first.save(buffer, format="MPO", save_all=True, append_images=[depth_map])
+    assert Image.open(io.BytesIO(buffer.getvalue())).format == "MPO"
+
+    response = edit(
+        client_for(member.user), member, SimpleUploadedFile("IMG_1234.jpg", buffer.getvalue())
+    )
+
+    assert response.status_code == 302
+    photo = served(client_for(colleague.user), member)
+    assert (photo.format, photo.size) == ("JPEG", (PHOTO_MAX_SIDE, 768))

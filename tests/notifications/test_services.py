@@ -411,3 +411,14 @@ def test_list_unsubscribe_headers_survive_the_outbox(smtp):
     parsed = message_from_bytes(raw, policy=policy.default)
     assert parsed["List-Unsubscribe"] == f"<{url}>"
     assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_a_subject_with_a_line_break_is_sent_on_one_line(mailoutbox):
+    # An event title stored before titles were kept to one line.
+    row = queued(EmailMessage("Invitation: Hydrogen\r\nDay", "Body", "a@ex.org", ["b@ex.org"]))
+
+    outbox_send(message_id=row.pk)
+
+    [sent] = mailoutbox
+    assert sent.subject == "Invitation: Hydrogen Day"
+    assert OutboxMessage.objects.get().status == OutboxMessage.Status.SENT
