@@ -1,5 +1,6 @@
 import json
 
+from allauth.account.decorators import reauthentication_required
 from allauth.core import ratelimit
 from django.contrib import messages
 from django.contrib.auth import logout
@@ -181,6 +182,14 @@ class DataExportView(LoginRequiredMixin, View):
         return response
 
 
+def _makes_a_key(request) -> bool:
+    return request.POST.get("action") != "revoke"
+
+
+# A key outlives the session that made it: making one asks for the password again unless
+# the person signed in within the last minutes (allauth's reauthentication, rate-limited);
+# revoking needs nothing more.
+@method_decorator(reauthentication_required(allow_get=True, enabled=_makes_a_key), "dispatch")
 class ApiTokenView(LoginRequiredMixin, View):
     """A member creates, replaces or revokes their key for the JSON API."""
 

@@ -17,11 +17,10 @@ from dataclasses import dataclass
 import pytest
 from django.conf import settings
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
 from events.models import Registration
 from matchmaking.models import Application
-from members import membership
+from members import api_tokens, membership
 from members.models import Affiliation, OrganisationDomain, User
 from tests.matchmaking.factories import language, topic
 from tests.matrix_world import (
@@ -256,8 +255,7 @@ def test_before_confirmation_the_stranger_can_register_or_apply_for_nothing_memb
     stranger = viewers["stranger"]
     event, programme = world.a_members_event, world.programme
     session = event.sessions.get()
-    assert stranger.client.post("/me/api-token/").status_code == 200
-    token = Token.objects.get(user=stranger.user).key
+    token = api_tokens.api_token_create(user=stranger.user).key
     by_token = Client(HTTP_AUTHORIZATION=f"Token {token}")
     affiliation = Affiliation.objects.get(user=stranger.user)
     application = {

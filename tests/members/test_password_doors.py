@@ -404,3 +404,26 @@ def test_a_hash_upgrade_at_sign_in_keeps_the_api_token(member, settings):
     member.user.refresh_from_db()
     assert member.user.password.startswith("pbkdf2_sha256$")
     assert Token.objects.filter(user=member.user).exists()
+
+
+def test_making_an_api_key_asks_for_the_password_again(member, client_for):
+    from rest_framework.authtoken.models import Token
+
+    # A session of unknown age (a borrowed laptop): the password first.
+    borrowed = client_for(member.user)
+    asked = borrowed.post("/me/api-token/")
+    assert asked.status_code == 302
+    assert asked["Location"].startswith("/accounts/reauthenticate/")
+    assert not Token.objects.filter(user=member.user).exists()
+    assert borrowed.get("/me/api-token/").status_code == 200  # looking needs nothing
+    Token.objects.create(user=member.user)
+    assert borrowed.post("/me/api-token/", {"action": "revoke"}).status_code == 302
+    assert not Token.objects.filter(user=member.user).exists()  # revoking needs nothing
+
+    # The password confirmed on allauth's page (under its limit): allauth carries on with
+    # the request it held back, and the key is made and shown once.
+    made = borrowed.post(asked["Location"], {"password": PASSWORD})
+    assert made.status_code == 200
+    assert Token.objects.get(user=member.user).key in made.content.decode()
+    # For the next minutes, without asking again (allauth's REAUTHENTICATION_TIMEOUT).
+    assert borrowed.post("/me/api-token/").status_code == 200
