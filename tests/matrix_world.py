@@ -478,9 +478,3 @@ def paths_to_visit(world: World, *, skip: Collection[str] = ()) -> dict[str, lis
             assert resolved == route, f"{path} resolves to {resolved}, not to {route}"
     assert not unfillable, "teach this test to fill:\n" + "\n".join(unfillable)
     return visits
-
-
-def body(response) -> str:
-    content = b"".join(response.streaming_content) if response.streaming else response.content
-    headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
-    return headers + "\n" + content.decode("utf-8", errors="replace")

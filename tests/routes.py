@@ -77,3 +77,10 @@ def substitute(route: str, values: dict[str, str]) -> str:
             path += route[i]
             i += 1
     return "/" + path.removeprefix("^").removesuffix("$")
+
+
+def body(response) -> str:
+    """A response's headers and content as text, for looking for what must not be there."""
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
+    return headers + "\n" + content.decode("utf-8", errors="replace")

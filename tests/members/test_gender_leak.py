@@ -49,7 +49,7 @@ from tests.factories import (
     StaffFactory,
 )
 from tests.matchmaking.factories import ApplicationFactory, ProgrammeFactory, topic
-from tests.routes import all_routes, parameters, substitute
+from tests.routes import all_routes, body, parameters, substitute
 
 pytestmark = pytest.mark.django_db
 
@@ -424,12 +424,6 @@ def paths_to_visit(targets: Targets) -> dict[str, list[str]]:
             assert resolved == route, f"{path} resolves to {resolved}, not to {route}"
     assert not unfillable, "teach this test to fill:\n" + "\n".join(unfillable)
     return visits
-
-
-def body(response) -> str:
-    content = b"".join(response.streaming_content) if response.streaming else response.content
-    headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
-    return headers + "\n" + content.decode("utf-8", errors="replace")
 
 
 # --- the tests ------------------------------------------------------------------------

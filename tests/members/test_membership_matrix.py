@@ -31,11 +31,10 @@ from tests.matrix_world import (
     ACME_MEMBERS_PROFILE,
     MARKERS,
     World,
-    body,
     build_world,
     paths_to_visit,
 )
-from tests.routes import all_routes
+from tests.routes import all_routes, body
 
 pytestmark = pytest.mark.django_db
 
