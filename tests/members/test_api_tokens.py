@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from members.api_tokens import api_token_create, api_token_revoke
 from members.services import account_erase
+from tests.factories import PASSWORD
 
 PAGE = reverse("members:api_token")
 ME = reverse("members_api:me")
@@ -61,7 +62,10 @@ def test_a_member_creates_sees_once_and_revokes_a_token_on_the_page(member, clie
     assert page.status_code == 200
     assert b"You have no token" in page.content
 
-    created = client.post(PAGE, {"action": "create"})
+    # Making a key asks for the password again; allauth then makes it and shows the page.
+    asked = client.post(PAGE, {"action": "create"})
+    assert asked["Location"].startswith(reverse("account_reauthenticate"))
+    created = client.post(asked["Location"], {"password": PASSWORD})
     assert created.status_code == 200
     key = Token.objects.get(user=member.user).key
     assert key.encode() in created.content
