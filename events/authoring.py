@@ -35,6 +35,7 @@ from events import ical, notify, selectors, services
 from events.models import Event, Invitation, Registration, Session, StageRole
 from members.models import Cluster, GenderIdentity, Profile, Topic, User
 from members.selectors import clusters_managed_by
+from members.validators import LINE_BREAK_MESSAGE, NOT_ONE_LINE
 
 Status = Registration.Status
 
@@ -83,9 +84,8 @@ EVENT_ONE_LINE_FIELDS = ("title", "summary", "venue_name", "online_platform")
 EVENT_MULTI_LINE_FIELDS = ("description", "venue_address")
 SESSION_ONE_LINE_FIELDS = ("title", "track", "room")
 SESSION_MULTI_LINE_FIELDS = ("description",)
-_NOT_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# What one line may not hold, and the message, are the model validator's (members.validators).
 _NOT_MULTI_LINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
-LINE_BREAK_MESSAGE = "Use one line: no line breaks, tabs or invisible control characters."
 CONTROL_MESSAGE = "Remove the invisible control characters from the text."
 
 # Slugs that would shadow the fixed routes under /events/.
@@ -130,7 +130,7 @@ def text_error(value: Any, *, multi_line: bool = False) -> str | None:
         return None
     if multi_line:
         return CONTROL_MESSAGE if _NOT_MULTI_LINE.search(value) else None
-    return LINE_BREAK_MESSAGE if _NOT_ONE_LINE.search(value) else None
+    return LINE_BREAK_MESSAGE if NOT_ONE_LINE.search(value) else None
 
 
 def text_errors(
@@ -151,7 +151,7 @@ def text_errors(
 
 def single_line(value: str) -> str:
     """`value` made one line (for titles built from other text, e.g. a person's name)."""
-    return " ".join(_NOT_ONE_LINE.sub(" ", value or "").split())
+    return " ".join(NOT_ONE_LINE.sub(" ", value or "").split())
 
 
 def plain_text(value: str) -> str:
