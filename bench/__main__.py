@@ -14,6 +14,7 @@ BENCHMARKS: list[str] = [
     "campaign_delivery",  # issue 4: 5,000-recipient campaign, one worker, SMTP sink
     "matching",  # issue 5: 10,000 × 2,500 and 1,000 × 250 optimal certified matching
     "balance_dashboard",  # issue 6: gender-balance dashboard, 1,000,000 registrations
+    "profile_edit",  # issue 16: a member's own profile form with the demo data
 ]
 
 

@@ -11,6 +11,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
@@ -52,12 +53,18 @@ class EventAPIFilter(EventFilter):
     "a string", so one that names nothing matches no event rather than being an error.
     """
 
-    topic = django_filters.CharFilter(method="filter_topic_slug", label="Topic (slug)")
-    cluster = django_filters.CharFilter(method="filter_cluster_slug", label="Cluster (slug)")
-    language = django_filters.CharFilter(field_name="language__code", label="Language (code)")
+    topic = django_filters.CharFilter(
+        method="filter_topic_slug", label=gettext_lazy("Topic (slug)")
+    )
+    cluster = django_filters.CharFilter(
+        method="filter_cluster_slug", label=gettext_lazy("Cluster (slug)")
+    )
+    language = django_filters.CharFilter(
+        field_name="language__code", label=gettext_lazy("Language (code)")
+    )
 
-    online = TrueOrFalseFilter(method="filter_online", label="Online")
-    upcoming = TrueOrFalseFilter(method="filter_upcoming", label="Upcoming")
+    online = TrueOrFalseFilter(method="filter_online", label=gettext_lazy("Online"))
+    upcoming = TrueOrFalseFilter(method="filter_upcoming", label=gettext_lazy("Upcoming"))
 
     class Meta(EventFilter.Meta):
         fields = [*EventFilter.Meta.fields, "online", "upcoming"]
@@ -89,7 +96,9 @@ class EventAPIFilter(EventFilter):
 class StageRoleSerializer(serializers.ModelSerializer):
     name = serializers.CharField(source="display_name", read_only=True)
     session = serializers.PrimaryKeyRelatedField(
-        read_only=True, allow_null=True, help_text="null: the role is for the whole event."
+        read_only=True,
+        allow_null=True,
+        help_text=gettext_lazy("null: the role is for the whole event."),
     )
 
     class Meta:
@@ -178,14 +187,17 @@ class RegistrationRequestSerializer(ClosedSerializer):
         required=False,
         allow_null=True,
         min_value=1,
-        help_text="A session of this event (its id); leave it out for the event itself.",
+        help_text=gettext_lazy(
+            "A session of this event (its id); leave it out for the event itself."
+        ),
     )
 
 
 class RegistrationStatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Status.choices)
     waitlist_position = serializers.IntegerField(
-        allow_null=True, help_text="1 for the next person in line; null when not waiting."
+        allow_null=True,
+        help_text=gettext_lazy("1 for the next person in line; null when not waiting."),
     )
 
 
@@ -272,7 +284,7 @@ class _RegistrationActionAPI(generics.GenericAPIView):
     def event_and_session(self, request, pk: int) -> tuple[Event, int | None]:
         event = selectors.events_visible_to(user=request.user).filter(pk=pk).first()
         if event is None:
-            raise Http404("No such event.")
+            raise Http404(_("No such event."))
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return event, serializer.validated_data.get("session")

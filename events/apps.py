@@ -1,11 +1,12 @@
 from django.apps import AppConfig
 from django.db import connections
 from django.db.models.signals import post_delete, post_migrate, post_save, pre_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class EventsConfig(AppConfig):
     name = "events"
-    verbose_name = "Events"
+    verbose_name = _("Events")
 
     def ready(self) -> None:
         from events import personal_data

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import segno
 from django.core import signing
+from django.utils.translation import gettext as _
 
 from members import imports
 
@@ -89,13 +90,15 @@ def _decode(data: bytes) -> str:
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError as error:
-            raise ParticipantFileError("The file could not be read as text.") from error
+            raise ParticipantFileError(_("The file could not be read as text.")) from error
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise ParticipantFileError(
-            "The file is not UTF-8 text. Export the participant list as CSV (UTF-8) "
-            "from the meeting platform and upload it unchanged."
+            _(
+                "The file is not UTF-8 text. Export the participant list as CSV (UTF-8) "
+                "from the meeting platform and upload it unchanged."
+            )
         ) from error
 
 
@@ -121,9 +124,9 @@ def _dialect_by_header(text: str) -> type[csv.Dialect]:
 
 def _text(data: bytes) -> str:
     if not data.strip():
-        raise ParticipantFileError("The file is empty.")
+        raise ParticipantFileError(_("The file is empty."))
     if b"\x00" in data and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise ParticipantFileError("This is not a CSV file.")
+        raise ParticipantFileError(_("This is not a CSV file."))
     return _decode(data)
 
 
@@ -139,7 +142,9 @@ def _rows(reader: Iterable[list[str]]) -> list[list[str]]:
     try:
         return list(reader)
     except csv.Error as error:
-        raise ParticipantFileError(f"This is not a readable CSV file ({error}).") from error
+        raise ParticipantFileError(
+            _("This is not a readable CSV file (%(error)s).") % {"error": error}
+        ) from error
 
 
 def _header(rows: list[list[str]]) -> tuple[int, int, int | None]:
@@ -154,8 +159,10 @@ def _header(rows: list[list[str]]) -> tuple[int, int, int | None]:
             header_index, column = index, found
     if header_index is None or column is None:
         raise ParticipantFileError(
-            "No e-mail column found. The participant list needs a column headed "
-            "“Email” (or “User Email”, “Attendee Email”)."
+            _(
+                "No e-mail column found. The participant list needs a column headed "
+                "“Email” (or “User Email”, “Attendee Email”)."
+            )
         )
     return header_index, column, _name_column(rows[header_index])
 

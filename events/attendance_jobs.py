@@ -30,7 +30,7 @@ def attendance_import_queue(*, event: Event, by: User, file_name: str, content: 
     from events.tasks import attendance_import_task
 
     if not selectors.user_manages_event(user=by, event=event):
-        raise PermissionDenied("Only organisers of this event can do that.")
+        raise PermissionDenied(_("Only organisers of this event can do that."))
     if event.status == Event.Status.CANCELLED:
         raise ValidationError(_("This event is cancelled: there is no attendance to import."))
     return imports.import_job_create(

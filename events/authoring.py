@@ -28,8 +28,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q, prefetch_related_objects
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from events import ical, notify, selectors, services
 from events.models import Event, Invitation, Registration, Session, StageRole
@@ -86,7 +88,7 @@ SESSION_ONE_LINE_FIELDS = ("title", "track", "room")
 SESSION_MULTI_LINE_FIELDS = ("description",)
 # What one line may not hold, and the message, are the model validator's (members.validators).
 _NOT_MULTI_LINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
-CONTROL_MESSAGE = "Remove the invisible control characters from the text."
+CONTROL_MESSAGE = gettext_lazy("Remove the invisible control characters from the text.")
 
 # Slugs that would shadow the fixed routes under /events/.
 RESERVED_SLUGS = {
@@ -117,11 +119,12 @@ GUEST_GENDERS = (
 
 def _require_manager(*, user: User, event: Event) -> None:
     if not selectors.user_manages_event(user=user, event=event):
-        raise PermissionDenied("Only organisers of this event can do that.")
+        raise PermissionDenied(_("Only organisers of this event can do that."))
 
 
 def _local(value: datetime, zone: str) -> str:
-    return timezone.localtime(value, zoneinfo.ZoneInfo(zone)).strftime("%d %b %Y %H:%M")
+    # "05 Mar 2026 14:00", with the month in the active language.
+    return dateformat.format(timezone.localtime(value, zoneinfo.ZoneInfo(zone)), "d M Y H:i")
 
 
 def text_error(value: Any, *, multi_line: bool = False) -> str | None:
@@ -198,40 +201,43 @@ def _validate_event(
     try:
         zoneinfo.ZoneInfo(event.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        add("timezone", f"“{event.timezone}” is not a known time zone.")
+        add("timezone", _("“%(zone)s” is not a known time zone.") % {"zone": event.timezone})
         zone_ok = False
     else:
         zone_ok = True
     if event.starts_at and event.ends_at and event.ends_at <= event.starts_at:
-        add("ends_at", "The event must end after it starts.")
+        add("ends_at", _("The event must end after it starts."))
     closes, opens = event.registration_closes_at, event.registration_opens_at
     if closes and event.ends_at and closes > event.ends_at:
-        add("registration_closes_at", "Registration must close before the event ends.")
+        add("registration_closes_at", _("Registration must close before the event ends."))
     if opens and closes and closes <= opens:
-        add("registration_closes_at", "Registration must close after it opens.")
+        add("registration_closes_at", _("Registration must close after it opens."))
     if opens and event.ends_at and opens >= event.ends_at:
-        add("registration_opens_at", "Registration must open before the event ends.")
+        add("registration_opens_at", _("Registration must open before the event ends."))
     if clusters is not None:
         chosen = {c.pk for c in clusters}
         managed = set(
             clusters_managed_by(user=by).filter(pk__in=chosen).values_list("pk", flat=True)
         )
         if not chosen:
-            add("clusters", "Choose at least one organising cluster.")
+            add("clusters", _("Choose at least one organising cluster."))
         elif not managed:
-            add("clusters", "At least one organising cluster must be one that you organise.")
+            add("clusters", _("At least one organising cluster must be one that you organise."))
         if not creating and not by.is_staff:
             # A co-organiser cannot lock the other clusters' organisers out of the event.
             removed = set(event.clusters.values_list("pk", flat=True)) - chosen
             if removed - set(clusters_managed_by(user=by).values_list("pk", flat=True)):
-                add("clusters", "You can only remove clusters that you organise.")
+                add("clusters", _("You can only remove clusters that you organise."))
     if not creating and event.capacity is not None:
         taken = selectors.seats_taken(event=event)
         if event.capacity < taken:
             add(
                 "capacity",
-                f"The capacity cannot be lower than the {taken} seats already taken. "
-                "Cancel registrations first if the room is smaller.",
+                _(
+                    "The capacity cannot be lower than the %(taken)s seats already taken. "
+                    "Cancel registrations first if the room is smaller."
+                )
+                % {"taken": taken},
             )
     if not creating and zone_ok and event.starts_at and event.ends_at:
         outside = (
@@ -243,10 +249,15 @@ def _validate_event(
         if outside:
             add(
                 "starts_at",
-                f"The session “{outside.title}” "
-                f"({_local(outside.starts_at, event.timezone)}–"
-                f"{_local(outside.ends_at, event.timezone)}) would fall outside the event. "
-                "Move or cancel it first.",
+                _(
+                    "The session “%(title)s” (%(start)s–%(end)s) would fall outside the "
+                    "event. Move or cancel it first."
+                )
+                % {
+                    "title": outside.title,
+                    "start": _local(outside.starts_at, event.timezone),
+                    "end": _local(outside.ends_at, event.timezone),
+                },
             )
     if errors:
         raise ValidationError(errors)
@@ -360,7 +371,9 @@ def event_update(
     # The same row lock the registration services take: seats cannot move meanwhile.
     event = Event.objects.select_for_update(of=("self",)).get(pk=event.pk)
     if event.status in (Event.Status.CANCELLED, Event.Status.COMPLETED):
-        raise ValidationError(f"A {event.get_status_display().lower()} event cannot be edited.")
+        if event.status == Event.Status.CANCELLED:
+            raise ValidationError(_("A cancelled event cannot be edited."))
+        raise ValidationError(_("A completed event cannot be edited."))
     old_capacity = event.capacity
     # A series is its meetings: its own start and end move no calendar entry.
     time_fields = () if ical.event_meetings(event) else EVENT_TIME_FIELDS
@@ -393,9 +406,9 @@ def event_publish(*, event: Event, by: User) -> Event:
     _require_manager(user=by, event=event)
     event = Event.objects.select_for_update(of=("self",)).get(pk=event.pk)
     if event.status != Event.Status.DRAFT:
-        raise ValidationError("Only a draft can be published.")
+        raise ValidationError(_("Only a draft can be published."))
     if event.ends_at <= timezone.now():
-        raise ValidationError("This event is already over; change its dates before publishing.")
+        raise ValidationError(_("This event is already over; change its dates before publishing."))
     event.status = Event.Status.PUBLISHED
     event.sequence += 1
     event.save(update_fields=["status", "sequence", "updated_at"])
@@ -451,7 +464,7 @@ def event_cancel(*, event: Event, by: User) -> int:
     if event.status == Event.Status.CANCELLED:
         return 0
     if event.status == Event.Status.COMPLETED:
-        raise ValidationError("A completed event cannot be cancelled.")
+        raise ValidationError(_("A completed event cannot be cancelled."))
     event.status = Event.Status.CANCELLED
     event.sequence += 1
     event.save(update_fields=["status", "sequence", "updated_at"])
@@ -491,22 +504,26 @@ def _validate_session(
         only=None if creating else (changed or ()),
     )
     if session.starts_at and session.ends_at and session.ends_at <= session.starts_at:
-        errors.setdefault("ends_at", []).append("The session must end after it starts.")
+        errors.setdefault("ends_at", []).append(_("The session must end after it starts."))
     elif (
         session.starts_at
         and session.ends_at
         and (session.starts_at < event.starts_at or session.ends_at > event.ends_at)
     ):
         errors.setdefault("starts_at", []).append(
-            "A session must take place within the event "
-            f"({_local(event.starts_at, event.timezone)} – "
-            f"{_local(event.ends_at, event.timezone)}, {event.timezone})."
+            _("A session must take place within the event (%(start)s – %(end)s, %(zone)s).")
+            % {
+                "start": _local(event.starts_at, event.timezone),
+                "end": _local(event.ends_at, event.timezone),
+                "zone": event.timezone,
+            }
         )
     if not creating and session.capacity is not None:
         taken = selectors.seats_taken(event=event, session=session)
         if session.capacity < taken:
             errors.setdefault("capacity", []).append(
-                f"The capacity cannot be lower than the {taken} seats already taken."
+                _("The capacity cannot be lower than the %(taken)s seats already taken.")
+                % {"taken": taken}
             )
     if errors:
         raise ValidationError(errors)
@@ -520,7 +537,7 @@ def session_create(*, event: Event, by: User, fields: dict[str, Any]) -> Session
         raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
     event = Event.objects.select_for_update(of=("self",)).get(pk=event.pk)
     if event.status == Event.Status.CANCELLED:
-        raise ValidationError("The event is cancelled.")
+        raise ValidationError(_("The event is cancelled."))
     session = Session(event=event, **fields)
     _validate_session(session=session, event=event, creating=True)
     session.full_clean()
@@ -544,7 +561,7 @@ def session_update(*, session: Session, by: User, changes: dict[str, Any]) -> Se
     event = Event.objects.select_for_update(of=("self",)).get(pk=session.event_id)
     session = Session.objects.select_for_update(of=("self",)).get(pk=session.pk, event=event)
     if session.is_cancelled:
-        raise ValidationError("A cancelled session cannot be edited.")
+        raise ValidationError(_("A cancelled session cannot be edited."))
     old_capacity = session.capacity
     moved = _changed(session, changes, (*SESSION_TIME_FIELDS, *SESSION_PLACE_FIELDS))
     plain = _changed(session, changes, SESSION_FIELDS)
@@ -631,22 +648,26 @@ def stage_role_add(
     guest_organisation = guest_organisation.strip()
     errors: dict[str, list[str]] = {}
     if role not in StageRole.Role.values:
-        errors["role"] = ["Choose a role."]
+        errors["role"] = [_("Choose a role.")]
     if session is not None and session.event_id != event.pk:
-        errors["session"] = ["This session belongs to another event."]
+        errors["session"] = [_("This session belongs to another event.")]
     if profile is None and not guest_name:
-        errors["profile"] = ["Choose a member or enter the name of an external guest."]
+        errors["profile"] = [_("Choose a member or enter the name of an external guest.")]
     if profile is not None and (guest_name or guest_organisation):
-        errors["guest_name"] = ["Choose a member or enter an external guest, not both."]
+        errors["guest_name"] = [_("Choose a member or enter an external guest, not both.")]
     if guest_gender:
         if profile is not None:
-            errors["guest_gender"] = ["A member's gender is theirs to record, not the organisers'."]
+            errors["guest_gender"] = [
+                _("A member's gender is theirs to record, not the organisers'.")
+            ]
         elif guest_gender not in GUEST_GENDERS:
-            errors["guest_gender"] = ["Choose one of the listed options."]
+            errors["guest_gender"] = [_("Choose one of the listed options.")]
         elif not guest_gender_consent:
             errors["guest_gender"] = [
-                "Record a guest's gender only with their consent: tick the consent box "
-                "or leave the gender empty."
+                _(
+                    "Record a guest's gender only with their consent: tick the consent box "
+                    "or leave the gender empty."
+                )
             ]
     if errors:
         raise ValidationError(errors)
@@ -681,7 +702,7 @@ def invitation_add(*, event: Event, by: User, emails: Iterable[str]) -> list[Inv
     """
     _require_manager(user=by, event=event)
     if event.audience != Event.Audience.INVITATION:
-        raise ValidationError("Invitations are for invitation-only events.")
+        raise ValidationError(_("Invitations are for invitation-only events."))
     cleaned, invalid = [], []
     for raw in emails:
         email = raw.strip().lower()
@@ -696,10 +717,15 @@ def invitation_add(*, event: Event, by: User, emails: Iterable[str]) -> list[Inv
                 cleaned.append(email)
     if invalid:
         raise ValidationError(
-            {"emails": [f"Not an e-mail address: {', '.join(invalid)}. Nothing was added."]}
+            {
+                "emails": [
+                    _("Not an e-mail address: %(addresses)s. Nothing was added.")
+                    % {"addresses": ", ".join(invalid)}
+                ]
+            }
         )
     if not cleaned:
-        raise ValidationError({"emails": ["Enter at least one e-mail address."]})
+        raise ValidationError({"emails": [_("Enter at least one e-mail address.")]})
     existing = {
         e.lower() for e in Invitation.objects.filter(event=event).values_list("email", flat=True)
     }
@@ -731,7 +757,7 @@ def attendance_import(*, event: Event, by: User, rows: Iterable[Any]) -> Attenda
     """
     _require_manager(user=by, event=event)
     if event.status == Event.Status.CANCELLED:
-        raise ValidationError("This event is cancelled: there is no attendance to import.")
+        raise ValidationError(_("This event is cancelled: there is no attendance to import."))
     rows = list(rows)
     registrations = {
         r.user.email.lower(): r

@@ -15,6 +15,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from events.models import CalendarFeed, Event, Registration, Session
 from events.selectors import events_visible_to
@@ -100,7 +101,7 @@ def feed_owner(*, token: str) -> User:
     """The person a secret feed token belongs to; 404 for an unknown (or reset) token."""
     feed = CalendarFeed.objects.select_related("user").filter(token=token).first()
     if feed is None or not feed.user.is_active:
-        raise Http404("No such feed.")
+        raise Http404(gettext("No such feed."))
     return feed.user
 
 
@@ -122,7 +123,7 @@ def cluster_feed_events(*, cluster_slug: str) -> tuple[Cluster, QuerySet[Event]]
     """A cluster's public events (published, and cancelled ones so subscribers see that)."""
     cluster = Cluster.objects.filter(slug=cluster_slug).first()
     if cluster is None:
-        raise Http404("No such cluster.")
+        raise Http404(gettext("No such cluster."))
     since = timezone.now() - FEED_HISTORY
     events = (
         events_visible_to(user=AnonymousUser())

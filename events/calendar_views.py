@@ -40,7 +40,7 @@ class InvitationView(LoginRequiredMixin, View):
         event = selectors.event_get_visible(user=request.user, slug=slug)
         registration = selectors.registration_for(event=event, user=request.user)
         if registration is None:
-            raise Http404("You have no registration for this event.")
+            raise Http404(_("You have no registration for this event."))
         return calendar_response(
             ical.registration_invitation(registration),
             filename=f"{event.slug}-invitation.ics",

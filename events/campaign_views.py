@@ -184,7 +184,10 @@ class RsvpView(View):
             {"event": recipient.campaign.event, "recipient": recipient, "token": token},
         )
         response["Cache-Control"] = "private, no-store"
-        response["Referrer-Policy"] = "no-referrer"
+        # The token stays out of other sites' Referer headers by the site's policy
+        # (same-origin). Not "no-referrer": browsers would then send `Origin: null` with
+        # this page's form, and Django's CSRF check refuses the answer (tests/browser).
+        response["Referrer-Policy"] = "same-origin"
         return response
 
     def post(self, request, token: str):

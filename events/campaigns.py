@@ -51,15 +51,22 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from events import ical, selectors, services
 from events.models import Campaign, CampaignRecipient, Event, Invitation, Registration
+from members.languages import in_language_of, in_recipients_language
 from members.models import Cluster, Organisation, Profile, Sector, Topic, User
 from members.preferences import INVITATIONS, unsubscribe_url, users_wanting
 from members.selectors import active_memberships, clusters_managed_by
 from notifications.broker import broker_started_at
-from notifications.services import email_enqueue, keys_already_queued, list_unsubscribe_headers
+from notifications.services import (
+    email_enqueue,
+    keys_already_queued,
+    list_unsubscribe_headers,
+    subject_line,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -218,7 +225,7 @@ def campaign_preview_count(*, campaign: Campaign) -> int:
 
 def _require_manager(*, user: User, event: Event) -> None:
     if not selectors.user_manages_event(user=user, event=event):
-        raise PermissionDenied("Only organisers of this event can do that.")
+        raise PermissionDenied(_("Only organisers of this event can do that."))
 
 
 def campaign_cluster_choices(*, user: User) -> QuerySet[Cluster]:
@@ -249,21 +256,28 @@ def campaign_create(
     if not {c.pk for c in clusters} <= set(
         campaign_cluster_choices(user=by).values_list("pk", flat=True)
     ):
-        raise ValidationError({"clusters": ["You can only invite members of clusters you run."]})
+        raise ValidationError({"clusters": [_("You can only invite members of clusters you run.")]})
     if not {e.pk for e in past_events} <= set(
         selectors.events_managed_by(user=by).values_list("pk", flat=True)
     ):
-        raise ValidationError({"past_events": ["You can only choose events you organise."]})
+        raise ValidationError({"past_events": [_("You can only choose events you organise.")]})
     kinds = list(dict.fromkeys(organisation_kinds))
     if not set(kinds) <= set(Organisation.Kind.values):
-        raise ValidationError({"organisation_kinds": ["Unknown kind of organisation."]})
+        raise ValidationError({"organisation_kinds": [_("Unknown kind of organisation.")]})
     valid, invalid = parse_emails(emails)
     if invalid:
         raise ValidationError(
-            {"emails": [f"Not an e-mail address: {', '.join(invalid[:20])}. Nothing was saved."]}
+            {
+                "emails": [
+                    _("Not an e-mail address: %(addresses)s. Nothing was saved.")
+                    % {"addresses": ", ".join(invalid[:20])}
+                ]
+            }
         )
     if len(valid) > MAX_UPLOADED:
-        raise ValidationError({"emails": [f"At most {MAX_UPLOADED} addresses per campaign."]})
+        raise ValidationError(
+            {"emails": [_("At most %(max)s addresses per campaign.") % {"max": MAX_UPLOADED}]}
+        )
     campaign = Campaign.objects.create(
         event=event,
         created_by=by,
@@ -290,9 +304,9 @@ def campaign_send(*, campaign: Campaign, by: User, chunk_size: int = CHUNK_SIZE)
     with transaction.atomic():
         locked = Campaign.objects.select_for_update().select_related("event").get(pk=campaign.pk)
         if locked.status != Status.DRAFT:
-            raise ValidationError("This campaign has already been sent.")
+            raise ValidationError(_("This campaign has already been sent."))
         if locked.event.status != Event.Status.PUBLISHED or locked.event.ends_at <= timezone.now():
-            raise ValidationError("Invitations go out for published events that are not over.")
+            raise ValidationError(_("Invitations go out for published events that are not over."))
         locked.status = Status.SENDING
         locked.fanout_after_user, locked.fanout_after_email = 0, ""
         locked.fanout_progress_at = timezone.now()
@@ -401,18 +415,26 @@ def _invite(*, campaign: Campaign, people: list[tuple[str, User | None]]) -> Non
         )
     keys = {email: invitation_key(campaign=campaign, email=email) for email, _user in people}
     done = keys_already_queued(keys=list(keys.values()))
-    calendar = ical.event_calendar(event, event.sessions.filter(is_cancelled=False)).decode()
+    sessions = list(event.sessions.filter(is_cancelled=False))
+    calendars: dict[str, str] = {}  # one calendar text per language among the recipients
     for email, user in people:
         if keys[email] in done:
             continue
+        with in_language_of(user):
+            language = translation.get_language()
+            if language not in calendars:
+                calendars[language] = ical.event_calendar(event, sessions).decode()
         email_enqueue(
-            message=invitation_message(campaign=campaign, email=email, user=user, ics=calendar),
+            message=invitation_message(
+                campaign=campaign, email=email, user=user, ics=calendars[language]
+            ),
             kind="events.invitation",
             idempotency_key=keys[email],
             batch=campaign_batch(campaign),
         )
 
 
+@in_recipients_language(lambda **kwargs: kwargs["user"])
 def invitation_message(
     *, campaign: Campaign, email: str, user: User | None, ics: str
 ) -> EmailMultiAlternatives:
@@ -433,7 +455,7 @@ def invitation_message(
     subject = render_to_string("events/email/invitation_subject.txt", context)
     organiser = campaign.created_by
     message = EmailMultiAlternatives(
-        subject=" ".join(subject.split()),
+        subject=subject_line(subject),
         body=render_to_string("events/email/invitation_body.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[email],
@@ -486,7 +508,7 @@ def rsvp_accept(*, recipient: CampaignRecipient) -> Registration:
     Raises `services.RegistrationError` with a message for the person.
     """
     if recipient.user is None:
-        raise services.RegistrationError("Sign up first, then register for the event.")
+        raise services.RegistrationError(_("Sign up first, then register for the event."))
     registration = services.event_register(event=recipient.campaign.event, user=recipient.user)
     CampaignRecipient.objects.filter(pk=recipient.pk).update(rsvp=CampaignRecipient.Rsvp.YES)
     return registration

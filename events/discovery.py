@@ -25,8 +25,8 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.http import Http404
-from django.utils import timezone
-from django.utils.dateformat import format as date_format
+from django.utils import formats, timezone
+from django.utils.translation import gettext
 
 from events.models import Event, Registration, Session, StageRole
 from events.selectors import events_visible_to
@@ -120,7 +120,7 @@ def event_detail(*, user: User, slug: str) -> Event:
     )
     event = _annotate_viewer(qs, user=user).filter(slug=slug).first()
     if event is None:
-        raise Http404("No such event.")
+        raise Http404(gettext("No such event."))
     event.event_speakers = [role for role in event.stage_roles.all() if role.session_id is None]
     for session in event.active_sessions:
         session.speakers = list(session.stage_roles.all())
@@ -131,7 +131,7 @@ def event_get_visible_light(*, user: User, slug: str) -> Event:
     """The event alone (no related rows), for the register/cancel actions; 404 if unseen."""
     event = events_visible_to(user=user).filter(slug=slug).first()
     if event is None:
-        raise Http404("No such event.")
+        raise Http404(gettext("No such event."))
     return event
 
 
@@ -380,10 +380,14 @@ class When:
 
 def _span(starts_at: dt.datetime, ends_at: dt.datetime, *, dated: bool = True) -> str:
     """'Sunday 28 March 2027, 14:00–16:00', or both ends in full across days."""
+    # DATETIME_FORMAT of the active language (config/formats): the weekday, the date and
+    # then the time, e.g. "Sunday 28 March 2027, 14:00" or "Sonntag, 28. März 2027, 14:00".
     if starts_at.date() == ends_at.date():
-        times = f"{starts_at:%H:%M}–{ends_at:%H:%M}"
-        return f"{date_format(starts_at, 'l j F Y')}, {times}" if dated else times
-    return f"{date_format(starts_at, 'l j F Y, H:i')} – {date_format(ends_at, 'l j F Y, H:i')}"
+        if not dated:
+            return f"{starts_at:%H:%M}–{ends_at:%H:%M}"
+        return f"{formats.date_format(starts_at, 'DATETIME_FORMAT')}–{ends_at:%H:%M}"
+    start = formats.date_format(starts_at, "DATETIME_FORMAT")
+    return f"{start} – {formats.date_format(ends_at, 'DATETIME_FORMAT')}"
 
 
 def event_when(

@@ -53,6 +53,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import icalendar
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from events.calendar_selectors import event_organisers, organisers_load
 from events.models import Event, Registration, Session
@@ -322,7 +323,7 @@ def _location(event: Event, *, room: str = "", join_link: bool = False) -> str:
     place = ", ".join(part for part in parts if part)
     online = ""
     if event.is_online:
-        online = one_line(event.online_platform) or "Online"
+        online = one_line(event.online_platform) or _("Online")
         if join_link and event.online_url:
             online = f"{online}: {one_line(event.online_url)}"
     return " · ".join(part for part in (place, online) if part)
@@ -331,7 +332,7 @@ def _location(event: Event, *, room: str = "", join_link: bool = False) -> str:
 def _description(summary: str, event: Event, *, join_link: bool = False) -> str:
     parts = [multi_line(summary)] if multi_line(summary) else []
     if join_link and event.online_url:
-        parts.append(f"Join: {one_line(event.online_url)}")
+        parts.append(_("Join: %(url)s") % {"url": one_line(event.online_url)})
     parts.append(_event_url(event))
     return "\n\n".join(parts)
 

@@ -35,12 +35,15 @@ def markdown_to_html(text: str) -> SafeString:
     """Safe HTML for an organiser's Markdown; an empty string for empty input.
 
     The text sits under the page's h1 (the title) and an h2 ("About"), so its headings
-    move two levels down: a `# Heading` becomes an h3.
+    start at h3 and never skip a level: the levels the author used, in order, become h3,
+    h4, … (`## A` then `#### B` become an h3 and an h4), so the page's outline holds.
     """
     if not text or not text.strip():
         return mark_safe("")  # noqa: S308 — nothing to escape
     html = _parser.render(text)
-    html = _HEADING.sub(lambda m: f"<{m[1]}h{min(int(m[2]) + 2, 6)}>", html)
+    used = sorted({int(level) for _slash, level in _HEADING.findall(html)})
+    shifted = {level: min(3 + rank, 6) for rank, level in enumerate(used)}
+    html = _HEADING.sub(lambda m: f"<{m[1]}h{shifted[int(m[2])]}>", html)
     cleaned = nh3.clean(
         html,
         tags=ALLOWED_TAGS,

@@ -41,35 +41,49 @@ class Event(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
         COMPLETED = "completed", _("Completed")
 
-    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.WEBINAR)
-    title = models.CharField(max_length=200, validators=[validate_single_line])
-    slug = models.SlugField(max_length=120, unique=True)
-    summary = models.CharField(max_length=300, blank=True)
-    description = models.TextField(blank=True, help_text=_("Markdown."))
-    clusters = models.ManyToManyField(Cluster, related_name="events")
-    topics = models.ManyToManyField(Topic, blank=True, related_name="events")
+    uid = models.UUIDField(_("uid"), default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.WEBINAR)
+    title = models.CharField(_("title"), max_length=200, validators=[validate_single_line])
+    slug = models.SlugField(_("slug"), max_length=120, unique=True)
+    summary = models.CharField(_("summary"), max_length=300, blank=True)
+    description = models.TextField(_("description"), blank=True, help_text=_("Markdown."))
+    clusters = models.ManyToManyField(Cluster, related_name="events", verbose_name=_("clusters"))
+    topics = models.ManyToManyField(
+        Topic, blank=True, related_name="events", verbose_name=_("topics")
+    )
     language = models.ForeignKey(
-        Language, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Language,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("language"),
     )
-    timezone = models.CharField(max_length=64, default="Europe/Brussels")
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
-    venue_name = models.CharField(max_length=200, blank=True)
-    venue_address = models.TextField(blank=True)
-    online_platform = models.CharField(max_length=80, blank=True)
+    timezone = models.CharField(_("timezone"), max_length=64, default="Europe/Brussels")
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    venue_name = models.CharField(_("venue name"), max_length=200, blank=True)
+    venue_address = models.TextField(_("venue address"), blank=True)
+    online_platform = models.CharField(_("online platform"), max_length=80, blank=True)
     online_url = models.URLField(
-        blank=True, help_text=_("Join link; shown only to confirmed participants.")
+        _("online url"), blank=True, help_text=_("Join link; shown only to confirmed participants.")
     )
-    capacity = models.PositiveIntegerField(null=True, blank=True)
-    registration_opens_at = models.DateTimeField(null=True, blank=True)
-    registration_closes_at = models.DateTimeField(null=True, blank=True)
-    audience = models.CharField(max_length=16, choices=Audience.choices, default=Audience.MEMBERS)
-    approval_required = models.BooleanField(default=False)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
-    materials_url = models.URLField(blank=True)
-    recording_url = models.URLField(blank=True)
+    capacity = models.PositiveIntegerField(_("capacity"), null=True, blank=True)
+    registration_opens_at = models.DateTimeField(_("registration opens at"), null=True, blank=True)
+    registration_closes_at = models.DateTimeField(
+        _("registration closes at"), null=True, blank=True
+    )
+    audience = models.CharField(
+        _("audience"), max_length=16, choices=Audience.choices, default=Audience.MEMBERS
+    )
+    approval_required = models.BooleanField(_("approval required"), default=False)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.DRAFT
+    )
+    materials_url = models.URLField(_("materials url"), blank=True)
+    recording_url = models.URLField(_("recording url"), blank=True)
     reminder_offsets = models.JSONField(
+        _("reminder offsets"),
         default=default_reminder_offsets,
         blank=True,
         help_text=_(
@@ -78,16 +92,25 @@ class Event(models.Model):
         ),
     )
     # When the follow-up (materials, recording, feedback) went to the attendees.
-    followup_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
-    # iCalendar SEQUENCE: rises on every change of time, place or status.
-    sequence = models.PositiveIntegerField(default=0, editable=False)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    followup_sent_at = models.DateTimeField(
+        _("followup sent at"), null=True, blank=True, editable=False
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    # iCalendar SEQUENCE: rises on every change of time, place or status.
+    sequence = models.PositiveIntegerField(_("sequence"), default=0, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
         ordering = ["starts_at", "pk"]
         indexes = [
             models.Index(fields=["status", "starts_at"]),
@@ -127,22 +150,26 @@ class Session(models.Model):
         MEETING = "meeting", _("Meeting")
         BREAK = "break", _("Break")
 
-    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="sessions")
-    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.TALK)
-    title = models.CharField(max_length=200, validators=[validate_single_line])
-    description = models.TextField(blank=True, help_text=_("Markdown."))
-    track = models.CharField(max_length=80, blank=True)
-    room = models.CharField(max_length=80, blank=True)
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
-    capacity = models.PositiveIntegerField(null=True, blank=True)
-    is_cancelled = models.BooleanField(default=False)
-    sequence = models.PositiveIntegerField(default=0, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    uid = models.UUIDField(_("uid"), default=uuid.uuid4, unique=True, editable=False)
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="sessions", verbose_name=_("event")
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.TALK)
+    title = models.CharField(_("title"), max_length=200, validators=[validate_single_line])
+    description = models.TextField(_("description"), blank=True, help_text=_("Markdown."))
+    track = models.CharField(_("track"), max_length=80, blank=True)
+    room = models.CharField(_("room"), max_length=80, blank=True)
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    capacity = models.PositiveIntegerField(_("capacity"), null=True, blank=True)
+    is_cancelled = models.BooleanField(_("is cancelled"), default=False)
+    sequence = models.PositiveIntegerField(_("sequence"), default=0, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
         ordering = ["starts_at", "track", "pk"]
         constraints = [
             models.CheckConstraint(
@@ -166,23 +193,37 @@ class StageRole(models.Model):
         PANELLIST = "panellist", _("Panellist")
         MODERATOR = "moderator", _("Moderator")
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="stage_roles")
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="stage_roles", verbose_name=_("event")
+    )
     session = models.ForeignKey(
-        Session, null=True, blank=True, on_delete=models.CASCADE, related_name="stage_roles"
+        Session,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="stage_roles",
+        verbose_name=_("session"),
     )
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.SPEAKER)
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.SPEAKER)
     profile = models.ForeignKey(
-        Profile, null=True, blank=True, on_delete=models.SET_NULL, related_name="stage_roles"
+        Profile,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="stage_roles",
+        verbose_name=_("profile"),
     )
-    guest_name = models.CharField(max_length=120, blank=True)
-    guest_organisation = models.CharField(max_length=160, blank=True)
+    guest_name = models.CharField(_("guest name"), max_length=120, blank=True)
+    guest_organisation = models.CharField(_("guest organisation"), max_length=160, blank=True)
     guest_gender = models.CharField(
-        max_length=16, choices=GenderIdentity.Gender.choices, blank=True
+        _("guest gender"), max_length=16, choices=GenderIdentity.Gender.choices, blank=True
     )
-    guest_gender_consent = models.BooleanField(default=False)
-    order = models.PositiveSmallIntegerField(default=0)
+    guest_gender_consent = models.BooleanField(_("guest gender consent"), default=False)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
 
     class Meta:
+        verbose_name = _("stage role")
+        verbose_name_plural = _("stage roles")
         ordering = ["order", "pk"]
         constraints = [
             models.CheckConstraint(
@@ -206,11 +247,15 @@ class StageRole(models.Model):
 class Invitation(models.Model):
     """Who may see and register for an invitation-only event."""
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="invitations")
-    email = models.EmailField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="invitations", verbose_name=_("event")
+    )
+    email = models.EmailField(_("email"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
         constraints = [
             models.UniqueConstraint(fields=["event", "email"], name="unique_invitation"),
         ]
@@ -233,29 +278,46 @@ class Registration(models.Model):
     SEAT_STATUSES = (Status.CONFIRMED, Status.ATTENDED, Status.NO_SHOW)
     ACTIVE_STATUSES = (Status.PENDING, Status.CONFIRMED, Status.WAITLISTED, Status.ATTENDED)
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="registrations")
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="registrations", verbose_name=_("event")
+    )
     session = models.ForeignKey(
-        Session, null=True, blank=True, on_delete=models.CASCADE, related_name="registrations"
+        Session,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="registrations",
+        verbose_name=_("session"),
     )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="registrations"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="registrations",
+        verbose_name=_("user"),
     )
-    status = models.CharField(max_length=16, choices=Status.choices)
-    waitlist_position = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices)
+    waitlist_position = models.PositiveIntegerField(_("waitlist position"), null=True, blank=True)
     # SEQUENCE of this person's invitation, for METHOD:REQUEST / METHOD:CANCEL.
-    sequence = models.PositiveIntegerField(default=0, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    checked_in_at = models.DateTimeField(null=True, blank=True)
+    sequence = models.PositiveIntegerField(_("sequence"), default=0, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
     # The last Accept or Maybe from the person's calendar (events.replies), and for which
     # SEQUENCE of the invitation; a Decline cancels the registration instead.
     calendar_answer = models.CharField(
-        max_length=16, blank=True, choices=[("accepted", _("Accepted")), ("tentative", _("Maybe"))]
+        _("calendar answer"),
+        max_length=16,
+        blank=True,
+        choices=[("accepted", _("Accepted")), ("tentative", _("Maybe"))],
     )
-    calendar_answered_at = models.DateTimeField(null=True, blank=True)
-    calendar_answer_sequence = models.PositiveIntegerField(null=True, blank=True)
+    calendar_answered_at = models.DateTimeField(_("calendar answered at"), null=True, blank=True)
+    calendar_answer_sequence = models.PositiveIntegerField(
+        _("calendar answer sequence"), null=True, blank=True
+    )
 
     class Meta:
+        verbose_name = _("registration")
+        verbose_name_plural = _("registrations")
         ordering = ["created_at", "pk"]
         indexes = [
             models.Index(fields=["event", "status"]),
@@ -299,11 +361,19 @@ class RegistrationTally(models.Model):
     # No foreign-key constraint and no cascade: rows of a deleted event's registrations
     # sum to 0 and go at the next compaction.
     event = models.ForeignKey(
-        Event, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        Event,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        verbose_name=_("event"),
     )
-    status = models.CharField(max_length=16, choices=Registration.Status.choices)
-    category = models.CharField(max_length=16)
-    registrations = models.IntegerField()  # +1, −1, ±n, or a compacted sum
+    status = models.CharField(_("status"), max_length=16, choices=Registration.Status.choices)
+    category = models.CharField(_("category"), max_length=16)
+    registrations = models.IntegerField(_("registrations"))  # +1, −1, ±n, or a compacted sum
+
+    class Meta:
+        verbose_name = _("registration tally")
+        verbose_name_plural = _("registration tallies")
 
     def __str__(self):
         return f"Tally of event #{self.event_id}: {self.status} {self.registrations:+d}"
@@ -319,10 +389,17 @@ class CalendarFeed(models.Model):
     """A member's secret subscription URL for their registered events; resettable."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="calendar_feed",
+        verbose_name=_("user"),
     )
-    token = models.CharField(max_length=64, unique=True, default=new_feed_token)
-    created_at = models.DateTimeField(auto_now_add=True)
+    token = models.CharField(_("token"), max_length=64, unique=True, default=new_feed_token)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("calendar feed")
+        verbose_name_plural = _("calendar feeds")
 
     def __str__(self):
         return f"Calendar feed of user #{self.user_id}"
@@ -341,32 +418,50 @@ class Campaign(models.Model):
         SENDING = "sending", _("Sending")
         SENT = "sent", _("Sent")
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="campaigns")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="campaigns", verbose_name=_("event")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
-    clusters = models.ManyToManyField(Cluster, blank=True, related_name="+")
-    organisation_kinds = models.JSONField(default=list, blank=True)
-    sectors = models.ManyToManyField(Sector, blank=True, related_name="+")
-    topics = models.ManyToManyField(Topic, blank=True, related_name="+")
-    countries = models.JSONField(default=list, blank=True)
-    past_events = models.ManyToManyField(Event, blank=True, related_name="+")
-    emails = models.TextField(blank=True, help_text=_("One e-mail address per line."))
-    message = models.TextField(blank=True, help_text=_("A personal note, shown in the e-mail."))
-    sent_at = models.DateTimeField(null=True, blank=True)
-    recipient_count = models.PositiveIntegerField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.DRAFT
+    )
+    clusters = models.ManyToManyField(
+        Cluster, blank=True, related_name="+", verbose_name=_("clusters")
+    )
+    organisation_kinds = models.JSONField(_("organisation kinds"), default=list, blank=True)
+    sectors = models.ManyToManyField(
+        Sector, blank=True, related_name="+", verbose_name=_("sectors")
+    )
+    topics = models.ManyToManyField(Topic, blank=True, related_name="+", verbose_name=_("topics"))
+    countries = models.JSONField(_("countries"), default=list, blank=True)
+    past_events = models.ManyToManyField(
+        Event, blank=True, related_name="+", verbose_name=_("past events")
+    )
+    emails = models.TextField(_("emails"), blank=True, help_text=_("One e-mail address per line."))
+    message = models.TextField(
+        _("message"), blank=True, help_text=_("A personal note, shown in the e-mail.")
+    )
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    recipient_count = models.PositiveIntegerField(_("recipient count"), null=True, blank=True)
     # The fan-out cursor (see `events.campaigns`): members after this id, then addresses
     # after this one are still to be invited. Advanced in the transaction of each chunk,
     # so it survives a lost task or a broker restart.
-    fanout_after_user = models.BigIntegerField(default=0)
-    fanout_after_email = models.CharField(max_length=320, blank=True)
+    fanout_after_user = models.BigIntegerField(_("fanout after user"), default=0)
+    fanout_after_email = models.CharField(_("fanout after email"), max_length=320, blank=True)
     # When the fan-out last advanced or was resumed; a `sending` campaign quiet for
     # longer than `events.campaigns.STALLED_AFTER` has lost its task.
-    fanout_progress_at = models.DateTimeField(null=True, blank=True)
+    fanout_progress_at = models.DateTimeField(_("fanout progress at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
         ordering = ["-created_at", "-pk"]
 
     def __str__(self):
@@ -386,15 +481,26 @@ class CampaignRecipient(models.Model):
         YES = "yes", _("Yes")
         NO = "no", _("No")
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="recipients")
-    email = models.EmailField()
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="recipients", verbose_name=_("campaign")
     )
-    rsvp = models.CharField(max_length=3, choices=Rsvp.choices, blank=True, default=Rsvp.NONE)
-    created_at = models.DateTimeField(auto_now_add=True)
+    email = models.EmailField(_("email"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    rsvp = models.CharField(
+        _("rsvp"), max_length=3, choices=Rsvp.choices, blank=True, default=Rsvp.NONE
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("campaign recipient")
+        verbose_name_plural = _("campaign recipients")
         ordering = ["pk"]
         constraints = [
             models.UniqueConstraint(fields=["campaign", "email"], name="unique_campaign_recipient"),

@@ -21,7 +21,8 @@ from events import ical
 from events.calendar_selectors import event_organisers
 from events.discovery import waitlist_number
 from events.models import Event, Registration, Session
-from notifications.services import email_enqueue
+from members.languages import in_recipients_language
+from notifications.services import email_enqueue, subject_line
 
 # Reply-To names at most this many organisers: enough to reach someone, not a mailing list.
 REPLY_TO_LIMIT = 3
@@ -76,6 +77,7 @@ def _meetings_ahead(event: Event) -> list[Session]:
     return [meeting for meeting in ical.event_meetings(event) if not meeting.is_cancelled]
 
 
+@in_recipients_language(lambda **kwargs: kwargs["registration"].user)
 def registration_changed(
     *,
     registration: Registration,
@@ -110,7 +112,7 @@ def registration_changed(
     }
     subject = render_to_string("events/email/registration_subject.txt", context).strip()
     message = EmailMultiAlternatives(
-        subject=" ".join(subject.split()),
+        subject=subject_line(subject),
         body=render_to_string("events/email/registration_body.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[registration.user.email],
@@ -135,6 +137,7 @@ def changed_key(*, registration: Registration, event: Event, session: Session | 
     return f"events.changed:{registration.pk}:{event.sequence}:{version}"
 
 
+@in_recipients_language(lambda **kwargs: kwargs["registration"].user)
 def event_changed(
     *,
     registration: Registration,
@@ -167,7 +170,7 @@ def event_changed(
     }
     subject = render_to_string("events/email/event_changed_subject.txt", context)
     message = EmailMultiAlternatives(
-        subject=" ".join(subject.split()),
+        subject=subject_line(subject),
         body=render_to_string("events/email/event_changed_body.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[registration.user.email],

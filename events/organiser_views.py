@@ -20,7 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 
 from events import (
@@ -54,7 +54,7 @@ def posted_id(request, name: str) -> int:
     """An id from a POST form; anything but digits is no object (404), never a 500."""
     value = request.POST.get(name, "")
     if not value.isdigit():
-        raise Http404("No such object.")
+        raise Http404(_("No such object."))
     return int(value)
 
 
@@ -77,7 +77,7 @@ class EventCreateView(LoginRequiredMixin, View):
 
     def dispatch(self, request, *args, **kwargs):
         if request.user.is_authenticated and not user_is_organiser(user=request.user):
-            raise Http404("Only organisers create events.")
+            raise Http404(_("Only organisers create events."))
         return super().dispatch(request, *args, **kwargs)
 
     def get(self, request):
@@ -465,7 +465,14 @@ def _csv_safe(value) -> str:
 class ExportCsvView(ManagedEventView):
     """The registration list. There is no gender column, and there never will be."""
 
-    COLUMNS = ("name", "organisation", "e-mail", "status", "registered at", "checked in at")
+    COLUMNS = (
+        gettext_lazy("name"),
+        gettext_lazy("organisation"),
+        gettext_lazy("e-mail"),
+        gettext_lazy("status"),
+        gettext_lazy("registered at"),
+        gettext_lazy("checked in at"),
+    )
 
     def get(self, request, slug: str):
         event = self.managed_event(request, slug)
@@ -476,7 +483,7 @@ class ExportCsvView(ManagedEventView):
 
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(self.COLUMNS)
+        writer.writerow([str(column) for column in self.COLUMNS])
         for registration in _event_registrations(event).order_by("created_at", "pk"):
             profile = getattr(registration.user, "profile", None)
             writer.writerow(
@@ -586,7 +593,7 @@ class CheckinScanView(ManagedEventView):
         event = self.managed_event(request, slug)
         registration_id = attendance.checkin_registration_id(token)
         if registration_id is None:
-            raise Http404("Unknown check-in code.")
+            raise Http404(_("Unknown check-in code."))
         registration = get_object_or_404(
             Registration.objects.select_related("user__profile__organisation"),
             pk=registration_id,
@@ -617,7 +624,7 @@ class MyQrView(LoginRequiredMixin, View):
             .first()
         )
         if registration is None:
-            raise Http404("No confirmed registration.")
+            raise Http404(_("No confirmed registration."))
         event = registration.event
         token = attendance.checkin_token(registration_id=registration.pk)
         url = settings.SITE_URL + reverse(

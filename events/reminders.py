@@ -32,9 +32,15 @@ from django.utils.translation import gettext_lazy as _
 from events import ical
 from events.models import Event, Registration, Session
 from events.notify import event_batch, organiser_reply_to
+from members.languages import in_recipients_language
 from members.models import User
 from members.preferences import REMINDERS, unsubscribe_url, users_wanting
-from notifications.services import email_enqueue, keys_already_queued, list_unsubscribe_headers
+from notifications.services import (
+    email_enqueue,
+    keys_already_queued,
+    list_unsubscribe_headers,
+    subject_line,
+)
 
 logger = logging.getLogger(__name__)
 Status = Registration.Status
@@ -134,7 +140,7 @@ def _message(
 ) -> EmailMultiAlternatives:
     subject = render_to_string(f"events/email/{template}_subject.txt", context)
     message = EmailMultiAlternatives(
-        subject=" ".join(subject.split()),
+        subject=subject_line(subject),
         body=render_to_string(f"events/email/{template}_body.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[to],
@@ -157,6 +163,7 @@ def _message(
 # --- reminders -------------------------------------------------------------------------
 
 
+@in_recipients_language(lambda **kwargs: kwargs["registration"].user)
 def reminder_enqueue(
     *,
     registration: Registration,
@@ -287,6 +294,7 @@ def reminders_send_due(*, now: datetime | None = None) -> int:
 # --- follow-up -------------------------------------------------------------------------
 
 
+@in_recipients_language(lambda **kwargs: kwargs["registration"].user)
 def followup_enqueue(*, registration: Registration, reply_to: list[str] | None = None) -> None:
     event = registration.event
     event_url = _event_url(event)

@@ -2,6 +2,7 @@
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from events.models import Event, Invitation, Registration, Session
 from members.models import User
@@ -72,14 +73,14 @@ def event_get_visible(*, user: User, slug: str) -> Event:
         .first()
     )
     if event is None:
-        raise Http404("No such event.")
+        raise Http404(_("No such event."))
     return event
 
 
 def event_get_managed(*, user: User, slug: str) -> Event:
     event = events_managed_by(user=user).filter(slug=slug).first()
     if event is None:
-        raise Http404("No such event.")
+        raise Http404(_("No such event."))
     return event
 
 

@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from events import ical, notify, selectors
 from events.models import Event, Registration, Session
@@ -58,7 +59,7 @@ def capacity_locked(
         if "lock" in str(error).lower():
             logger.warning("Registration lock wait ran out for event #%s: %s", event.pk, error)
             raise RegistrationBusy(
-                "Many people are registering right now. Please try again in a moment."
+                _("Many people are registering right now. Please try again in a moment.")
             ) from error
         raise
 
@@ -84,27 +85,29 @@ def _next_waitlist_position(event: Event, session: Session | None) -> int:
 def _check_open(*, event: Event, user: User, session: Session | None) -> None:
     now = timezone.now()
     if not selectors.events_visible_to(user=user).filter(pk=event.pk).exists():
-        raise RegistrationError("This event is not open to you.")
+        raise RegistrationError(_("This event is not open to you."))
     if event.status != Event.Status.PUBLISHED:
-        raise RegistrationError("Registration is closed: the event is not open for registration.")
+        raise RegistrationError(
+            _("Registration is closed: the event is not open for registration.")
+        )
     if event.registration_opens_at and now < event.registration_opens_at:
-        raise RegistrationError("Registration has not opened yet.")
+        raise RegistrationError(_("Registration has not opened yet."))
     if event.registration_closes_at and now >= event.registration_closes_at:
-        raise RegistrationError("Registration has closed.")
+        raise RegistrationError(_("Registration has closed."))
     if now >= event.ends_at:
-        raise RegistrationError("This event is over.")
+        raise RegistrationError(_("This event is over."))
     if session is not None:
         if session.is_cancelled:
-            raise RegistrationError("This session is cancelled.")
+            raise RegistrationError(_("This session is cancelled."))
         if now >= session.ends_at:
-            raise RegistrationError("This session is over.")
+            raise RegistrationError(_("This session is over."))
         if ical.is_series(event, event.sessions.all()):
             # A series' registration holds a seat in every meeting (events.ical).
-            raise RegistrationError("Its meetings come with the registration for the series.")
+            raise RegistrationError(_("Its meetings come with the registration for the series."))
         if not Registration.objects.filter(
             event=event, session__isnull=True, user=user, status__in=Registration.SEAT_STATUSES
         ).exists():
-            raise RegistrationError("Register for the event before choosing its sessions.")
+            raise RegistrationError(_("Register for the event before choosing its sessions."))
         clash = (
             Registration.objects.filter(
                 event=event,
@@ -120,7 +123,8 @@ def _check_open(*, event: Event, user: User, session: Session | None) -> None:
         )
         if clash:
             raise RegistrationError(
-                f"This session overlaps “{clash.session.title}”, which you are registered for."
+                _("This session overlaps “%(title)s”, which you are registered for.")
+                % {"title": clash.session.title}
             )
 
 
@@ -175,7 +179,7 @@ def event_register(*, event: Event, user: User, session: Session | None = None) 
             return registration
     except IntegrityError as error:
         # Only reachable if the lock was bypassed; the constraint still holds the line.
-        raise RegistrationError("You are already registered.") from error
+        raise RegistrationError(_("You are already registered.")) from error
 
 
 def _fill_from_waitlist(*, event: Event, session: Session | None) -> list[Registration]:
@@ -235,7 +239,7 @@ def registration_cancel(
     if by.pk != registration.user_id and not selectors.user_manages_event(
         user=by, event=registration.event
     ):
-        raise PermissionDenied("You cannot cancel this registration.")
+        raise PermissionDenied(_("You cannot cancel this registration."))
     with capacity_locked(event=registration.event, session=registration.session) as (
         event,
         session,
@@ -248,7 +252,7 @@ def registration_cancel(
             or timezone.now() >= (session or event).ends_at
         ):
             # Attendance is history that reports and funders rely on.
-            raise RegistrationError("This is over: past attendance cannot be cancelled.")
+            raise RegistrationError(_("This is over: past attendance cannot be cancelled."))
         registration.status = Status.CANCELLED
         registration.waitlist_position = None
         registration.sequence += 1
@@ -277,7 +281,7 @@ def registration_cancel(
 
 def _require_organiser(*, user: User, event: Event) -> None:
     if not selectors.user_manages_event(user=user, event=event):
-        raise PermissionDenied("Only organisers of this event can do that.")
+        raise PermissionDenied(_("Only organisers of this event can do that."))
 
 
 def registration_approve(*, registration: Registration, by: User) -> Registration:
@@ -288,7 +292,7 @@ def registration_approve(*, registration: Registration, by: User) -> Registratio
     ):
         registration = Registration.objects.select_for_update(of=("self",)).get(pk=registration.pk)
         if registration.status != Status.PENDING:
-            raise RegistrationError("Only pending registrations can be approved.")
+            raise RegistrationError(_("Only pending registrations can be approved."))
         if _has_free_seat(event, session):
             registration.status = Status.CONFIRMED
         else:
@@ -305,7 +309,7 @@ def registration_decline(*, registration: Registration, by: User) -> Registratio
     with capacity_locked(event=registration.event, session=registration.session):
         registration = Registration.objects.select_for_update(of=("self",)).get(pk=registration.pk)
         if registration.status != Status.PENDING:
-            raise RegistrationError("Only pending registrations can be declined.")
+            raise RegistrationError(_("Only pending registrations can be declined."))
         registration.status = Status.DECLINED
         registration.sequence += 1
         registration.save(update_fields=["status", "sequence", "updated_at"])
@@ -322,9 +326,11 @@ def waitlist_promote(*, registration: Registration, by: User) -> Registration:
     ):
         registration = Registration.objects.select_for_update(of=("self",)).get(pk=registration.pk)
         if registration.status != Status.WAITLISTED:
-            raise RegistrationError("This person is not on the waitlist.")
+            raise RegistrationError(_("This person is not on the waitlist."))
         if not _has_free_seat(event, session):
-            raise RegistrationError("The event is full: raise the capacity or cancel a seat first.")
+            raise RegistrationError(
+                _("The event is full: raise the capacity or cancel a seat first.")
+            )
         registration.status = Status.CONFIRMED
         registration.waitlist_position = None
         registration.sequence += 1
@@ -345,7 +351,7 @@ def waitlist_move(*, registration: Registration, position: int, by: User) -> Non
         )
         current = next((r for r in queue if r.pk == registration.pk), None)
         if current is None:
-            raise RegistrationError("This person is not on the waitlist.")
+            raise RegistrationError(_("This person is not on the waitlist."))
         queue.remove(current)
         queue.insert(max(0, min(position - 1, len(queue))), current)
         for index, item in enumerate(queue, start=1):
@@ -363,9 +369,9 @@ def attendance_mark(*, registration: Registration, by: User, attended: bool = Tr
             .get(pk=registration.pk)
         )
         if registration.event.status == Event.Status.CANCELLED:
-            raise RegistrationError("This event is cancelled.")
+            raise RegistrationError(_("This event is cancelled."))
         if registration.status not in (Status.CONFIRMED, Status.ATTENDED, Status.NO_SHOW):
-            raise RegistrationError("Only confirmed participants can be checked in.")
+            raise RegistrationError(_("Only confirmed participants can be checked in."))
         registration.status = Status.ATTENDED if attended else Status.CONFIRMED
         registration.checked_in_at = timezone.now() if attended else None
         registration.save(update_fields=["status", "checked_in_at", "updated_at"])
@@ -375,7 +381,7 @@ def attendance_mark(*, registration: Registration, by: User, attended: bool = Tr
 def attendance_close(*, event: Event) -> int:
     """After the event, confirmed registrations nobody checked in become no-shows."""
     if timezone.now() < event.ends_at:
-        raise RegistrationError("The event has not ended yet.")
+        raise RegistrationError(_("The event has not ended yet."))
     with transaction.atomic():
         return Registration.objects.filter(event=event, status=Status.CONFIRMED).update(
             status=Status.NO_SHOW, updated_at=timezone.now()

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class InsightsConfig(AppConfig):
@@ -7,7 +8,7 @@ class InsightsConfig(AppConfig):
     matchmaking; `members.privacy` stays the only code that reads gender."""
 
     name = "insights"
-    verbose_name = "Insights"
+    verbose_name = _("Insights")
 
     def ready(self) -> None:
         from insights import checks  # noqa: F401 -- registers the settings check

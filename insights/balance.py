@@ -13,6 +13,7 @@ from datetime import date, datetime
 from django.db.models import F, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth, TruncQuarter, TruncYear
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from events.models import Event, Registration, Session, StageRole
 from insights import services
@@ -33,11 +34,11 @@ FUNNEL: dict[str, tuple[str, ...]] = {
     "no_show": ("no_show",),
 }
 FUNNEL_LABELS = {
-    "registered": "Registered",
-    "waitlisted": "Waitlisted",
-    "participants": "Participants",
-    "attended": "Attended",
-    "no_show": "No-show",
+    "registered": gettext_lazy("Registered"),
+    "waitlisted": gettext_lazy("Waitlisted"),
+    "participants": gettext_lazy("Participants"),
+    "attended": gettext_lazy("Attended"),
+    "no_show": gettext_lazy("No-show"),
 }
 STAGE: dict[str, Q] = {
     "on_stage": Q(),
@@ -60,10 +61,10 @@ class TargetPosition:
     @property
     def label(self) -> str:
         return {
-            "below": "Below target",
-            "balanced": "Balanced",
-            "above": "Above the balanced zone",
-            "unknown": "Too few to say",
+            "below": gettext("Below target"),
+            "balanced": gettext("Balanced"),
+            "above": gettext("Above the balanced zone"),
+            "unknown": gettext("Too few to say"),
         }[self.position]
 
 
@@ -279,12 +280,12 @@ def stage_in_period(*, filters: BalanceFilter) -> dict[str, GenderCounts]:
 
 
 PIPELINE_LABELS = {
-    "members": "Members",
-    "registered": "Registered",
-    "attended": "Attended",
-    "speakers": "On stage",
-    "mentees": "Mentees",
-    "mentors": "Mentors",
+    "members": gettext_lazy("Members"),
+    "registered": gettext_lazy("Registered"),
+    "attended": gettext_lazy("Attended"),
+    "speakers": gettext_lazy("On stage"),
+    "mentees": gettext_lazy("Mentees"),
+    "mentors": gettext_lazy("Mentors"),
 }
 
 

@@ -16,10 +16,10 @@ from itertools import count
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 
 # Colour-blind-safe palette (Okabe–Ito), dark enough against white for thin marks.
 PALETTE = ("#b35806", "#0b5c8a", "#1f6b3a", "#a3366f", "#6b7280", "#7a5c00")
-HIDDEN_NOTE = "Hatched: fewer than {k}, not drawn to scale."
 _ids = count(1)
 
 
@@ -87,6 +87,7 @@ def stacked_bars(
 
     A value of None ("fewer than k") is drawn as a small hatched mark after the bar.
     """
+    series = [(key, str(label)) for key, label in series]  # labels may be lazy translations
     gap = 10
     legend_height = 28
     height = legend_height + max(1, len(rows)) * (bar_height + gap) + gap
@@ -122,10 +123,10 @@ def stacked_bars(
             x += length
         if hidden:
             names = ", ".join(hidden)
+            note = gettext("%(categories)s: fewer than %(k)s") % {"categories": names, "k": k}
             parts.append(
                 f'<rect {HIDDEN_CELL} fill="url(#{uid}-hatch)" x="{x + 2:.1f}" y="{y}" '
-                f'width="10" height="{bar_height}"><title>{escape(names)}: '
-                f"fewer than {k}</title></rect>"
+                f'width="10" height="{bar_height}"><title>{escape(note)}</title></rect>'
             )
         y += bar_height + gap
     parts.append("</svg>")
@@ -147,6 +148,8 @@ def line_chart(
     """
     left, right, top, bottom = 44, 16, 30, 34
     svg, uid = _open(width, height, title)
+    series = [(str(name), values) for name, values in series]  # names may be lazy translations
+    labels = [str(label) for label in labels]
     names = [name for name, _ in series]
     parts = [svg, _legend(4, left, names, None, uid)]
     plot_w = width - left - right

@@ -8,6 +8,8 @@ ratios of those stored numbers. Before the end no figure of the programme shows 
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy
+
 from insights import balance, services
 from insights.models import Release, ReleasedCell
 from matchmaking.models import Programme
@@ -23,18 +25,18 @@ STAGES: dict[str, tuple[str, ...]] = {
     "completed": ("mentee_completed",),
 }
 STAGE_LABELS = {
-    "applicants": "Applicants",
-    "mentors": "Approved mentors",
-    "mentees": "Approved mentees",
-    "matched": "Matched",
-    "completed": "Completed as mentee",
+    "applicants": gettext_lazy("Applicants"),
+    "mentors": gettext_lazy("Approved mentors"),
+    "mentees": gettext_lazy("Approved mentees"),
+    "matched": gettext_lazy("Matched"),
+    "completed": gettext_lazy("Completed as mentee"),
 }
 CATEGORY_LABELS = {
-    privacy.Gender.WOMAN: "Women",
-    privacy.Gender.MAN: "Men",
-    privacy.Gender.NON_BINARY: "Non-binary",
-    privacy.Gender.SELF_DESCRIBED: "Self-described",
-    privacy.Gender.UNDISCLOSED: "Undisclosed",
+    privacy.Gender.WOMAN: gettext_lazy("Women"),
+    privacy.Gender.MAN: gettext_lazy("Men"),
+    privacy.Gender.NON_BINARY: gettext_lazy("Non-binary"),
+    privacy.Gender.SELF_DESCRIBED: gettext_lazy("Self-described"),
+    privacy.Gender.UNDISCLOSED: gettext_lazy("Undisclosed"),
 }
 
 

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
@@ -186,10 +186,11 @@ def period_label(when, period: str) -> str:
     if when is None:
         return "—"
     if period == "month":
-        return when.strftime("%b %Y")
+        return dateformat.format(when, "M Y")  # "Mar 2026", the month in the active language
     if period == "year":
         return str(when.year)
-    return f"{when.year} Q{(when.month - 1) // 3 + 1}"
+    # Translators: a quarter of a year, e.g. "2026 Q1".
+    return _("%(year)s Q%(quarter)s") % {"year": when.year, "quarter": (when.month - 1) // 3 + 1}
 
 
 def cluster_figures(filters: balance.BalanceFilter) -> dict:
@@ -371,7 +372,13 @@ def csv_rows(figures: dict) -> list[list[str]]:
 
 
 class ClusterBalanceCsvView(ClusterBalanceMixin, View):
-    HEADER = ("section", "group", "measure", "category", "value")
+    HEADER = (
+        gettext_lazy("section"),
+        gettext_lazy("group"),
+        gettext_lazy("measure"),
+        gettext_lazy("category"),
+        gettext_lazy("value"),
+    )
 
     def get(self, request, cluster_slug: str):
         cluster = self.managed_cluster(request, cluster_slug)
@@ -380,7 +387,7 @@ class ClusterBalanceCsvView(ClusterBalanceMixin, View):
             return self.bad_filter(request, cluster, form)
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(self.HEADER)
+        writer.writerow([str(column) for column in self.HEADER])
         for row in csv_rows(cluster_figures(filters)):
             writer.writerow([_csv_safe(cell) for cell in row])
         response = HttpResponse(
@@ -399,7 +406,7 @@ class ClusterYearReportView(ClusterBalanceMixin, View):
     def get(self, request, cluster_slug: str, year: int):
         cluster = self.managed_cluster(request, cluster_slug)
         if not 2000 <= year <= 2100:
-            raise Http404("No such year.")
+            raise Http404(_("No such year."))
         filters = balance.BalanceFilter(
             cluster=cluster, start=date(year, 1, 1), end=date(year + 1, 1, 1), period="year"
         )

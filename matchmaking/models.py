@@ -30,40 +30,54 @@ class Programme(models.Model):
         RUNNING = "running", _("Running")
         COMPLETED = "completed", _("Completed")
 
-    title = models.CharField(max_length=200, validators=[validate_single_line])
-    slug = models.SlugField(max_length=120, unique=True)
-    summary = models.CharField(max_length=300, blank=True)
-    description = models.TextField(blank=True, help_text=_("Markdown."))
-    clusters = models.ManyToManyField(Cluster, related_name="programmes")
-    format = models.CharField(max_length=16, choices=Format.choices, default=Format.ONE_TO_ONE)
+    title = models.CharField(_("title"), max_length=200, validators=[validate_single_line])
+    slug = models.SlugField(_("slug"), max_length=120, unique=True)
+    summary = models.CharField(_("summary"), max_length=300, blank=True)
+    description = models.TextField(_("description"), blank=True, help_text=_("Markdown."))
+    clusters = models.ManyToManyField(
+        Cluster, related_name="programmes", verbose_name=_("clusters")
+    )
+    format = models.CharField(
+        _("format"), max_length=16, choices=Format.choices, default=Format.ONE_TO_ONE
+    )
     circle_size = models.PositiveSmallIntegerField(
+        _("circle size"),
         default=6,
         validators=[MinValueValidator(2), MaxValueValidator(20)],
         help_text=_("Mentees per circle (circles only)."),
     )
     circle_meeting_weeks = models.PositiveSmallIntegerField(
+        _("circle meeting weeks"),
         default=4,
         validators=[MinValueValidator(1), MaxValueValidator(12)],
         help_text=_("Weeks between two meetings of a circle."),
     )
-    applications_open_at = models.DateTimeField()
-    applications_close_at = models.DateTimeField()
-    starts_on = models.DateField()
-    ends_on = models.DateField()
-    timezone = models.CharField(max_length=64, default="Europe/Brussels")
+    applications_open_at = models.DateTimeField(_("applications open at"))
+    applications_close_at = models.DateTimeField(_("applications close at"))
+    starts_on = models.DateField(_("starts on"))
+    ends_on = models.DateField(_("ends on"))
+    timezone = models.CharField(_("timezone"), max_length=64, default="Europe/Brussels")
     mentee_eligibility = models.CharField(
-        max_length=16, choices=Eligibility.choices, default=Eligibility.MEMBERS
+        _("mentee eligibility"),
+        max_length=16,
+        choices=Eligibility.choices,
+        default=Eligibility.MEMBERS,
     )
     mentee_target_group = models.CharField(
+        _("mentee target group"),
         max_length=200,
         blank=True,
         help_text=_("Who the mentee track is for, e.g. 'Women working in the cluster'."),
     )
     mentor_eligibility = models.CharField(
-        max_length=16, choices=Eligibility.choices, default=Eligibility.MEMBERS
+        _("mentor eligibility"),
+        max_length=16,
+        choices=Eligibility.choices,
+        default=Eligibility.MEMBERS,
     )
-    mentor_target_group = models.CharField(max_length=200, blank=True)
+    mentor_target_group = models.CharField(_("mentor target group"), max_length=200, blank=True)
     allow_mentor_gender_preference = models.BooleanField(
+        _("allow mentor gender preference"),
         default=False,
         help_text=_(
             "Mentees may state a preferred mentor gender; only mentors who agree are matched "
@@ -71,40 +85,55 @@ class Programme(models.Model):
         ),
     )
     weight_topics = models.PositiveSmallIntegerField(
-        default=40, validators=[MaxValueValidator(100)]
+        _("weight topics"), default=40, validators=[MaxValueValidator(100)]
     )
     weight_relevance = models.PositiveSmallIntegerField(
+        _("weight relevance"),
         default=20,
         validators=[MaxValueValidator(100)],
         help_text=_("Sector and organisation kind."),
     )
     weight_seniority = models.PositiveSmallIntegerField(
-        default=15, validators=[MaxValueValidator(100)]
+        _("weight seniority"), default=15, validators=[MaxValueValidator(100)]
     )
     weight_place = models.PositiveSmallIntegerField(
-        default=15, validators=[MaxValueValidator(100)], help_text=_("Region or time zone.")
+        _("weight place"),
+        default=15,
+        validators=[MaxValueValidator(100)],
+        help_text=_("Region or time zone."),
     )
     weight_preferences = models.PositiveSmallIntegerField(
-        default=10, validators=[MaxValueValidator(100)]
+        _("weight preferences"), default=10, validators=[MaxValueValidator(100)]
     )
     acceptance_days = models.PositiveSmallIntegerField(
+        _("acceptance days"),
         default=14,
         validators=[MinValueValidator(1), MaxValueValidator(60)],
         help_text=_("Days matched people have to accept or decline."),
     )
     nudge_after_days = models.PositiveSmallIntegerField(
+        _("nudge after days"),
         default=30,
         validators=[MinValueValidator(7), MaxValueValidator(120)],
         help_text=_("Remind a pair who have not logged a meeting for this many days."),
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.DRAFT
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("programme")
+        verbose_name_plural = _("programmes")
         ordering = ["-applications_open_at", "pk"]
         constraints = [
             models.CheckConstraint(
@@ -187,40 +216,68 @@ class Application(models.Model):
         (GenderIdentity.Gender.NON_BINARY, _("A non-binary person")),
     ]
 
-    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="applications")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mentoring_applications"
+    programme = models.ForeignKey(
+        Programme,
+        on_delete=models.CASCADE,
+        related_name="applications",
+        verbose_name=_("programme"),
     )
-    role = models.CharField(max_length=8, choices=Role.choices)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SUBMITTED)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="mentoring_applications",
+        verbose_name=_("user"),
+    )
+    role = models.CharField(_("role"), max_length=8, choices=Role.choices)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.SUBMITTED
+    )
     # Snapshot of the profile at application time (the organisation decides exclusions).
     organisation = models.ForeignKey(
-        Organisation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Organisation,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("organisation"),
     )
     topics = models.ManyToManyField(
         Topic,
         related_name="+",
         help_text=_("Mentors: what you can mentor on. Mentees: what you want to grow in."),
+        verbose_name=_("topics"),
     )
-    languages = models.ManyToManyField(Language, related_name="+")
-    sectors = models.ManyToManyField(Sector, blank=True, related_name="+")
-    seniority = models.PositiveSmallIntegerField(choices=Seniority.choices, default=Seniority.MID)
+    languages = models.ManyToManyField(Language, related_name="+", verbose_name=_("languages"))
+    sectors = models.ManyToManyField(
+        Sector, blank=True, related_name="+", verbose_name=_("sectors")
+    )
+    seniority = models.PositiveSmallIntegerField(
+        _("seniority"), choices=Seniority.choices, default=Seniority.MID
+    )
     meeting_format = models.CharField(
-        max_length=12, choices=MeetingFormat.choices, default=MeetingFormat.EITHER
+        _("meeting format"),
+        max_length=12,
+        choices=MeetingFormat.choices,
+        default=MeetingFormat.EITHER,
     )
-    country = CountryField(blank=True)
-    region = models.CharField(max_length=120, blank=True)
-    timezone = models.CharField(max_length=64, default="Europe/Brussels")
+    country = CountryField(_("country"), blank=True)
+    region = models.CharField(_("region"), max_length=120, blank=True)
+    timezone = models.CharField(_("timezone"), max_length=64, default="Europe/Brussels")
     availability = models.CharField(
-        max_length=200, blank=True, help_text=_("e.g. 'one hour every two weeks, evenings'")
+        _("availability"),
+        max_length=200,
+        blank=True,
+        help_text=_("e.g. 'one hour every two weeks, evenings'"),
     )
     # Mentors
     capacity = models.PositiveSmallIntegerField(
+        _("capacity"),
         default=1,
         validators=[MinValueValidator(1), MaxValueValidator(10)],
         help_text=_("How many mentees you can take on."),
     )
     gender_may_be_matched = models.BooleanField(
+        _("gender may be matched"),
         default=False,
         help_text=_(
             "Mentees who asked for a mentor of my gender may be matched with me. My gender "
@@ -228,25 +285,39 @@ class Application(models.Model):
         ),
     )
     # Mentees
-    goals = models.TextField(blank=True, max_length=2000)
-    preferred_organisation_kinds = models.JSONField(default=list, blank=True)
-    preferred_sectors = models.ManyToManyField(Sector, blank=True, related_name="+")
-    preferred_mentor_gender = models.CharField(max_length=16, choices=PREFERRED_GENDERS, blank=True)
+    goals = models.TextField(_("goals"), blank=True, max_length=2000)
+    preferred_organisation_kinds = models.JSONField(
+        _("preferred organisation kinds"), default=list, blank=True
+    )
+    preferred_sectors = models.ManyToManyField(
+        Sector, blank=True, related_name="+", verbose_name=_("preferred sectors")
+    )
+    preferred_mentor_gender = models.CharField(
+        _("preferred mentor gender"), max_length=16, choices=PREFERRED_GENDERS, blank=True
+    )
     avoid = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         blank=True,
         related_name="+",
         help_text=_("People you would rather not be matched with. Nobody is told."),
+        verbose_name=_("avoid"),
     )
-    belongs_to_target_group = models.BooleanField(default=False)
+    belongs_to_target_group = models.BooleanField(_("belongs to target group"), default=False)
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("reviewed by"),
     )
-    reviewed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("application")
+        verbose_name_plural = _("applications")
         ordering = ["created_at", "pk"]
         indexes = [models.Index(fields=["programme", "role", "status"])]
         constraints = [
@@ -266,16 +337,28 @@ class PairRule(models.Model):
         LOCK = "lock", _("Locked")
         FORBID = "forbid", _("Never pair")
 
-    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="pair_rules")
-    mentor = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="+")
-    mentee = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="+")
-    kind = models.CharField(max_length=8, choices=Kind.choices)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    programme = models.ForeignKey(
+        Programme, on_delete=models.CASCADE, related_name="pair_rules", verbose_name=_("programme")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    mentor = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="+", verbose_name=_("mentor")
+    )
+    mentee = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="+", verbose_name=_("mentee")
+    )
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("pair rule")
+        verbose_name_plural = _("pair rules")
         constraints = [
             models.UniqueConstraint(fields=["mentor", "mentee"], name="one_rule_per_pair"),
             models.UniqueConstraint(
@@ -290,29 +373,40 @@ class PairRule(models.Model):
 class MatchingRun(models.Model):
     """One run of the solver: what it found, and the proof that it is optimal."""
 
-    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="matching_runs")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    programme = models.ForeignKey(
+        Programme,
+        on_delete=models.CASCADE,
+        related_name="matching_runs",
+        verbose_name=_("programme"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    mentees = models.PositiveIntegerField(default=0)
-    mentors = models.PositiveIntegerField(default=0)
-    placed = models.PositiveIntegerField(default=0)
-    total_score = models.BigIntegerField(default=0)
-    value = models.BigIntegerField(default=0)
-    dual_bound = models.BigIntegerField(default=0)
-    certified = models.BooleanField(default=False)
-    pruned = models.BooleanField(default=False)
-    candidate_pairs = models.BigIntegerField(default=0)
-    allowed_pairs = models.BigIntegerField(default=0)
-    seconds = models.FloatField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    mentees = models.PositiveIntegerField(_("mentees"), default=0)
+    mentors = models.PositiveIntegerField(_("mentors"), default=0)
+    placed = models.PositiveIntegerField(_("placed"), default=0)
+    total_score = models.BigIntegerField(_("total score"), default=0)
+    value = models.BigIntegerField(_("value"), default=0)
+    dual_bound = models.BigIntegerField(_("dual bound"), default=0)
+    certified = models.BooleanField(_("certified"), default=False)
+    pruned = models.BooleanField(_("pruned"), default=False)
+    candidate_pairs = models.BigIntegerField(_("candidate pairs"), default=0)
+    allowed_pairs = models.BigIntegerField(_("allowed pairs"), default=0)
+    seconds = models.FloatField(_("seconds"), default=0)
     # {mentee application id: why they have no mentor}
-    unplaced = models.JSONField(default=dict, blank=True)
+    unplaced = models.JSONField(_("unplaced"), default=dict, blank=True)
     # When the run read the applications: one changed after that makes its proposals stale.
-    applications_as_of = models.DateTimeField(null=True, blank=True)
-    published_at = models.DateTimeField(null=True, blank=True)
+    applications_as_of = models.DateTimeField(_("applications as of"), null=True, blank=True)
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("matching run")
+        verbose_name_plural = _("matching runs")
         ordering = ["-created_at", "-pk"]
         get_latest_by = "created_at"
 
@@ -327,17 +421,30 @@ class MatchingRun(models.Model):
 class Circle(models.Model):
     """A mentoring circle: one mentor and a group of mentees, run as an event series."""
 
-    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="circles")
-    mentor = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="circles")
-    name = models.CharField(max_length=200, validators=[validate_single_line])
-    language = models.ForeignKey(Language, null=True, on_delete=models.SET_NULL, related_name="+")
-    topics = models.ManyToManyField(Topic, blank=True, related_name="+")
-    event = models.OneToOneField(
-        Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="mentoring_circle"
+    programme = models.ForeignKey(
+        Programme, on_delete=models.CASCADE, related_name="circles", verbose_name=_("programme")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    mentor = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="circles", verbose_name=_("mentor")
+    )
+    name = models.CharField(_("name"), max_length=200, validators=[validate_single_line])
+    language = models.ForeignKey(
+        Language, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("language")
+    )
+    topics = models.ManyToManyField(Topic, blank=True, related_name="+", verbose_name=_("topics"))
+    event = models.OneToOneField(
+        Event,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="mentoring_circle",
+        verbose_name=_("event"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("circle")
+        verbose_name_plural = _("circles")
         ordering = ["name", "pk"]
         constraints = [
             models.UniqueConstraint(fields=["programme", "mentor"], name="one_circle_per_mentor"),
@@ -367,34 +474,63 @@ class Match(models.Model):
     LIVE_STATUSES = (Status.PROPOSED, Status.ACCEPTED, Status.ACTIVE, Status.COMPLETED)
     RUNNING_STATUSES = (Status.ACCEPTED, Status.ACTIVE)
 
-    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="matches")
+    programme = models.ForeignKey(
+        Programme, on_delete=models.CASCADE, related_name="matches", verbose_name=_("programme")
+    )
     run = models.ForeignKey(
-        MatchingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="matches"
+        MatchingRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="matches",
+        verbose_name=_("run"),
     )
-    mentor = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="mentor_matches")
-    mentee = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="mentee_matches")
+    mentor = models.ForeignKey(
+        Application,
+        on_delete=models.CASCADE,
+        related_name="mentor_matches",
+        verbose_name=_("mentor"),
+    )
+    mentee = models.ForeignKey(
+        Application,
+        on_delete=models.CASCADE,
+        related_name="mentee_matches",
+        verbose_name=_("mentee"),
+    )
     circle = models.ForeignKey(
-        Circle, null=True, blank=True, on_delete=models.CASCADE, related_name="matches"
+        Circle,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="matches",
+        verbose_name=_("circle"),
     )
-    score = models.PositiveSmallIntegerField(default=0)
-    reasons = models.JSONField(default=list, blank=True)
-    rules = models.JSONField(default=list, blank=True)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PROPOSED)
-    mentor_answer = models.CharField(max_length=10, choices=Answer.choices, default=Answer.PENDING)
-    mentee_answer = models.CharField(max_length=10, choices=Answer.choices, default=Answer.PENDING)
-    published_at = models.DateTimeField(null=True, blank=True)
-    respond_by = models.DateTimeField(null=True, blank=True)
-    accepted_at = models.DateTimeField(null=True, blank=True)
-    ended_at = models.DateTimeField(null=True, blank=True)
-    end_reason = models.CharField(max_length=300, blank=True)
-    goals = models.TextField(blank=True, max_length=4000)
-    progress = models.TextField(blank=True, max_length=4000)
-    last_met_on = models.DateField(null=True, blank=True)
-    nudged_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    score = models.PositiveSmallIntegerField(_("score"), default=0)
+    reasons = models.JSONField(_("reasons"), default=list, blank=True)
+    rules = models.JSONField(_("rules"), default=list, blank=True)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.PROPOSED
+    )
+    mentor_answer = models.CharField(
+        _("mentor answer"), max_length=10, choices=Answer.choices, default=Answer.PENDING
+    )
+    mentee_answer = models.CharField(
+        _("mentee answer"), max_length=10, choices=Answer.choices, default=Answer.PENDING
+    )
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True)
+    respond_by = models.DateTimeField(_("respond by"), null=True, blank=True)
+    accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    end_reason = models.CharField(_("end reason"), max_length=300, blank=True)
+    goals = models.TextField(_("goals"), blank=True, max_length=4000)
+    progress = models.TextField(_("progress"), blank=True, max_length=4000)
+    last_met_on = models.DateField(_("last met on"), null=True, blank=True)
+    nudged_at = models.DateTimeField(_("nudged at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("match")
         ordering = ["created_at", "pk"]
         verbose_name_plural = _("matches")
         indexes = [
@@ -427,15 +563,23 @@ class Match(models.Model):
 class MeetingLog(models.Model):
     """A meeting of a pair (or a circle member's note of a circle meeting). Private to the pair."""
 
-    match = models.ForeignKey(Match, on_delete=models.CASCADE, related_name="meetings")
-    met_on = models.DateField()
-    notes = models.TextField(blank=True, max_length=4000)
-    logged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    match = models.ForeignKey(
+        Match, on_delete=models.CASCADE, related_name="meetings", verbose_name=_("match")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    met_on = models.DateField(_("met on"))
+    notes = models.TextField(_("notes"), blank=True, max_length=4000)
+    logged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("logged by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("meeting log")
+        verbose_name_plural = _("meeting logs")
         ordering = ["-met_on", "-pk"]
 
     def __str__(self):
@@ -445,17 +589,23 @@ class MeetingLog(models.Model):
 class Feedback(models.Model):
     """End-of-programme feedback by one side of a match."""
 
-    match = models.ForeignKey(Match, on_delete=models.CASCADE, related_name="feedback")
+    match = models.ForeignKey(
+        Match, on_delete=models.CASCADE, related_name="feedback", verbose_name=_("match")
+    )
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mentoring_feedback"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="mentoring_feedback",
+        verbose_name=_("author"),
     )
     rating = models.PositiveSmallIntegerField(
-        validators=[MinValueValidator(1), MaxValueValidator(5)]
+        _("rating"), validators=[MinValueValidator(1), MaxValueValidator(5)]
     )
-    comment = models.TextField(blank=True, max_length=2000)
-    created_at = models.DateTimeField(auto_now_add=True)
+    comment = models.TextField(_("comment"), blank=True, max_length=2000)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("feedback")
         verbose_name_plural = _("feedback")
         constraints = [
             models.UniqueConstraint(fields=["match", "author"], name="one_feedback_per_person"),

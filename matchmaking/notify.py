@@ -10,9 +10,10 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
 from matchmaking.models import Match, Programme
+from members.languages import in_recipients_language
 from members.models import User
 from members.selectors import organiser_emails
-from notifications.services import email_enqueue
+from notifications.services import email_enqueue, subject_line
 
 REPLY_TO_LIMIT = 3
 
@@ -33,8 +34,7 @@ def _name(user: User) -> str:
 
 def _send(*, match: Match, kind: str, step: str, extra: dict | None = None) -> None:
     """Tell both people of `match` about one step (each in their own words)."""
-    programme = match.programme
-    reply_to = _reply_to(programme)
+    reply_to = _reply_to(match.programme)
     people = [
         ("mentor", match.mentor.user, match.mentee.user),
         ("mentee", match.mentee.user, match.mentor.user),
@@ -42,34 +42,60 @@ def _send(*, match: Match, kind: str, step: str, extra: dict | None = None) -> N
     for side, person, partner in people:
         if not person.is_active or not person.email:
             continue
-        context = {
-            "match": match,
-            "programme": programme,
-            "side": side,
-            "name": _name(person),
-            "partner_name": _name(partner),
-            "partner_email": partner.email,
-            "site_name": settings.SITE_NAME,
-            "match_url": settings.SITE_URL + match.get_absolute_url(),
-            **(extra or {}),
-        }
-        subject = render_to_string(f"matchmaking/email/{kind}_subject.txt", context).strip()
-        message = EmailMultiAlternatives(
-            subject=" ".join(subject.split()),
-            body=render_to_string(f"matchmaking/email/{kind}_body.txt", context),
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[person.email],
+        _send_one(
+            match=match,
+            kind=kind,
+            step=step,
+            side=side,
+            person=person,
+            partner=partner,
             reply_to=reply_to,
+            extra=extra,
         )
-        message.attach_alternative(
-            render_to_string(f"matchmaking/email/{kind}_body.html", context), "text/html"
-        )
-        email_enqueue(
-            message=message,
-            kind=f"matchmaking.{kind}",
-            idempotency_key=f"matchmaking.{kind}:{match.pk}:{step}:{side}",
-            batch=programme_batch(programme),
-        )
+
+
+@in_recipients_language(lambda **kwargs: kwargs["person"])
+def _send_one(
+    *,
+    match: Match,
+    kind: str,
+    step: str,
+    side: str,
+    person: User,
+    partner: User,
+    reply_to: list[str],
+    extra: dict | None,
+) -> None:
+    """One side's message, in that person's language."""
+    programme = match.programme
+    context = {
+        "match": match,
+        "programme": programme,
+        "side": side,
+        "name": _name(person),
+        "partner_name": _name(partner),
+        "partner_email": partner.email,
+        "site_name": settings.SITE_NAME,
+        "match_url": settings.SITE_URL + match.get_absolute_url(),
+        **(extra or {}),
+    }
+    subject = render_to_string(f"matchmaking/email/{kind}_subject.txt", context).strip()
+    message = EmailMultiAlternatives(
+        subject=subject_line(subject),
+        body=render_to_string(f"matchmaking/email/{kind}_body.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[person.email],
+        reply_to=reply_to,
+    )
+    message.attach_alternative(
+        render_to_string(f"matchmaking/email/{kind}_body.html", context), "text/html"
+    )
+    email_enqueue(
+        message=message,
+        kind=f"matchmaking.{kind}",
+        idempotency_key=f"matchmaking.{kind}:{match.pk}:{step}:{side}",
+        batch=programme_batch(programme),
+    )
 
 
 def match_published(*, match: Match) -> None:

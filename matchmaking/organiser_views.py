@@ -43,7 +43,7 @@ def posted_id(request, name: str) -> int:
     """An id from a POST form; anything but digits is no object (404), never a 500."""
     value = request.POST.get(name, "")
     if not value.isdigit():
-        raise Http404("No such object.")
+        raise Http404(_("No such object."))
     return int(value)
 
 
@@ -107,7 +107,7 @@ class ProgrammeCreateView(LoginRequiredMixin, View):
 
     def dispatch(self, request, *args, **kwargs):
         if request.user.is_authenticated and not user_is_organiser(user=request.user):
-            raise Http404("Only organisers create programmes.")
+            raise Http404(_("Only organisers create programmes."))
         return super().dispatch(request, *args, **kwargs)
 
     def clusters(self, request):

@@ -17,6 +17,9 @@ A score is the weighted sum of five components, each between 0 and 1:
 Hard rules make a pair impossible (score −1): no shared language, the same organisation,
 an organiser's "never pair", a mentee's "not this person".
 
+The explanations are in the active language (Django's gettext); nothing else here needs
+Django.
+
 The solver weighs the whole score (`block`). Every score anyone sees — stored on a match,
 totalled on a run, the order of a pair's reasons — is the *shown* score (`shown_block`):
 the same pair scored as if the mentee had stated no preferred mentor gender. A shown
@@ -27,6 +30,8 @@ and, with it, hint at the mentor's gender.
 from dataclasses import dataclass, field
 
 import numpy as np
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 COMPONENTS = ("topics", "relevance", "seniority", "place", "preferences")
 
@@ -34,7 +39,14 @@ ONLINE, IN_PERSON, EITHER = 0, 1, 2
 # Fit by seniority gap (mentor − mentee), indexed by gap + 1 for gaps −1 (or less) … 4+:
 # one or two levels above fits best, three is a stretch, a peer mentor is a weak fit.
 SENIORITY_FIT = np.array([0.0, 0.25, 1.0, 1.0, 0.5, 0.0], dtype=np.float32)
-SENIORITY_NAMES = {1: "early-career", 2: "mid-career", 3: "senior", 4: "executive"}
+SENIORITY_NAMES = {
+    1: gettext_lazy("early-career"),
+    2: gettext_lazy("mid-career"),
+    3: gettext_lazy("senior"),
+    4: gettext_lazy("executive"),
+}
+# The levels English writes with "an" ("an early-career mentee", "an executive mentee").
+SENIORITY_AFTER_AN = {1, 4}
 
 
 def bits(indices, words: int) -> np.ndarray:
@@ -229,10 +241,11 @@ class Scorer:
         shared = members_of(e.topics[mentee] & r.topics[mentor])
         if shared:
             names = _and([voc.topics[i] for i in shared])
-            reasons["topics"] = (
-                f"{mentee_name} wants to grow in {names}; {mentor_name} mentors on "
-                f"{'it' if len(shared) == 1 else 'them'}"
-            )
+            reasons["topics"] = ngettext(
+                "%(mentee)s wants to grow in %(topics)s; %(mentor)s mentors on it",
+                "%(mentee)s wants to grow in %(topics)s; %(mentor)s mentors on them",
+                len(shared),
+            ) % {"mentee": mentee_name, "topics": names, "mentor": mentor_name}
         if part[1] > 0:
             kind = voc.kinds[r.kind[mentor]] if r.kind[mentor] >= 0 else ""
             wanted_kind = bool(
@@ -242,37 +255,60 @@ class Scorer:
                 (e.wanted_sectors[mentee] if e.wanted_sectors[mentee].any() else e.sectors[mentee])
                 & r.sectors[mentor]
             )
-            bits_of_reason = []
-            if wanted_kind and kind:
-                bits_of_reason.append(
-                    f"works at a {kind}, the kind of organisation {mentee_name} asked for"
+            words = {
+                "mentor": mentor_name,
+                "mentee": mentee_name,
+                "kind": kind,
+                "sectors": _and([voc.sectors[i] for i in sectors]),
+            }
+            if wanted_kind and kind and sectors:
+                reasons["relevance"] = (
+                    _(
+                        "%(mentor)s works at a %(kind)s, the kind of organisation %(mentee)s "
+                        "asked for and knows %(sectors)s"
+                    )
+                    % words
                 )
-            if sectors:
-                bits_of_reason.append(f"knows {_and([voc.sectors[i] for i in sectors])}")
-            if bits_of_reason:
-                reasons["relevance"] = f"{mentor_name} " + " and ".join(bits_of_reason)
+            elif wanted_kind and kind:
+                reasons["relevance"] = (
+                    _(
+                        "%(mentor)s works at a %(kind)s, the kind of organisation %(mentee)s "
+                        "asked for"
+                    )
+                    % words
+                )
+            elif sectors:
+                reasons["relevance"] = _("%(mentor)s knows %(sectors)s") % words
         if part[2] > 0:
-            mentor_level = SENIORITY_NAMES.get(int(r.seniority[mentor]), "experienced")
-            mentee_level = SENIORITY_NAMES.get(int(e.seniority[mentee]), "")
-            article = "an" if mentee_level[:1] in ("a", "e", "i", "o", "u") else "a"
-            reasons["seniority"] = (
-                f"{mentor_level.capitalize()} mentor for {article} {mentee_level} mentee"
-            )
+            mentor_level = str(SENIORITY_NAMES.get(int(r.seniority[mentor]), _("experienced")))
+            mentee_seniority = int(e.seniority[mentee])
+            levels = {
+                "mentor_level": mentor_level.capitalize(),
+                "mentee_level": str(SENIORITY_NAMES.get(mentee_seniority, "")),
+            }
+            # Each language translates both sentences as its own grammar needs.
+            if mentee_seniority in SENIORITY_AFTER_AN:
+                sentence = _("%(mentor_level)s mentor for an %(mentee_level)s mentee")
+            else:
+                sentence = _("%(mentor_level)s mentor for a %(mentee_level)s mentee")
+            reasons["seniority"] = sentence % levels
         if part[3] > 0:
             if e.meeting_format[mentee] == IN_PERSON:
-                reasons["place"] = (
-                    f"Both in {voc.countries[e.country[mentee]]}, so they can meet in person"
-                )
+                reasons["place"] = _("Both in %(country)s, so they can meet in person") % {
+                    "country": voc.countries[e.country[mentee]]
+                }
             else:
                 hours = abs(float(e.utc_offset[mentee] - r.utc_offset[mentor]))
                 reasons["place"] = (
-                    "Same time zone" if hours == 0 else f"Time zones {hours:g} h apart"
+                    _("Same time zone")
+                    if hours == 0
+                    else _("Time zones %(hours)s h apart") % {"hours": f"{hours:g}"}
                 )
         # A fitting gender preference is never named: it would tell the mentee the
         # mentor's gender, and the mentor and the organisers the mentee's preference.
         mentee_format, mentor_format = e.meeting_format[mentee], r.meeting_format[mentor]
         if EITHER in (mentee_format, mentor_format) or mentee_format == mentor_format:
-            reasons["preferences"] = "Their meeting formats fit"
+            reasons["preferences"] = _("Their meeting formats fit")
         # Only what counted: a component the programme weighs at zero is no reason.
         order = sorted(
             (name for name in reasons if weighted[COMPONENTS.index(name)] > 0),
@@ -284,45 +320,51 @@ class Scorer:
         languages = members_of(e.languages[mentee] & r.languages[mentor])
         rules = []
         if languages:
-            rules.append(f"Both speak {_and([voc.languages[i] for i in languages])}")
+            rules.append(
+                _("Both speak %(languages)s")
+                % {"languages": _and([voc.languages[i] for i in languages])}
+            )
         if e.organisation[mentee] < 0 or e.organisation[mentee] != r.organisation[mentor]:
-            rules.append("Different organisations")
+            rules.append(_("Different organisations"))
         if mentor not in self.excluded.get(mentee, ()):
-            rules.append("No exclusion by the organisers or the mentee")
+            rules.append(_("No exclusion by the organisers or the mentee"))
         return top, rules
 
     def explain_unplaced(self, mentee: int, mentor_full: np.ndarray) -> str:
         """Why mentee `mentee` has no mentor, given which mentors are full."""
         e, r, voc = self.mentees, self.mentors, self.vocabulary
         if len(r) == 0:
-            return "No mentor has been approved for this programme yet."
+            return _("No mentor has been approved for this programme yet.")
         speaks = np.bitwise_count(e.languages[mentee][None, :] & r.languages).sum(axis=1) > 0
         if not speaks.any():
-            spoken = (
-                _and([voc.languages[i] for i in members_of(e.languages[mentee])]) or "a language"
+            spoken = _and([voc.languages[i] for i in members_of(e.languages[mentee])]) or _(
+                "a language"
             )
-            return f"No mentor speaks {spoken}."
+            return _("No mentor speaks %(languages)s.") % {"languages": spoken}
         allowed = self.block(mentee, mentee + 1)[0] >= 0
         if not allowed.any():
             same_org = (
                 speaks & (r.organisation == e.organisation[mentee]) & (e.organisation[mentee] >= 0)
             )
             if same_org[speaks].all():
-                return "Every mentor who shares a language works at the same organisation."
-            return (
+                return _("Every mentor who shares a language works at the same organisation.")
+            return _(
                 "Every mentor who shares a language is at the same organisation or excluded "
                 "(by the organisers or by the mentee)."
             )
         fitting = int(allowed.sum())
         if mentor_full[allowed].all():
-            return (
-                f"All {fitting} mentors who fit are full; each of their places went to a "
-                "mentee with fewer alternatives or a better fit."
-            )
-        return "Placing this mentee would leave another mentee without a mentor."
+            return ngettext(
+                "All %(count)d mentors who fit are full; each of their places went to a "
+                "mentee with fewer alternatives or a better fit.",
+                "All %(count)d mentors who fit are full; each of their places went to a "
+                "mentee with fewer alternatives or a better fit.",
+                fitting,
+            ) % {"count": fitting}
+        return _("Placing this mentee would leave another mentee without a mentor.")
 
 
 def _and(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
+    return _("%(items)s and %(last)s") % {"items": ", ".join(items[:-1]), "last": items[-1]}

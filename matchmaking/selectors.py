@@ -8,8 +8,10 @@ import numpy as np
 from django.db.models import Avg, Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext
 from django_countries import countries
 
+from events.models import Session
 from matchmaking.models import (
     Application,
     Circle,
@@ -66,14 +68,14 @@ def programmes_visible_to(*, user: User) -> QuerySet[Programme]:
 def programme_get_visible(*, user: User, slug: str) -> Programme:
     programme = programmes_visible_to(user=user).filter(slug=slug).first()
     if programme is None:
-        raise Http404("No such programme.")
+        raise Http404(gettext("No such programme."))
     return programme
 
 
 def programme_get_managed(*, user: User, slug: str) -> Programme:
     programme = programmes_managed_by(user=user).filter(slug=slug).first()
     if programme is None:
-        raise Http404("No such programme.")
+        raise Http404(gettext("No such programme."))
     return programme
 
 
@@ -250,13 +252,26 @@ def match_get_for_participant(*, user: User, pk: int) -> Match:
     they review matches on the programme pages, and the pair's notes are the pair's)."""
     match = matches_of(user=user).filter(pk=pk).first()
     if match is None:
-        raise Http404("No such match.")
+        raise Http404(gettext("No such match."))
     return match
 
 
 def circle_members(*, circle: Circle) -> QuerySet[Match]:
     return circle.matches.filter(status__in=Match.LIVE_STATUSES).select_related(
         "mentee__user__profile"
+    )
+
+
+def circle_next_meeting(*, circle: Circle) -> Session | None:
+    """The circle's next meeting that has not ended and is not cancelled, if any."""
+    if circle.event_id is None:
+        return None
+    return (
+        Session.objects.filter(
+            event_id=circle.event_id, is_cancelled=False, ends_at__gt=timezone.now()
+        )
+        .order_by("starts_at")
+        .first()
     )
 
 

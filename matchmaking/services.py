@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
 
 from events import authoring as event_authoring
 from events import services as event_services
@@ -58,7 +58,7 @@ def _lock_programme(programme_id: int) -> Programme:
 
 def _require_manager(*, user: User, programme: Programme) -> None:
     if not selectors.user_manages_programme(user=user, programme=programme):
-        raise PermissionDenied("Only organisers of this programme can do that.")
+        raise PermissionDenied(gettext("Only organisers of this programme can do that."))
 
 
 def _unique_slug(title: str, *, exclude_pk: int | None = None) -> str:
@@ -84,44 +84,46 @@ def _validate_programme(*, programme: Programme, by: User, clusters: list[Cluste
         managed = set(clusters_managed_by(user=by).values_list("pk", flat=True))
         chosen = {c.pk for c in clusters}
         if not chosen:
-            errors["clusters"] = ["Choose at least one cluster."]
+            errors["clusters"] = [gettext("Choose at least one cluster.")]
         elif not chosen & managed:
-            errors["clusters"] = ["At least one of the clusters must be one that you organise."]
+            errors["clusters"] = [
+                gettext("At least one of the clusters must be one that you organise.")
+            ]
         if programme.pk:
             removed = set(programme.clusters.values_list("pk", flat=True)) - chosen
             if removed - managed:
                 errors.setdefault("clusters", []).append(
-                    "You can only remove clusters that you organise."
+                    gettext("You can only remove clusters that you organise.")
                 )
     try:
         zoneinfo.ZoneInfo(programme.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        errors["timezone"] = ["Not a known time zone, e.g. Europe/Brussels."]
+        errors["timezone"] = [gettext("Not a known time zone, e.g. Europe/Brussels.")]
     if (
         programme.applications_open_at
         and programme.applications_close_at
         and programme.applications_close_at <= programme.applications_open_at
     ):
-        errors["applications_close_at"] = ["Applications must close after they open."]
+        errors["applications_close_at"] = [gettext("Applications must close after they open.")]
     if programme.starts_on and programme.ends_on and programme.ends_on <= programme.starts_on:
-        errors["ends_on"] = ["The programme must end after it starts."]
+        errors["ends_on"] = [gettext("The programme must end after it starts.")]
     if (
         programme.applications_close_at
         and programme.starts_on
         and programme.applications_close_at.date() > programme.starts_on
     ):
-        errors["starts_on"] = ["The programme should start after applications close."]
+        errors["starts_on"] = [gettext("The programme should start after applications close.")]
     for role in ("mentee", "mentor"):
         eligibility = getattr(programme, f"{role}_eligibility")
         if (
             eligibility == Programme.Eligibility.TARGET_GROUP
             and not getattr(programme, f"{role}_target_group").strip()
         ):
-            errors[f"{role}_target_group"] = ["Describe the target group."]
+            errors[f"{role}_target_group"] = [gettext("Describe the target group.")]
     weights = [getattr(programme, f"weight_{n}") for n in
                ("topics", "relevance", "seniority", "place", "preferences")]  # fmt: skip
     if sum(weights) == 0:
-        errors["weight_topics"] = ["At least one weight must be above zero."]
+        errors["weight_topics"] = [gettext("At least one weight must be above zero.")]
     if errors:
         raise ValidationError(errors)
 
@@ -157,7 +159,9 @@ def programme_update(
     programme = Programme.objects.select_for_update().get(pk=programme.pk)
     format_changes = "format" in changes and changes["format"] != programme.format
     if format_changes and programme.matches.exists():
-        raise ValidationError({"format": "The format cannot change once matching has run."})
+        raise ValidationError(
+            {"format": gettext("The format cannot change once matching has run.")}
+        )
     for name, value in changes.items():
         setattr(programme, name, value)
     clusters = list(clusters) if clusters is not None else None
@@ -190,8 +194,11 @@ def programme_set_status(*, programme: Programme, by: User, status: str) -> Prog
         allowed = {Programme.Status.COMPLETED}
     if status not in allowed:
         raise ValidationError(
-            f"A programme that is {programme.get_status_display().lower()} cannot become "
-            f"{Programme.Status(status).label.lower()}."
+            gettext("A programme in the status “%(current)s” cannot become “%(next)s”.")
+            % {
+                "current": programme.get_status_display(),
+                "next": Programme.Status(status).label,
+            }
         )
     if status == Programme.Status.COMPLETED:
         _complete_running_matches(programme=programme)
@@ -238,12 +245,12 @@ def _validate_application(
     role = application.role
     if not topics:
         errors["topics"] = [
-            "Choose at least one topic you can mentor on."
+            gettext("Choose at least one topic you can mentor on.")
             if role == Application.Role.MENTOR
-            else "Choose at least one topic you want to grow in."
+            else gettext("Choose at least one topic you want to grow in.")
         ]
     if not languages:
-        errors["languages"] = ["Choose at least one language you can be mentored in."]
+        errors["languages"] = [gettext("Choose at least one language you can be mentored in.")]
     eligibility = (
         programme.mentor_eligibility if role == Application.Role.MENTOR
         else programme.mentee_eligibility
@@ -255,25 +262,29 @@ def _validate_application(
         group = programme.mentor_target_group if role == Application.Role.MENTOR else (
             programme.mentee_target_group
         )  # fmt: skip
-        errors["belongs_to_target_group"] = [f"This track is for: {group}. Confirm you belong."]
+        errors["belongs_to_target_group"] = [
+            gettext("This track is for: %(group)s. Confirm you belong.") % {"group": group}
+        ]
     if role == Application.Role.MENTEE:
         kinds = application.preferred_organisation_kinds or []
         if not isinstance(kinds, list) or any(k not in Organisation.Kind.values for k in kinds):
-            errors["preferred_organisation_kinds"] = ["Choose from the listed kinds."]
+            errors["preferred_organisation_kinds"] = [gettext("Choose from the listed kinds.")]
         if application.preferred_mentor_gender and not programme.allow_mentor_gender_preference:
             errors["preferred_mentor_gender"] = [
-                "This programme does not match on a preferred mentor gender."
+                gettext("This programme does not match on a preferred mentor gender.")
             ]
         if not application.goals.strip():
-            errors["goals"] = ["Say in a sentence or two what you want from mentoring."]
+            errors["goals"] = [gettext("Say in a sentence or two what you want from mentoring.")]
     try:
         zoneinfo.ZoneInfo(application.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        errors["timezone"] = ["Not a known time zone, e.g. Europe/Brussels."]
+        errors["timezone"] = [gettext("Not a known time zone, e.g. Europe/Brussels.")]
     if application.meeting_format == Application.MeetingFormat.IN_PERSON and not (
         application.country
     ):
-        errors["country"] = ["Give your country, so in-person partners can be found near you."]
+        errors["country"] = [
+            gettext("Give your country, so in-person partners can be found near you.")
+        ]
     if errors:
         raise ValidationError(errors)
 
@@ -314,15 +325,15 @@ def application_submit(
     if unknown:
         raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
     if role not in Application.Role.values:
-        raise ValidationError({"role": "Apply as a mentor or as a mentee."})
+        raise ValidationError({"role": gettext("Apply as a mentor or as a mentee.")})
     # Read on the locked row: an organiser closing applications meanwhile is seen.
     programme = _lock_programme(programme.pk)
     if not programme.accepts_applications:
-        raise ValidationError("Applications to this programme are not open.")
+        raise ValidationError(gettext("Applications to this programme are not open."))
     if not selectors.user_may_apply(user=user, programme=programme):
-        raise PermissionDenied("This programme is for members of its clusters.")
+        raise PermissionDenied(gettext("This programme is for members of its clusters."))
     if Application.objects.filter(programme=programme, user=user).exists():
-        raise ValidationError("You have already applied to this programme.")
+        raise ValidationError(gettext("You have already applied to this programme."))
     topics, languages = list(topics), list(languages)
     avoid = [person for person in avoid if person.pk != user.pk]
     profile = getattr(user, "profile", None)
@@ -350,7 +361,7 @@ def application_submit(
         with transaction.atomic():
             application.save()
     except IntegrityError as error:
-        raise ValidationError("You have already applied to this programme.") from error
+        raise ValidationError(gettext("You have already applied to this programme.")) from error
     _set_relations(
         application, topics=topics, languages=languages, sectors=list(sectors),
         preferred_sectors=list(preferred_sectors), avoid=avoid,
@@ -362,7 +373,7 @@ def application_submit(
 def application_withdraw(*, application: Application, by: User) -> Application:
     """The applicant steps back. A live match of theirs ends (and its partner is told)."""
     if application.user_id != by.pk:
-        raise PermissionDenied("Only the applicant can withdraw an application.")
+        raise PermissionDenied(gettext("Only the applicant can withdraw an application."))
     _lock_programme(application.programme_id)
     application = Application.objects.select_for_update().get(pk=application.pk)
     if application.status == Application.Status.WITHDRAWN:
@@ -409,7 +420,7 @@ def application_review(*, application: Application, by: User, approve: bool) -> 
     _lock_programme(application.programme_id)
     application = Application.objects.select_for_update().get(pk=application.pk)
     if application.status == Application.Status.WITHDRAWN:
-        raise ValidationError("This application was withdrawn.")
+        raise ValidationError(gettext("This application was withdrawn."))
     if (
         not approve
         and Match.objects.filter(
@@ -418,7 +429,7 @@ def application_review(*, application: Application, by: User, approve: bool) -> 
             published_at__isnull=False,
         ).exists()
     ):
-        raise ValidationError("This person already has a published match; end it first.")
+        raise ValidationError(gettext("This person already has a published match; end it first."))
     application.status = Application.Status.APPROVED if approve else Application.Status.REJECTED
     application.reviewed_by = by
     application.reviewed_at = timezone.now()
@@ -440,14 +451,16 @@ def pair_rule_set(
     """Lock a pair (kept on every re-run) or forbid it (never proposed)."""
     _require_manager(user=by, programme=programme)
     if kind not in PairRule.Kind.values:
-        raise ValidationError({"kind": "Lock or forbid."})
+        raise ValidationError({"kind": gettext("Lock or forbid.")})
     if mentor.programme_id != programme.pk or mentee.programme_id != programme.pk:
-        raise ValidationError("Both applications must belong to this programme.")
+        raise ValidationError(gettext("Both applications must belong to this programme."))
     if mentor.role != Application.Role.MENTOR or mentee.role != Application.Role.MENTEE:
-        raise ValidationError("Choose a mentor and a mentee.")
+        raise ValidationError(gettext("Choose a mentor and a mentee."))
     if kind == PairRule.Kind.LOCK:
         if mentor.organisation_id and mentor.organisation_id == mentee.organisation_id:
-            raise ValidationError("A mentor and mentee of the same organisation are never paired.")
+            raise ValidationError(
+                gettext("A mentor and mentee of the same organisation are never paired.")
+            )
         PairRule.objects.filter(mentee=mentee, kind=PairRule.Kind.LOCK).exclude(
             mentor=mentor
         ).delete()
@@ -485,20 +498,22 @@ def programme_match_run(*, programme: Programme, by: User) -> MatchingRun:
     programme = _lock_programme(programme.pk)
     if programme.status not in (Programme.Status.OPEN, Programme.Status.MATCHING,
                                 Programme.Status.RUNNING):  # fmt: skip
-        raise ValidationError("Open the programme for applications first.")
+        raise ValidationError(gettext("Open the programme for applications first."))
     # Every change to an application waits for this lock, so any change after this
     # moment is one the run did not see (publishing then refuses the stale proposals).
     applications_as_of = timezone.now()
     data = selectors.matching_input(programme=programme)
     if not data.mentees:
-        raise ValidationError("No approved mentee is waiting for a match.")
+        raise ValidationError(gettext("No approved mentee is waiting for a match."))
     if not data.mentors:
-        raise ValidationError("Approve at least one mentor first.")
+        raise ValidationError(gettext("Approve at least one mentor first."))
     result = solver.assign(scores=data.scorer, capacities=data.capacities, locked=data.locked)
     if not result.certified:
         # Never propose what could not be proven optimal (the solver falls back to the
         # full pair set before this, so this is a bug, not a size limit).
-        raise ValidationError("The matching could not be certified optimal; nothing changed.")
+        raise ValidationError(
+            gettext("The matching could not be certified optimal; nothing changed.")
+        )
 
     # Every figure kept is a shown one, without the preferred mentor gender the solver
     # also weighed (see scoring.py). The certificate's value and dual bound are in the
@@ -545,7 +560,7 @@ def programme_match_run(*, programme: Programme, by: User) -> MatchingRun:
             continue
         reasons, rules = block.explain_pair(i, j)
         if i in data.locked:
-            rules = [*rules, "Locked by the organisers"]
+            rules = [*rules, gettext("Locked by the organisers")]
         new_matches.append(
             Match(
                 programme=programme,
@@ -579,7 +594,7 @@ def _circles_for(*, programme: Programme, data, mentor_of: np.ndarray) -> dict[i
             t for i in members for t in members_of(data.scorer.mentees.topics[i] & mentor_topics)
         )
         focus = sorted(counts, key=lambda t: (-counts[t], t))[:3]
-        name = f"Circle of {data.scorer.mentors.names[j]}"
+        name = gettext("Circle of %(mentor)s") % {"mentor": data.scorer.mentors.names[j]}
         if focus:
             name += ": " + ", ".join(vocabulary.topics[t] for t in focus)
         name = event_authoring.single_line(name)  # a person's name may hold a line break
@@ -630,7 +645,9 @@ def programme_publish(*, programme: Programme, by: User) -> int:
         .select_related("mentor__user__profile", "mentee__user__profile", "circle", "programme")
     )
     if not pending:
-        raise ValidationError("There are no new proposals to publish; run the matching first.")
+        raise ValidationError(
+            gettext("There are no new proposals to publish; run the matching first.")
+        )
     now = timezone.now()
     respond_by = now + timedelta(days=programme.acceptance_days)
     if programme.is_circles:
@@ -673,9 +690,13 @@ def _circle_event(*, circle: Circle, programme: Programme, by: User) -> Event:
         return circle.event
     starts = [s for s in _meeting_starts(programme) if s > timezone.now()]
     if not starts:
-        raise ValidationError("The programme's dates are over; move them to publish circles.")
+        raise ValidationError(
+            gettext("The programme's dates are over; move them to publish circles.")
+        )
     length = timedelta(minutes=CIRCLE_MEETING_MINUTES)
-    summary = event_authoring.single_line(f"A mentoring circle of {programme.title}.")
+    summary = event_authoring.single_line(
+        gettext("A mentoring circle of %(programme)s.") % {"programme": programme.title}
+    )
     # Every organiser of the programme manages its circles' events too.
     clusters = list(programme.clusters.all())
     event = event_authoring.event_create(
@@ -690,7 +711,7 @@ def _circle_event(*, circle: Circle, programme: Programme, by: User) -> Event:
             "starts_at": starts[0],
             "ends_at": starts[-1] + length,
             "audience": Event.Audience.INVITATION,
-            "online_platform": "Online",
+            "online_platform": gettext("Online"),
             "language": circle.language,
             "capacity": programme.circle_size + 1,
         },
@@ -700,8 +721,9 @@ def _circle_event(*, circle: Circle, programme: Programme, by: User) -> Event:
     for number, start in enumerate(starts, 1):
         event_authoring.session_create(
             event=event, by=by,
-            fields={"kind": "meeting", "title": f"Meeting {number}", "starts_at": start,
-                    "ends_at": start + length},
+            fields={"kind": "meeting",
+                    "title": gettext("Meeting %(number)s") % {"number": number},
+                    "starts_at": start, "ends_at": start + length},
         )  # fmt: skip
     event_authoring.event_publish(event=event, by=by)
     mentor = circle.mentor
@@ -726,7 +748,7 @@ def _side(match: Match, user: User) -> str:
         return "mentor"
     if match.mentee.user_id == user.pk:
         return "mentee"
-    raise PermissionDenied("Only the two people of a match can do that.")
+    raise PermissionDenied(gettext("Only the two people of a match can do that."))
 
 
 def _end(*, match: Match, status: str, reason: str) -> None:
@@ -749,7 +771,9 @@ def _join_circle_event(match: Match) -> None:
             try:
                 event_services.event_register(event=event, user=user)
             except event_services.RegistrationError as error:
-                raise ValidationError(f"The circle's meetings cannot take you: {error}") from error
+                raise ValidationError(
+                    gettext("The circle's meetings cannot take you: %(error)s") % {"error": error}
+                ) from error
 
 
 @transaction.atomic
@@ -763,9 +787,9 @@ def match_respond(*, match: Match, by: User, accept: bool) -> Match:
     )
     side = _side(match, by)
     if match.published_at is None or match.status != Match.Status.PROPOSED:
-        raise ValidationError("This match is not waiting for an answer.")
+        raise ValidationError(gettext("This match is not waiting for an answer."))
     if match.respond_by and timezone.now() > match.respond_by:
-        raise ValidationError("The time to answer has passed.")
+        raise ValidationError(gettext("The time to answer has passed."))
     answer = Match.Answer.ACCEPTED if accept else Match.Answer.DECLINED
     setattr(match, f"{side}_answer", answer)
     fields = [f"{side}_answer", "updated_at"]
@@ -815,12 +839,12 @@ def meeting_log_add(*, match: Match, by: User, met_on: date, notes: str = "") ->
     match = Match.objects.select_for_update().get(pk=match.pk)
     _side(match, by)
     if match.status not in Match.RUNNING_STATUSES:
-        raise ValidationError("Meetings can be logged once both have accepted.")
+        raise ValidationError(gettext("Meetings can be logged once both have accepted."))
     today = timezone.localdate()
     if met_on > today:
-        raise ValidationError({"met_on": "Log meetings that have taken place."})
+        raise ValidationError({"met_on": gettext("Log meetings that have taken place.")})
     if match.accepted_at and met_on < timezone.localdate(match.accepted_at) - timedelta(days=1):
-        raise ValidationError({"met_on": "That is before the match began."})
+        raise ValidationError({"met_on": gettext("That is before the match began.")})
     log = MeetingLog.objects.create(match=match, met_on=met_on, notes=notes.strip(), logged_by=by)
     fields = ["updated_at"]
     if match.status == Match.Status.ACCEPTED:
@@ -838,7 +862,7 @@ def match_update_goals(*, match: Match, by: User, goals: str, progress: str) -> 
     match = Match.objects.select_for_update().get(pk=match.pk)
     _side(match, by)
     if match.status not in Match.RUNNING_STATUSES:
-        raise ValidationError("Goals can be edited while the mentoring runs.")
+        raise ValidationError(gettext("Goals can be edited while the mentoring runs."))
     match.goals, match.progress = goals.strip(), progress.strip()
     match.full_clean(exclude=["programme", "mentor", "mentee", "run", "circle"])
     match.save(update_fields=["goals", "progress", "updated_at"])
@@ -857,9 +881,9 @@ def match_end(*, match: Match, by: User, completed: bool, reason: str = "") -> M
     if not is_manager:
         _side(match, by)
     if match.status not in Match.RUNNING_STATUSES:
-        raise ValidationError("Only a running match can end.")
+        raise ValidationError(gettext("Only a running match can end."))
     if not completed and not reason.strip():
-        raise ValidationError({"reason": "Say briefly why it ends early."})
+        raise ValidationError({"reason": gettext("Say briefly why it ends early.")})
     _end(
         match=match,
         status=Match.Status.COMPLETED if completed else Match.Status.ENDED_EARLY,
@@ -881,9 +905,9 @@ def feedback_submit(*, match: Match, by: User, rating: int, comment: str = "") -
     )
     _side(match, by)
     if match.status not in (Match.Status.COMPLETED, Match.Status.ENDED_EARLY, Match.Status.ACTIVE):
-        raise ValidationError("Feedback opens once you have met.")
+        raise ValidationError(gettext("Feedback opens once you have met."))
     if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
-        raise ValidationError({"rating": "Rate from 1 to 5."})
+        raise ValidationError({"rating": gettext("Rate from 1 to 5.")})
     feedback, _ = Feedback.objects.update_or_create(
         match=match, author=by, defaults={"rating": rating, "comment": comment.strip()}
     )

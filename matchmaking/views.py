@@ -105,7 +105,7 @@ class ApplyView(LoginRequiredMixin, View):
 
     def setup_apply(self, request, slug: str, role: str):
         if role not in Application.Role.values:
-            raise Http404("No such role.")
+            raise Http404(_("No such role."))
         programme = selectors.programme_get_visible(user=request.user, slug=slug)
         if selectors.application_of(user=request.user, programme=programme) is not None:
             messages.info(request, _("You have already applied to this programme."))
@@ -245,6 +245,9 @@ def _match_context(request, match: Match, **forms) -> dict:
         "running": running,
         "circle": circle,
         "circle_people": circle_people,
+        "next_meeting": (
+            selectors.circle_next_meeting(circle=circle) if circle is not None and running else None
+        ),
         "meetings": (
             match.meetings.select_related("logged_by__profile")
             if match.status in CONTACT_STATUSES

@@ -19,6 +19,8 @@ from django.core import checks
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import F, Model
 from django.db.models.constants import LOOKUP_SEP
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from members import services
 from members.models import (
@@ -303,22 +305,28 @@ class UserAdmin(GenderSafeAdmin, DjangoUserAdmin):
     readonly_fields = ["last_login", "date_joined", "erased_at"]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
-        ("Name", {"fields": ("first_name", "last_name")}),
+        (_("Name"), {"fields": ("first_name", "last_name")}),
         (
-            "Permissions",
+            _("Permissions"),
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
         ),
-        ("Dates", {"fields": ("last_login", "date_joined", "erased_at")}),
+        (_("Dates"), {"fields": ("last_login", "date_joined", "erased_at")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     inlines = [ClusterOrganiserInline]
     actions = ["erase_personal_data"]
 
-    @admin.action(description="Erase personal data (keeps anonymous counts)")
+    @admin.action(description=_("Erase personal data (keeps anonymous counts)"))
     def erase_personal_data(self, request, queryset):
         for user in queryset:
             services.account_erase(user=user)
-        self.message_user(request, f"Erased {queryset.count()} account(s).", messages.SUCCESS)
+        count = queryset.count()
+        self.message_user(
+            request,
+            ngettext("Erased %(count)d account(s).", "Erased %(count)d account(s).", count)
+            % {"count": count},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Profile)

@@ -2,6 +2,7 @@
 
 import django_filters
 from django.http import JsonResponse
+from django.utils.translation import gettext_lazy as _
 from django.views import defaults
 from django_countries.serializers import CountryFieldMixin
 from drf_spectacular.types import OpenApiTypes
@@ -20,8 +21,8 @@ class MemberAPIFilter(DirectoryFilter):
     than being an error.
     """
 
-    topic = django_filters.CharFilter(method="filter_topic_slug", label="Topic (slug)")
-    sector = django_filters.CharFilter(method="filter_sector_slug", label="Sector (slug)")
+    topic = django_filters.CharFilter(method="filter_topic_slug", label=_("Topic (slug)"))
+    sector = django_filters.CharFilter(method="filter_sector_slug", label=_("Sector (slug)"))
 
     def filter_topic_slug(self, queryset, name, value):
         topic = Topic.objects.filter(slug=value).first()
@@ -46,7 +47,7 @@ class ClusterSerializer(CountryFieldMixin, serializers.ModelSerializer):
 
 class OrganisationSerializer(CountryFieldMixin, serializers.ModelSerializer):
     clusters = serializers.SerializerMethodField(
-        help_text="The clusters the organisation belongs to today (members and partners)."
+        help_text=_("The clusters the organisation belongs to today (members and partners).")
     )
     sectors = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
 

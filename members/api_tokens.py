@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
 from members.models import User
@@ -15,12 +16,12 @@ def api_token_for(*, user: User) -> Token | None:
 def api_token_create(*, user: User) -> Token:
     """Issue a new key for this person; a key they had before stops working."""
     if not user.is_active:
-        raise ValidationError("An inactive account cannot have an API token.")
+        raise ValidationError(_("An inactive account cannot have an API token."))
     Token.objects.filter(user=user).delete()
     return Token.objects.create(user=user)
 
 
 def api_token_revoke(*, user: User) -> bool:
     """Delete the person's key; True if there was one."""
-    deleted, _ = Token.objects.filter(user=user).delete()
+    deleted, _rest = Token.objects.filter(user=user).delete()
     return bool(deleted)

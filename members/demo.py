@@ -46,6 +46,7 @@ from django.utils.text import slugify
 from faker import Faker
 
 from members import privacy, services
+from members.languages import SUPPORTED as SITE_LANGUAGES
 from members.models import (
     Affiliation,
     Cluster,
@@ -1302,6 +1303,8 @@ def _seed_profiles(*, people: list[PersonPlan], users: dict[str, User], tally: _
     topics = {t.slug: t for t in Topic.objects.all()}
     sectors = {s.slug: s for s in Sector.objects.all()}
     languages = {lang.code: lang for lang in Language.objects.all()}
+    # The printed demo logins follow the visitor's browser and the switcher.
+    fixed = {plan.email for plan in _fixed_people()}
     existing = {
         p.user_id: p
         for p in Profile.objects.filter(user__in=list(users.values())).prefetch_related(
@@ -1323,6 +1326,7 @@ def _seed_profiles(*, people: list[PersonPlan], users: dict[str, User], tally: _
             "mentoring_stance": person.mentoring_stance,
             "visibility": person.visibility,
             "timezone": person.timezone,
+            "preferred_language": "" if person.email in fixed else _site_language(person),
         }
         wanted_m2m = {
             "languages": [languages[c] for c in person.languages],
@@ -1343,6 +1347,11 @@ def _seed_profiles(*, people: list[PersonPlan], users: dict[str, User], tally: _
             services.profile_update(profile=profile, changes=changes)
             if not created:
                 tally.updated["profiles"] += 1
+
+
+def _site_language(person: PersonPlan) -> str:
+    """The first language a demo member speaks that the site has (their mail comes in it)."""
+    return next((code for code in person.languages if code in SITE_LANGUAGES), "")
 
 
 def _seed_genders(*, people: list[PersonPlan], users: dict[str, User], new: set[str]) -> int:

@@ -3,10 +3,11 @@ from functools import cache
 
 from allauth.account.adapter import get_adapter
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from members import services
+from members import languages, services
 from members.models import (
     ClusterMembership,
     GenderIdentity,
@@ -16,6 +17,7 @@ from members.models import (
     Sector,
     Topic,
 )
+from members.widgets import LongSelect
 
 
 def add_service_error(form: forms.Form, error: ValidationError) -> None:
@@ -46,11 +48,22 @@ class SignupExtraForm(forms.Form):
     )
 
     def signup(self, request, user) -> None:
-        services.profile_create(user=user, display_name=self.cleaned_data["display_name"])
+        # The language the visitor browsed the sign-up page in (their browser's, or the
+        # switcher's); it can be changed on the profile later.
+        services.profile_create(
+            user=user,
+            display_name=self.cleaned_data["display_name"],
+            preferred_language=languages.browser_language(request),
+        )
 
 
 class ProfileForm(forms.ModelForm):
-    timezone = forms.ChoiceField(choices=timezone_choices, label=_("Time zone"))
+    timezone = forms.ChoiceField(choices=timezone_choices, label=_("Time zone"), widget=LongSelect)
+    preferred_language = forms.ChoiceField(
+        choices=[("", _("As my browser asks")), *settings.LANGUAGES],
+        required=False,
+        label=_("Language of the site and your e-mail"),
+    )
     languages = forms.ModelMultipleChoiceField(
         Language.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
     )
@@ -77,6 +90,7 @@ class ProfileForm(forms.ModelForm):
             "job_title",
             "country",
             "timezone",
+            "preferred_language",
             "languages",
             "sectors",
             "expertise",
@@ -87,6 +101,7 @@ class ProfileForm(forms.ModelForm):
             "visibility",
         ]
         widgets = {
+            "country": LongSelect,
             "bio": forms.Textarea(attrs={"rows": 5, "maxlength": 2000}),
             "mentoring_stance": forms.RadioSelect,
             "visibility": forms.RadioSelect,

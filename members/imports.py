@@ -32,6 +32,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from members.languages import in_language_of
 from members.models import ImportJob, User
 from notifications.broker import broker_started_at
 
@@ -135,13 +136,19 @@ def import_job_run(*, job_id: int, work: Callable[[ImportJob], dict[str, Any]]) 
     )
     if not claimed:
         return
-    job = ImportJob.objects.get(pk=job_id)
+    job = ImportJob.objects.select_related("actor__profile").get(pk=job_id)
+    # Its messages are read by the person who uploaded the file, in their language.
+    with in_language_of(job.actor):
+        _run(job=job, work=work)
+
+
+def _run(*, job: ImportJob, work: Callable[[ImportJob], dict[str, Any]]) -> None:
     try:
         result = work(job)
     except ValidationError as error:
         _finish(job=job, status=Status.FAILED, errors=error.messages)
     except Exception:
-        logger.exception("Import job %s failed", job_id)
+        logger.exception("Import job %s failed", job.pk)
         _finish(
             job=job,
             status=Status.FAILED,
@@ -272,7 +279,7 @@ def import_job_get(*, user: User, job_id: int, kinds: Iterable[str], scope: str)
         .first()
     )
     if job is None or (job.actor_id != user.pk and not user.is_staff):
-        raise Http404("No such import.")
+        raise Http404(_("No such import."))
     return job
 
 

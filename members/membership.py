@@ -20,9 +20,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from members import selectors
+from members.languages import languages_of_addresses
 from members.models import (
     Affiliation,
     Cluster,
@@ -34,7 +36,7 @@ from members.models import (
     Profile,
     User,
 )
-from notifications.services import email_enqueue
+from notifications.services import email_enqueue, subject_line
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +107,7 @@ def normalise_domain(value: str) -> str:
         domain = domain.encode("idna").decode("ascii")
     except UnicodeError:
         raise ValidationError(
-            "“%(domain)s” is not a domain name.", params={"domain": value}
+            gettext("“%(domain)s” is not a domain name."), params={"domain": value}
         ) from None
     labels = domain.split(".")
     if (
@@ -122,7 +124,9 @@ def normalise_domain(value: str) -> str:
         )
     ):
         raise ValidationError(
-            "“%(domain)s” is not a domain name; write the part after @, e.g. acme.example.",
+            gettext(
+                "“%(domain)s” is not a domain name; write the part after @, e.g. acme.example."
+            ),
             params={"domain": value},
         )
     return domain
@@ -200,9 +204,14 @@ def _name(user: User) -> str:
 def _mail(*, to: list[str], kind: str, key: str, context: dict) -> None:
     """One message per address, through the outbox (sent after commit)."""
     context = {"site_name": settings.SITE_NAME, "site_url": settings.SITE_URL, **context}
-    subject = " ".join(render_to_string(f"members/email/{kind}_subject.txt", context).split())
-    body = render_to_string(f"members/email/{kind}_body.txt", context)
-    for email in dict.fromkeys(e.lower() for e in to if e):
+    rendered: dict[str, tuple[str, str]] = {}  # (subject, body) per recipients' language
+    for email, language in languages_of_addresses(e.lower() for e in to if e).items():
+        if language not in rendered:
+            with translation.override(language):
+                subject = render_to_string(f"members/email/{kind}_subject.txt", context)
+                body = render_to_string(f"members/email/{kind}_body.txt", context)
+            rendered[language] = (subject_line(subject), body)
+        subject, body = rendered[language]
         email_enqueue(
             message=EmailMultiAlternatives(
                 subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[email]
@@ -315,8 +324,10 @@ def affiliation_request(*, user: User, organisation: Organisation) -> Affiliatio
         return current
     if current and current.status == A.CONFIRMED:
         raise ValidationError(
-            "You are a confirmed member of %(organisation)s. Leave it first, then ask to "
-            "join another organisation.",
+            gettext(
+                "You are a confirmed member of %(organisation)s. Leave it first, then ask to "
+                "join another organisation."
+            ),
             params={"organisation": current.organisation.name},
             code="confirmed_elsewhere",
         )
@@ -359,7 +370,9 @@ def affiliation_withdraw(*, affiliation: Affiliation, by: User) -> Affiliation:
     if affiliation.user_id != by.pk:
         raise PermissionDenied
     if affiliation.status != A.REQUESTED:
-        raise ValidationError("Only a pending request can be withdrawn.", code="not_pending")
+        raise ValidationError(
+            gettext("Only a pending request can be withdrawn."), code="not_pending"
+        )
     _withdraw(affiliation, actor=by)
     return affiliation
 
@@ -389,10 +402,10 @@ def affiliation_decide(*, affiliation: Affiliation, by: User, confirm: bool) -> 
     if affiliation.user_id == by.pk and not by.is_staff:
         # An organiser could otherwise add any organisation to their cluster and confirm
         # themselves into it (and into its other clusters); someone else must answer.
-        raise PermissionDenied("Someone else answers your own request.")
+        raise PermissionDenied(gettext("Someone else answers your own request."))
     if affiliation.status != A.REQUESTED:
         raise ValidationError(
-            "This request was already answered (%(status)s).",
+            gettext("This request was already answered (%(status)s)."),
             params={"status": affiliation.get_status_display().lower()},
             code="already_decided",
         )
@@ -428,7 +441,7 @@ def affiliation_end(*, affiliation: Affiliation, by: User) -> Affiliation:
     if not leaving:
         _decider_via(user=by, organisation=affiliation.organisation)
     if affiliation.status != A.CONFIRMED:
-        raise ValidationError("Only a confirmed membership can end.", code="not_confirmed")
+        raise ValidationError(gettext("Only a confirmed membership can end."), code="not_confirmed")
     affiliation.status = A.ENDED
     affiliation.ended_at = timezone.now()
     was_admin, affiliation.is_admin = affiliation.is_admin, False
@@ -475,7 +488,9 @@ def affiliation_set_admin(*, affiliation: Affiliation, by: User, is_admin: bool)
     )
     _decider_via(user=by, organisation=affiliation.organisation)
     if affiliation.status != A.CONFIRMED:
-        raise ValidationError("Only a confirmed member can be an admin.", code="not_confirmed")
+        raise ValidationError(
+            gettext("Only a confirmed member can be an admin."), code="not_confirmed"
+        )
     if affiliation.is_admin == is_admin:
         return affiliation
     affiliation.is_admin = is_admin
@@ -550,15 +565,17 @@ def domain_add(*, organisation: Organisation, domain: str, by: User) -> Organisa
     domain = normalise_domain(domain)
     if domain in FREE_MAIL_DOMAINS:
         raise ValidationError(
-            "Anyone can get an address at %(domain)s, so it cannot confirm membership.",
+            gettext("Anyone can get an address at %(domain)s, so it cannot confirm membership."),
             params={"domain": domain},
             code="free_mail",
         )
     own = {address_domain(a) for a in verified_addresses(user=by)}
     if via == Affiliation.Via.ORGANISATION_ADMIN and domain not in own:
         raise ValidationError(
-            "As an organisation admin you can add only the domain of your own verified "
-            "address; ask the cluster's organisers for %(domain)s.",
+            gettext(
+                "As an organisation admin you can add only the domain of your own verified "
+                "address; ask the cluster's organisers for %(domain)s."
+            ),
             params={"domain": domain},
             code="not_own_domain",
         )
@@ -567,7 +584,7 @@ def domain_add(*, organisation: Organisation, domain: str, by: User) -> Organisa
         if taken.organisation_id == organisation.pk:
             return taken
         raise ValidationError(
-            "%(domain)s already confirms members of another organisation.",
+            gettext("%(domain)s already confirms members of another organisation."),
             params={"domain": domain},
             code="domain_taken",
         )
@@ -618,7 +635,7 @@ def cluster_membership_set(
         already_former = membership and membership.status == ClusterMembership.Status.FORMER
         left_on = membership.left_on if already_former else timezone.localdate()
     if joined_on and left_on and left_on <= joined_on:
-        raise ValidationError({"left_on": "The end comes after the start."})
+        raise ValidationError({"left_on": gettext("The end comes after the start.")})
     before = (membership.status, membership.joined_on, membership.left_on) if membership else None
     if before == (status, joined_on, left_on):
         return membership

@@ -95,7 +95,7 @@ class MembershipRequestsView(LoginRequiredMixin, View):
     def organisations(self, request):
         organisations = selectors.organisations_decided_by(user=request.user)
         if not organisations.exists():
-            raise Http404("No requests to answer.")
+            raise Http404(_("No requests to answer."))
         return organisations
 
     def get(self, request):
@@ -134,7 +134,7 @@ class MembershipRequestsView(LoginRequiredMixin, View):
 def _organisation_for_decider(request, slug: str) -> Organisation:
     organisation = selectors.organisations_decided_by(user=request.user).filter(slug=slug).first()
     if organisation is None:
-        raise Http404("No such organisation.")
+        raise Http404(_("No such organisation."))
     return organisation
 
 

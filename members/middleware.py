@@ -3,9 +3,10 @@ import zoneinfo
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from members.languages import supported
 from members.validators import CONTROL_CHARACTERS, has_control_characters
 
 
@@ -28,6 +29,28 @@ class ViewerTimezoneMiddleware:
             timezone.activate(zone)
         else:
             timezone.deactivate()
+        return self.get_response(request)
+
+
+class ViewerLanguageMiddleware:
+    """Pages in the signed-in member's own language when their profile names one.
+
+    Runs after LocaleMiddleware, which has already chosen from the language cookie (the
+    switcher) or the browser's Accept-Language; LocaleMiddleware's response step then sends
+    the chosen language as Content-Language.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            profile = getattr(user, "profile", None)
+            language = supported(getattr(profile, "preferred_language", ""))
+            if language:
+                translation.activate(language)
+                request.LANGUAGE_CODE = language
         return self.get_response(request)
 
 

@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 
 from django.conf import settings
+from django.conf.locale import LANG_INFO
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.core.validators import MaxLengthValidator, MaxValueValidator
@@ -17,6 +18,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
@@ -58,7 +60,7 @@ class User(AbstractUser):
     email = models.EmailField(_("e-mail address"), unique=True)
     # Set when the account was erased at its owner's request; the row stays so that
     # anonymous counts (registrations, attendance) keep adding up.
-    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
+    erased_at = models.DateTimeField(_("erased at"), null=True, blank=True, editable=False)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
@@ -66,6 +68,8 @@ class User(AbstractUser):
     objects = UserManager()
 
     class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
         ordering = ["email"]
         constraints = [
             # allauth looks addresses up case-insensitively; so must uniqueness.
@@ -94,15 +98,26 @@ class User(AbstractUser):
 class Topic(models.Model):
     """One curated taxonomy for expertise, interests, events and mentoring."""
 
-    name = models.CharField(max_length=80, unique=True, validators=[validate_single_line])
-    slug = models.SlugField(max_length=80, unique=True)
-    description = models.CharField(max_length=240, blank=True, validators=[validate_single_line])
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    name = models.CharField(
+        _("name"), max_length=80, unique=True, validators=[validate_single_line]
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    slug = models.SlugField(_("slug"), max_length=80, unique=True)
+    description = models.CharField(
+        _("description"), max_length=240, blank=True, validators=[validate_single_line]
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("topic")
+        verbose_name_plural = _("topics")
         ordering = ["name"]
 
     def __str__(self):
@@ -110,10 +125,14 @@ class Topic(models.Model):
 
 
 class Sector(models.Model):
-    name = models.CharField(max_length=80, unique=True, validators=[validate_single_line])
-    slug = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(
+        _("name"), max_length=80, unique=True, validators=[validate_single_line]
+    )
+    slug = models.SlugField(_("slug"), max_length=80, unique=True)
 
     class Meta:
+        verbose_name = _("sector")
+        verbose_name_plural = _("sectors")
         ordering = ["name"]
 
     def __str__(self):
@@ -121,32 +140,51 @@ class Sector(models.Model):
 
 
 class Language(models.Model):
-    code = models.CharField(max_length=8, unique=True, help_text=_("ISO 639-1 code, e.g. 'fr'."))
-    name = models.CharField(max_length=60, validators=[validate_single_line])
+    code = models.CharField(
+        _("code"), max_length=8, unique=True, help_text=_("ISO 639-1 code, e.g. 'fr'.")
+    )
+    name = models.CharField(_("name"), max_length=60, validators=[validate_single_line])
 
     class Meta:
+        verbose_name = _("language")
+        verbose_name_plural = _("languages")
         ordering = ["name"]
 
     def __str__(self):
-        return self.name
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        """The name in the reader's language where Django knows the language, else as stored."""
+        info = LANG_INFO.get(self.code)
+        return gettext(info["name"]) if info and "name" in info else self.name
 
 
 class Cluster(models.Model):
     """A cluster management organisation using this instance."""
 
-    name = models.CharField(max_length=160, unique=True, validators=[validate_single_line])
-    slug = models.SlugField(max_length=80, unique=True)
-    short_name = models.CharField(max_length=40, blank=True, validators=[validate_single_line])
-    description = models.TextField(blank=True)
-    country = CountryField(blank=True)
-    region = models.CharField(max_length=120, blank=True, validators=[validate_single_line])
-    website = models.URLField(blank=True)
-    sectors = models.ManyToManyField(Sector, blank=True, related_name="clusters")
+    name = models.CharField(
+        _("name"), max_length=160, unique=True, validators=[validate_single_line]
+    )
+    slug = models.SlugField(_("slug"), max_length=80, unique=True)
+    short_name = models.CharField(
+        _("short name"), max_length=40, blank=True, validators=[validate_single_line]
+    )
+    description = models.TextField(_("description"), blank=True)
+    country = CountryField(_("country"), blank=True)
+    region = models.CharField(
+        _("region"), max_length=120, blank=True, validators=[validate_single_line]
+    )
+    website = models.URLField(_("website"), blank=True)
+    sectors = models.ManyToManyField(
+        Sector, blank=True, related_name="clusters", verbose_name=_("sectors")
+    )
     organisers = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         through="ClusterOrganiser",
         related_name="organised_clusters",
         blank=True,
+        verbose_name=_("organisers"),
     )
     # Gender balance targets: where events should stand (share of women, percent).
     women_target_percent = models.PositiveSmallIntegerField(
@@ -161,9 +199,11 @@ class Cluster(models.Model):
     balanced_to_percent = models.PositiveSmallIntegerField(
         _("balanced up to (%)"), default=60, validators=[MaxValueValidator(100)]
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("cluster")
+        verbose_name_plural = _("clusters")
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
@@ -182,13 +222,20 @@ class Cluster(models.Model):
 class ClusterOrganiser(models.Model):
     """Grants a person the organiser role for one cluster."""
 
-    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="organiser_roles")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="organiser_roles"
+    cluster = models.ForeignKey(
+        Cluster, on_delete=models.CASCADE, related_name="organiser_roles", verbose_name=_("cluster")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="organiser_roles",
+        verbose_name=_("user"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("cluster organiser")
+        verbose_name_plural = _("cluster organisers")
         constraints = [
             models.UniqueConstraint(fields=["cluster", "user"], name="unique_cluster_organiser")
         ]
@@ -208,22 +255,34 @@ class Organisation(models.Model):
         ASSOCIATION = "association", _("Association")
         OTHER = "other", _("Other")
 
-    name = models.CharField(max_length=200, validators=[validate_single_line])
-    slug = models.SlugField(max_length=120, unique=True)
-    kind = models.CharField(max_length=32, choices=Kind.choices, default=Kind.SME)
-    country = CountryField()
-    region = models.CharField(max_length=120, blank=True, validators=[validate_single_line])
-    sectors = models.ManyToManyField(Sector, blank=True, related_name="organisations")
-    website = models.URLField(blank=True)
-    description = models.TextField(blank=True, validators=[MaxLengthValidator(4000)])
+    name = models.CharField(_("name"), max_length=200, validators=[validate_single_line])
+    slug = models.SlugField(_("slug"), max_length=120, unique=True)
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices, default=Kind.SME)
+    country = CountryField(_("country"))
+    region = models.CharField(
+        _("region"), max_length=120, blank=True, validators=[validate_single_line]
+    )
+    sectors = models.ManyToManyField(
+        Sector, blank=True, related_name="organisations", verbose_name=_("sectors")
+    )
+    website = models.URLField(_("website"), blank=True)
+    description = models.TextField(
+        _("description"), blank=True, validators=[MaxLengthValidator(4000)]
+    )
     # Every cluster membership the organisation has had, former ones too: who counts as a
     # member today is `ClusterMembership.objects.active_on(day)`, never this field alone.
     clusters = models.ManyToManyField(
-        Cluster, through="ClusterMembership", blank=True, related_name="organisations"
+        Cluster,
+        through="ClusterMembership",
+        blank=True,
+        related_name="organisations",
+        verbose_name=_("clusters"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("organisation")
+        verbose_name_plural = _("organisations")
         ordering = ["name"]
         indexes = [models.Index(fields=["kind"]), models.Index(fields=["country"])]
 
@@ -263,23 +322,32 @@ class ClusterMembership(models.Model):
         PARTNER = "partner", _("Partner")
         FORMER = "former", _("Former member")
 
-    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="memberships")
-    organisation = models.ForeignKey(
-        Organisation, on_delete=models.CASCADE, related_name="cluster_memberships"
+    cluster = models.ForeignKey(
+        Cluster, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("cluster")
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.MEMBER)
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.CASCADE,
+        related_name="cluster_memberships",
+        verbose_name=_("organisation"),
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.MEMBER
+    )
     joined_on = models.DateField(
         _("member since"), null=True, blank=True, help_text=_("Empty: since before records.")
     )
     left_on = models.DateField(
         _("left on"), null=True, blank=True, help_text=_("The first day without access.")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = ClusterMembershipQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("cluster membership")
+        verbose_name_plural = _("cluster memberships")
         ordering = ["cluster", "organisation"]
         constraints = [
             models.UniqueConstraint(
@@ -332,23 +400,35 @@ class Affiliation(models.Model):
     OPEN = (Status.REQUESTED, Status.CONFIRMED)
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="affiliations"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="affiliations",
+        verbose_name=_("user"),
     )
     organisation = models.ForeignKey(
-        Organisation, on_delete=models.CASCADE, related_name="affiliations"
+        Organisation,
+        on_delete=models.CASCADE,
+        related_name="affiliations",
+        verbose_name=_("organisation"),
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.REQUESTED
+    )
     is_admin = models.BooleanField(
         _("organisation admin"),
         default=False,
         help_text=_("Answers the organisation's requests and keeps its domain rule."),
     )
-    confirmed_via = models.CharField(max_length=24, choices=Via.choices, blank=True)
-    requested_at = models.DateTimeField(default=timezone.now)
-    decided_at = models.DateTimeField(null=True, blank=True)
-    ended_at = models.DateTimeField(null=True, blank=True)
+    confirmed_via = models.CharField(
+        _("confirmed via"), max_length=24, choices=Via.choices, blank=True
+    )
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("affiliation")
+        verbose_name_plural = _("affiliations")
         ordering = ["-requested_at", "-pk"]
         constraints = [
             models.UniqueConstraint(
@@ -370,13 +450,23 @@ class Affiliation(models.Model):
 class OrganisationDomain(models.Model):
     """The domain rule: a verified address at this domain confirms the affiliation."""
 
-    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="domains")
-    domain = models.CharField(
-        max_length=253, unique=True, help_text=_("Exactly the part after @, e.g. acme.example.")
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.CASCADE,
+        related_name="domains",
+        verbose_name=_("organisation"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    domain = models.CharField(
+        _("domain"),
+        max_length=253,
+        unique=True,
+        help_text=_("Exactly the part after @, e.g. acme.example."),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("organisation domain")
+        verbose_name_plural = _("organisation domains")
         ordering = ["domain"]
 
     def __str__(self):
@@ -388,12 +478,17 @@ class OrganisationContact(models.Model):
     of the organisation once they hold that address, verified, on their account."""
 
     organisation = models.ForeignKey(
-        Organisation, on_delete=models.CASCADE, related_name="contacts"
+        Organisation,
+        on_delete=models.CASCADE,
+        related_name="contacts",
+        verbose_name=_("organisation"),
     )
-    email = models.EmailField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    email = models.EmailField(_("email"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("organisation contact")
+        verbose_name_plural = _("organisation contacts")
         ordering = ["email"]
         constraints = [
             models.UniqueConstraint(
@@ -422,7 +517,7 @@ class MembershipLog(models.Model):
         CLUSTER_CHANGED = "cluster_changed", _("changed a cluster membership")
         IMPORTED = "imported", _("imported from the CRM")
 
-    at = models.DateTimeField(default=timezone.now)
+    at = models.DateTimeField(_("at"), default=timezone.now)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -430,20 +525,38 @@ class MembershipLog(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         help_text=_("Empty: decided by a rule (domain, contact list)."),
+        verbose_name=_("actor"),
     )
-    action = models.CharField(max_length=24, choices=Action.choices)
+    action = models.CharField(_("action"), max_length=24, choices=Action.choices)
     person = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("person"),
     )
     organisation = models.ForeignKey(
-        Organisation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Organisation,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("organisation"),
     )
     cluster = models.ForeignKey(
-        Cluster, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Cluster,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("cluster"),
     )
-    detail = models.CharField(max_length=240, blank=True)
+    detail = models.CharField(_("detail"), max_length=240, blank=True)
 
     class Meta:
+        verbose_name = _("membership log")
+        verbose_name_plural = _("membership logs")
         ordering = ["-at", "-pk"]
         indexes = [
             models.Index(fields=["organisation", "at"]),
@@ -471,9 +584,14 @@ class Profile(models.Model):
         HIDDEN = "hidden", _("Hidden from the directory")
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="profile",
+        verbose_name=_("user"),
     )
-    display_name = models.CharField(max_length=120, validators=[validate_single_line])
+    display_name = models.CharField(
+        _("display name"), max_length=120, validators=[validate_single_line]
+    )
     # The organisation this person's confirmed affiliation is with (None while a request
     # is pending). Written only by `members/membership.py`, which keeps it in step with
     # `Affiliation`; every member check downstream reads it.
@@ -484,20 +602,36 @@ class Profile(models.Model):
         on_delete=models.SET_NULL,
         related_name="profiles",
         help_text=_("Set by confirming the person's affiliation, never typed in."),
+        verbose_name=_("organisation"),
     )
-    job_title = models.CharField(max_length=120, blank=True, validators=[validate_single_line])
-    country = CountryField(blank=True)
-    languages = models.ManyToManyField(Language, blank=True, related_name="+")
-    sectors = models.ManyToManyField(Sector, blank=True, related_name="+")
+    job_title = models.CharField(
+        _("job title"), max_length=120, blank=True, validators=[validate_single_line]
+    )
+    country = CountryField(_("country"), blank=True)
+    languages = models.ManyToManyField(
+        Language, blank=True, related_name="+", verbose_name=_("languages")
+    )
+    sectors = models.ManyToManyField(
+        Sector, blank=True, related_name="+", verbose_name=_("sectors")
+    )
     expertise = models.ManyToManyField(
-        Topic, blank=True, related_name="experts", help_text=_("What I can offer.")
+        Topic,
+        blank=True,
+        related_name="experts",
+        help_text=_("What I can offer."),
+        verbose_name=_("expertise"),
     )
     interests = models.ManyToManyField(
-        Topic, blank=True, related_name="interested", help_text=_("What I am looking for.")
+        Topic,
+        blank=True,
+        related_name="interested",
+        help_text=_("What I am looking for."),
+        verbose_name=_("interests"),
     )
-    bio = models.TextField(blank=True, validators=[MaxLengthValidator(2000)])
+    bio = models.TextField(_("bio"), blank=True, validators=[MaxLengthValidator(2000)])
     # Stored re-encoded, never as uploaded (members/photos.py).
     photo = PhotoField(
+        _("photo"),
         upload_to=profile_photo_path,
         blank=True,
         validators=[
@@ -507,18 +641,34 @@ class Profile(models.Model):
         ],
     )
     mentoring_stance = models.CharField(
-        max_length=16, choices=MentoringStance.choices, default=MentoringStance.NEITHER
+        _("mentoring stance"),
+        max_length=16,
+        choices=MentoringStance.choices,
+        default=MentoringStance.NEITHER,
     )
     visibility = models.CharField(
-        max_length=16, choices=Visibility.choices, default=Visibility.CLUSTER
+        _("visibility"), max_length=16, choices=Visibility.choices, default=Visibility.CLUSTER
     )
     timezone = models.CharField(
-        max_length=64, default="Europe/Brussels", help_text=_("Times are shown in this zone.")
+        _("timezone"),
+        max_length=64,
+        default="Europe/Brussels",
+        help_text=_("Times are shown in this zone."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    # The language of the pages this member sees and of every message sent to them. Empty:
+    # their browser's language (members.languages).
+    preferred_language = models.CharField(
+        _("language of the site and your e-mail"),
+        max_length=8,
+        blank=True,
+        choices=settings.LANGUAGES,
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("profile")
+        verbose_name_plural = _("profiles")
         ordering = ["display_name"]
         indexes = [
             models.Index(fields=["visibility"]),
@@ -547,16 +697,21 @@ class GenderIdentity(models.Model):
         UNDISCLOSED = "undisclosed", _("I prefer not to say")
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="gender_identity"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="gender_identity",
+        verbose_name=_("user"),
     )
-    gender = models.CharField(max_length=16, choices=Gender.choices, default=Gender.UNDISCLOSED)
-    self_description = models.CharField(max_length=60, blank=True)
-    statistics_consent = models.BooleanField(default=False)
+    gender = models.CharField(
+        _("gender"), max_length=16, choices=Gender.choices, default=Gender.UNDISCLOSED
+    )
+    self_description = models.CharField(_("self description"), max_length=60, blank=True)
+    statistics_consent = models.BooleanField(_("statistics consent"), default=False)
     # A second, narrower consent: speaking roles are public, so a person's gender may count
     # in the balance of the panels and sessions they appear on only when they said so.
-    stage_consent = models.BooleanField(default=False)
-    consent_changed_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    stage_consent = models.BooleanField(_("stage consent"), default=False)
+    consent_changed_at = models.DateTimeField(_("consent changed at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("gender identity")
@@ -581,7 +736,10 @@ class MessagePreferences(models.Model):
     """
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="message_preferences"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="message_preferences",
+        verbose_name=_("user"),
     )
     invitations = models.BooleanField(_("invitations to events"), default=True)
     invitation_topics = models.ManyToManyField(
@@ -592,7 +750,7 @@ class MessagePreferences(models.Model):
         help_text=_("Only invitations about these topics; none = all."),
     )
     reminders = models.BooleanField(_("reminders before events I registered for"), default=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("message preferences")
@@ -606,14 +764,23 @@ class StatisticsAccess(models.Model):
     """Who looked at or exported gender-balance figures, when, and with which filter."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("user"),
     )
     cluster = models.ForeignKey(
-        Cluster, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Cluster,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("cluster"),
     )
-    view = models.CharField(max_length=80)
-    filters = models.JSONField(default=dict, blank=True)
-    at = models.DateTimeField(auto_now_add=True)
+    view = models.CharField(_("view"), max_length=80)
+    filters = models.JSONField(_("filters"), default=dict, blank=True)
+    at = models.DateTimeField(_("at"), auto_now_add=True)
 
     class Meta:
         ordering = ["-at", "-pk"]
@@ -642,32 +809,44 @@ class ImportJob(models.Model):
         FAILED = "failed", _("failed")
         STALLED = "stalled", _("stopped before it finished")
 
-    kind = models.CharField(max_length=32, choices=Kind.choices)
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
     # What the job imports into, e.g. "event:12" or "cluster:3": members cannot point at
     # an event, and the views check it against the page's own object.
-    scope = models.CharField(max_length=40)
+    scope = models.CharField(_("scope"), max_length=40)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="import_jobs"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="import_jobs",
+        verbose_name=_("actor"),
     )
     # The preview an import job applies (at most one import per preview).
     source = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="follow_up"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="follow_up",
+        verbose_name=_("source"),
     )
-    file_name = models.CharField(max_length=255, blank=True)
-    content = models.BinaryField(blank=True, default=b"")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    rows_done = models.PositiveIntegerField(default=0)
-    rows_total = models.PositiveIntegerField(null=True, blank=True)
-    result = models.JSONField(default=dict, blank=True)
-    errors = models.JSONField(default=list, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    file_name = models.CharField(_("file name"), max_length=255, blank=True)
+    content = models.BinaryField(_("content"), blank=True, default=b"")
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.QUEUED
+    )
+    rows_done = models.PositiveIntegerField(_("rows done"), default=0)
+    rows_total = models.PositiveIntegerField(_("rows total"), null=True, blank=True)
+    result = models.JSONField(_("result"), default=dict, blank=True)
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     # Moves with every state change and progress report: the sweep's sign of life.
-    updated_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("import job")
+        verbose_name_plural = _("import jobs")
         ordering = ["-created_at", "-pk"]
         indexes = [
             models.Index(fields=["actor", "scope", "created_at"]),

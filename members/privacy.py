@@ -69,6 +69,7 @@ from django.db.models import (
 )
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext
 from scipy.stats import norm
 
 from members.models import Cluster, GenderIdentity, StatisticsAccess, User
@@ -147,11 +148,11 @@ def gender_set(
     stage_consent: bool | None = None,
 ) -> GenderIdentity:
     if gender not in Gender.values:
-        raise ValidationError({"gender": "Choose one of the listed options."})
+        raise ValidationError({"gender": gettext("Choose one of the listed options.")})
     self_description = self_description.strip() if gender == Gender.SELF_DESCRIBED else ""
     if gender == Gender.SELF_DESCRIBED and not self_description:
         raise ValidationError(
-            {"self_description": "Describe your gender, or choose another option."}
+            {"self_description": gettext("Describe your gender, or choose another option.")}
         )
     record, _ = GenderIdentity.objects.select_for_update().get_or_create(user=user)
     consent_changed = record.statistics_consent != statistics_consent or record.pk is None

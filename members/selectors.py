@@ -5,6 +5,7 @@ from datetime import date, datetime, time
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from members.models import (
     Affiliation,
@@ -194,7 +195,7 @@ def cluster_get_managed(*, user: User, slug: str) -> Cluster:
     """The cluster, if this person organises it (or is staff); 404 otherwise."""
     cluster = clusters_managed_by(user=user).filter(slug=slug).first()
     if cluster is None:
-        raise Http404("No such cluster.")
+        raise Http404(_("No such cluster."))
     return cluster
 
 
@@ -252,7 +253,7 @@ def profile_get_visible(*, viewer: User, pk: int) -> Profile:
         .first()
     )
     if profile is None:
-        raise Http404("No such member.")
+        raise Http404(_("No such member."))
     return profile
 
 
@@ -282,7 +283,7 @@ def organisation_get(*, slug: str) -> Organisation:
         .first()
     )
     if organisation is None:
-        raise Http404("No such organisation.")
+        raise Http404(_("No such organisation."))
     return organisation
 
 
@@ -297,7 +298,7 @@ def cluster_list() -> QuerySet[Cluster]:
 def cluster_get(*, slug: str) -> Cluster:
     cluster = Cluster.objects.prefetch_related("sectors").filter(slug=slug).first()
     if cluster is None:
-        raise Http404("No such cluster.")
+        raise Http404(_("No such cluster."))
     return cluster
 
 

@@ -16,9 +16,19 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
-from members import api_tokens, membership, personal_data, photos, preferences, privacy, selectors
+from members import (
+    api_tokens,
+    languages,
+    membership,
+    personal_data,
+    photos,
+    preferences,
+    privacy,
+    selectors,
+)
 from members.models import (
     Cluster,
     ClusterOrganiser,
@@ -44,16 +54,31 @@ PROFILE_EDITABLE_FIELDS = (
     "mentoring_stance",
     "visibility",
     "timezone",
+    "preferred_language",
 )
 
 
 @transaction.atomic
-def profile_create(*, user: User, display_name: str) -> Profile:
+def profile_create(*, user: User, display_name: str, preferred_language: str = "") -> Profile:
     display_name = display_name.strip()
     if not display_name:
-        raise ValidationError({"display_name": "Tell other members what to call you."})
-    profile, _ = Profile.objects.get_or_create(user=user, defaults={"display_name": display_name})
+        raise ValidationError({"display_name": _("Tell other members what to call you.")})
+    profile, _created = Profile.objects.get_or_create(
+        user=user,
+        defaults={
+            "display_name": display_name,
+            "preferred_language": languages.supported(preferred_language) or "",
+        },
+    )
     return profile
+
+
+def profile_set_language(*, user: User, language: str) -> None:
+    """The language switcher's choice, kept for the member's pages and mail."""
+    code = languages.supported(language)
+    if code is None:
+        raise ValidationError({"preferred_language": _("This site has no such language.")})
+    Profile.objects.filter(user=user).update(preferred_language=code, updated_at=timezone.now())
 
 
 @transaction.atomic
@@ -81,15 +106,15 @@ def profile_update(*, profile: Profile, changes: dict[str, Any]) -> Profile:
 @transaction.atomic
 def organiser_grant(*, cluster: Cluster, user: User, granted_by: User) -> ClusterOrganiser:
     if not selectors.user_manages_cluster(user=granted_by, cluster=cluster):
-        raise PermissionDenied("Only organisers of this cluster can add organisers.")
-    role, _ = ClusterOrganiser.objects.get_or_create(cluster=cluster, user=user)
+        raise PermissionDenied(_("Only organisers of this cluster can add organisers."))
+    role, _created = ClusterOrganiser.objects.get_or_create(cluster=cluster, user=user)
     return role
 
 
 @transaction.atomic
 def organiser_revoke(*, cluster: Cluster, user: User, revoked_by: User) -> None:
     if not selectors.user_manages_cluster(user=revoked_by, cluster=cluster):
-        raise PermissionDenied("Only organisers of this cluster can remove organisers.")
+        raise PermissionDenied(_("Only organisers of this cluster can remove organisers."))
     ClusterOrganiser.objects.filter(cluster=cluster, user=user).delete()
 
 
@@ -97,12 +122,12 @@ def organiser_revoke(*, cluster: Cluster, user: User, revoked_by: User) -> None:
 def topic_create(*, name: str, description: str = "", created_by: User) -> Topic:
     """Organisers extend the shared topic taxonomy."""
     if not selectors.user_is_organiser(user=created_by):
-        raise PermissionDenied("Only organisers can extend the topic list.")
+        raise PermissionDenied(_("Only organisers can extend the topic list."))
     name = " ".join(name.split())
     if not name:
-        raise ValidationError({"name": "Give the topic a name."})
+        raise ValidationError({"name": _("Give the topic a name.")})
     if Topic.objects.filter(name__iexact=name).exists():
-        raise ValidationError({"name": f"The topic “{name}” already exists."})
+        raise ValidationError({"name": _("The topic “%(name)s” already exists.") % {"name": name}})
     slug = slugify(name)[:80] or "topic"
     if Topic.objects.filter(slug=slug).exists():
         slug = f"{slug[:70]}-{secrets.token_hex(3)}"
@@ -122,16 +147,16 @@ def cluster_targets_set(
 ) -> Cluster:
     """A cluster's gender balance targets (percent women): the target and balanced zone."""
     if not selectors.user_manages_cluster(user=by, cluster=cluster):
-        raise PermissionDenied("Only organisers of this cluster set its targets.")
+        raise PermissionDenied(_("Only organisers of this cluster set its targets."))
     values = {
         "women_target_percent": women_target_percent,
         "balanced_from_percent": balanced_from_percent,
         "balanced_to_percent": balanced_to_percent,
     }
-    errors = {name: ["Give a percentage from 0 to 100."] for name, value in values.items()
+    errors = {name: [_("Give a percentage from 0 to 100.")] for name, value in values.items()
               if not 0 <= value <= 100}  # fmt: skip
     if not errors and balanced_from_percent > balanced_to_percent:
-        errors["balanced_to_percent"] = ["The balanced zone must end above where it starts."]
+        errors["balanced_to_percent"] = [_("The balanced zone must end above where it starts.")]
     if errors:
         raise ValidationError(errors)
     cluster = Cluster.objects.select_for_update().get(pk=cluster.pk)

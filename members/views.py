@@ -18,8 +18,9 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import TemplateView
+from django.views.i18n import set_language
 
-from members import api_tokens, preferences, privacy, selectors, services
+from members import api_tokens, languages, preferences, privacy, selectors, services
 from members.filters import DirectoryFilter
 from members.forms import (
     AccountDeleteForm,
@@ -93,7 +94,7 @@ class ProfilePhotoView(LoginRequiredMixin, View):
     def get(self, request, pk: int):
         profile = selectors.profile_get_visible(viewer=request.user, pk=pk)
         if not profile.photo:
-            raise Http404("No photo.")
+            raise Http404(_("No photo."))
         response = FileResponse(profile.photo.open("rb"))
         response["Cache-Control"] = "private, max-age=3600"
         return response
@@ -186,9 +187,9 @@ def _makes_a_key(request) -> bool:
     return request.POST.get("action") != "revoke"
 
 
-# A key outlives the session that made it: making one asks for the password again unless
-# the person signed in within the last minutes (allauth's reauthentication, rate-limited);
-# revoking needs nothing more.
+# A key outlives the session that made it: making one asks for the password again
+# (allauth's reauthentication, rate-limited; a confirmation holds for a few minutes, signing
+# in does not count); revoking needs nothing more.
 @method_decorator(reauthentication_required(allow_get=True, enabled=_makes_a_key), "dispatch")
 class ApiTokenView(LoginRequiredMixin, View):
     """A member creates, replaces or revokes their key for the JSON API."""
@@ -249,7 +250,7 @@ class UnsubscribeView(View):
     def request_for(self, token: str) -> preferences.Unsubscribe:
         unsubscribe = preferences.unsubscribe_from_token(token)
         if unsubscribe is None:
-            raise Http404("This unsubscribe link is not valid.")
+            raise Http404(_("This unsubscribe link is not valid."))
         return unsubscribe
 
     def page(self, request, unsubscribe: preferences.Unsubscribe, *, done: bool):
@@ -270,7 +271,7 @@ class UnsubscribeView(View):
         unsubscribe = self.request_for(token)
         preferences.unsubscribe(user=unsubscribe.user, kind=unsubscribe.kind)
         if request.POST.get("List-Unsubscribe") == "One-Click":
-            return HttpResponse("Unsubscribed.", content_type="text/plain; charset=utf-8")
+            return HttpResponse(_("Unsubscribed."), content_type="text/plain; charset=utf-8")
         return self.page(request, unsubscribe, done=True)
 
 
@@ -446,3 +447,16 @@ class ClusterManageView(LoginRequiredMixin, View):
             return redirect(reverse("members:cluster_manage", kwargs={"slug": cluster.slug}))
         messages.error(request, _("Unknown action."))
         return redirect("members:cluster_manage", slug=cluster.slug)
+
+
+def language_switch(request):
+    """The header's language switcher: Django's set_language, kept on the member's profile.
+
+    Everyone gets the language cookie; a signed-in member's profile keeps the choice too, so
+    their pages and their mail follow it on every device.
+    """
+    response = set_language(request)
+    language = request.POST.get("language") if request.method == "POST" else None
+    if request.user.is_authenticated and languages.supported(language):
+        services.profile_set_language(user=request.user, language=language)
+    return response

@@ -1,6 +1,8 @@
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from notifications.models import OutboxMessage
 from notifications.services import outbox_retry_failed
@@ -37,7 +39,12 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     def has_retry_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("notifications.change_outboxmessage")
 
-    @admin.action(description="Retry the selected failed messages", permissions=["retry"])
+    @admin.action(description=_("Retry the selected failed messages"), permissions=["retry"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:
         count = outbox_retry_failed(ids=list(queryset.values_list("pk", flat=True)))
-        self.message_user(request, f"{count} failed message(s) queued again.", messages.SUCCESS)
+        message = ngettext(
+            "%(count)d failed message(s) queued again.",
+            "%(count)d failed message(s) queued again.",
+            count,
+        )
+        self.message_user(request, message % {"count": count}, messages.SUCCESS)

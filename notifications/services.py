@@ -14,6 +14,7 @@ message per dead worker.
 
 import base64
 import logging
+import re
 import smtplib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -130,6 +131,16 @@ def list_unsubscribe_headers(*, url: str) -> dict[str, str]:
     }
 
 
+# Runs of ASCII whitespace and line breaks; not the no-break spaces some languages put
+# before punctuation ("Votre place\u00a0: …"), which a subject keeps.
+_SUBJECT_SPACE = re.compile(r"[ \t\r\n\f\v\x85\u2028\u2029]+")
+
+
+def subject_line(text: str) -> str:
+    """`text` as a one-line mail subject: line breaks and runs of spaces become one space."""
+    return _SUBJECT_SPACE.sub(" ", text).strip(" ")
+
+
 def email_enqueue(
     *,
     message: EmailMessage,
@@ -160,7 +171,7 @@ def email_enqueue(
         kind=kind,
         # One line whatever went into it (an older event title with a line break): a
         # subject with CR/LF could never be sent (BadHeaderError).
-        subject=" ".join(str(message.subject).split()),
+        subject=subject_line(str(message.subject)),
         body_text=message.body,
         body_html=body_html,
         from_email=message.from_email or settings.DEFAULT_FROM_EMAIL,

@@ -7,8 +7,10 @@ them through their organisation, an organiser of the first cluster and a staff u
 import io
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.test import Client
+from django.utils import translation
 from PIL import Image
 
 from members.models import Profile
@@ -29,6 +31,15 @@ def pytest_configure(config):
 @pytest.fixture(autouse=True)
 def _testserver_is_an_allowed_host(settings):
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+
+
+@pytest.fixture(autouse=True)
+def _site_language():
+    """A request's LocaleMiddleware leaves its language active in the thread, as on a
+    server, where the next request sets its own: here each test starts in the default."""
+    translation.activate(django_settings.LANGUAGE_CODE)
+    yield
+    translation.activate(django_settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)

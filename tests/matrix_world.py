@@ -12,17 +12,19 @@ first of them always an object of cluster A (members-only where there is such a 
 `paths_to_visit()` every pattern's concrete paths.
 """
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
 from allauth.account.models import EmailAddress, EmailConfirmationHMAC
 from django.apps import apps
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.contrib.auth.tokens import default_token_generator
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.base import ContentFile
+from django.http import HttpResponse
 from django.test import Client
 from django.urls import resolve
 from django.utils import timezone
@@ -478,3 +480,25 @@ def paths_to_visit(world: World, *, skip: Collection[str] = ()) -> dict[str, lis
             assert resolved == route, f"{path} resolves to {resolved}, not to {route}"
     assert not unfillable, "teach this test to fill:\n" + "\n".join(unfillable)
     return visits
+
+
+def html_pages(
+    visits: dict[str, list[str]], *, viewers: dict[str, object], **headers
+) -> Iterator[tuple[str, str, str, HttpResponse]]:
+    """GET every path as each viewer (a user, or None for a visitor) and yield the HTML
+    answers as (role, route, path, response). A page that signs its viewer out (the
+    sign-out and account pages) is followed by signing them in again."""
+    for role, user in viewers.items():
+        client = Client()
+        if user is not None:
+            client.force_login(user)
+        for route, paths in visits.items():
+            for path in paths:
+                session_before = client.cookies.get(settings.SESSION_COOKIE_NAME)
+                response = client.get(path, **headers)
+                if user is not None and (
+                    client.cookies.get(settings.SESSION_COOKIE_NAME) != session_before
+                ):
+                    client.force_login(user)
+                if response.get("Content-Type", "").startswith("text/html"):
+                    yield role, route, path, response

@@ -18,10 +18,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.test import Client
 
-from tests.matrix_world import World, build_world, paths_to_visit
+from tests.matrix_world import World, build_world, html_pages, paths_to_visit
 
 pytestmark = pytest.mark.django_db
 
@@ -157,40 +155,25 @@ def world(db, png) -> World:
 def test_every_html_page_carries_the_policy_and_needs_nothing_it_forbids(world, capsys):
     visits = paths_to_visit(world)
     problems, nonces, pages, example = [], [], 0, None
-    for role in ROLES:
-        user = world.users.get(role)
-        client = Client()
-        if user is not None:
-            client.force_login(user)
-        for paths in visits.values():
-            for path in paths:
-                session_before = client.cookies.get(settings.SESSION_COOKIE_NAME)
-                response = client.get(path, **BROWSER)
-                if user is not None and (
-                    client.cookies.get(settings.SESSION_COOKIE_NAME) != session_before
-                ):
-                    client.force_login(user)  # the page signed the viewer out
-                if not response.get("Content-Type", "").startswith("text/html"):
-                    continue
-                pages += 1
-                where = f"{role} GET {path} ({response.status_code})"
-                header = response.get("Content-Security-Policy")
-                if header is None:
-                    problems.append(f"{where}: no Content-Security-Policy header")
-                    continue
-                policy = directives(header)
-                nonce = nonce_of(policy)
-                if policy != expected(nonce):
-                    problems.append(f"{where}: policy {header!r}")
-                if UNSAFE & set(policy.get("script-src", []) + policy.get("style-src", [])):
-                    problems.append(f"{where}: unsafe sources in {header!r}")
-                if nonce:
-                    nonces.append(nonce)
-                    example = example or (where, header)
-                content = (
-                    b"".join(response.streaming_content) if response.streaming else response.content
-                )
-                problems += [f"{where}: {p}" for p in audit(content.decode(), nonce)]
+    viewers = {role: world.users.get(role) for role in ROLES}
+    for role, _route, path, response in html_pages(visits, viewers=viewers, **BROWSER):
+        pages += 1
+        where = f"{role} GET {path} ({response.status_code})"
+        header = response.get("Content-Security-Policy")
+        if header is None:
+            problems.append(f"{where}: no Content-Security-Policy header")
+            continue
+        policy = directives(header)
+        nonce = nonce_of(policy)
+        if policy != expected(nonce):
+            problems.append(f"{where}: policy {header!r}")
+        if UNSAFE & set(policy.get("script-src", []) + policy.get("style-src", [])):
+            problems.append(f"{where}: unsafe sources in {header!r}")
+        if nonce:
+            nonces.append(nonce)
+            example = example or (where, header)
+        content = b"".join(response.streaming_content) if response.streaming else response.content
+        problems += [f"{where}: {p}" for p in audit(content.decode(), nonce)]
     with capsys.disabled():
         print(f"\nCSP crawl: {pages} HTML responses ({', '.join(ROLES)}); e.g. {example}")
 

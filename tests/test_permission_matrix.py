@@ -146,6 +146,8 @@ def _pair_rule(world: World) -> dict:
 EXPECTED: dict[str, Policy] = {
     # --- members ---
     "home": PUBLIC,
+    # The language switcher: everyone may choose; it sends them back where they were.
+    "set_language": PUBLIC.posted(data=lambda world: {"language": "de", "next": "/"}),
     "members:directory": SIGNED_IN,
     "members:profile_detail": CLUSTER_MEMBERS,
     "members:profile_photo": CLUSTER_MEMBERS,

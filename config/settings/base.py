@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "members.middleware.ViewerTimezoneMiddleware",
+    "members.middleware.ViewerLanguageMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -269,8 +270,23 @@ OUTBOX_MAX_AGE_SECONDS = env.int("OUTBOX_MAX_AGE_SECONDS", default=2 * 24 * 60 *
 OUTBOX_BODY_RETENTION_DAYS = env.int("OUTBOX_BODY_RETENTION_DAYS", default=30)
 
 # --- I18N / time ----------------------------------------------------------------------
-LANGUAGE_CODE = "en"
-LANGUAGES = [("en", "English")]
+# Each language is complete: every string the project marks is translated (tests/i18n).
+# Names are written in their own language, as the switcher shows them.
+LANGUAGES = [
+    ("en", "English"),
+    ("de", "Deutsch"),
+    ("fr", "Français"),
+    ("es", "Español"),
+    ("it", "Italiano"),
+    ("ro", "Română"),
+]
+# The site's default when neither the member's profile nor the browser names one of these.
+LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates read as each language writes them; templates and code use only the format names
+# (DATE_FORMAT, SHORT_DATETIME_FORMAT, …), never a pattern of their own.
+FORMAT_MODULE_PATH = ["config.formats"]
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/Brussels")
 USE_I18N = True
 USE_TZ = True

@@ -42,7 +42,7 @@ def test_formatting_lists_and_tables_render():
 
     # Under the page's h1 (the title) and its h2 ("About"), headings start at h3.
     assert "<h3>Programme</h3>" in html
-    assert "<h5>Day one</h5>" in html
+    assert "<h4>Day one</h4>" in html  # the skipped level closes up
     assert "<strong>Bold</strong>" in html
     assert "<em>italic</em>" in html
     assert "<li>one</li>" in html
@@ -53,3 +53,15 @@ def test_formatting_lists_and_tables_render():
 def test_empty_text_renders_nothing():
     assert markdown_to_html("") == ""
     assert markdown_to_html("   \n") == ""
+
+
+def test_description_headings_never_skip_a_level_below_the_page_headings():
+    # An organiser who starts at "##" and jumps to "####" still gives the page an outline
+    # h1 → h2 → h3 → h4 (axe's heading-order rule); "#" and "###" alone become h3 and h4.
+    html = markdown_to_html("## Agenda\n\ntext\n\n#### Morning\n\n## Venue\n")
+    assert "<h3>Agenda</h3>" in html
+    assert "<h4>Morning</h4>" in html
+    assert "<h3>Venue</h3>" in html
+    assert "<h5>" not in html and "<h2>" not in html
+    html = markdown_to_html("# One\n\n### Three\n")
+    assert "<h3>One</h3>" in html and "<h4>Three</h4>" in html

@@ -230,7 +230,7 @@ def test_the_reminder_shows_the_event_zone_time_across_a_daylight_saving_change(
         assert "Sunday 29 March 2026, 10:00" in text
         assert "WEST" in text
         assert "Europe/Lisbon" in text
-    assert "Sun 29 Mar, 10:00" in message.subject
+    assert "Sun 29 Mar 2026, 10:00" in message.subject
 
 
 # --- follow-up -------------------------------------------------------------------------

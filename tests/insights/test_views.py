@@ -514,7 +514,7 @@ def test_event_page_before_the_release_shows_the_stage_and_no_funnel(
     assert response.status_code == 200
     html = response.text
     due = timezone.localtime(event.ends_at + timedelta(hours=48))
-    assert f"released once, on {due.strftime('%-d %B %Y, %H:%M')}" in html
+    assert f"released once, on {due.strftime('%A %-d %B %Y, %H:%M')}" in html
     assert 'id="h-funnel"' not in html
     assert "women among participants" not in html
     assert "Participants" not in html and "Waitlisted" not in html

@@ -445,3 +445,43 @@ def test_a_circle_member_sees_the_circle_and_the_other_members_names(
     assert "Circle of Maria Mentor: Leadership" in body
     assert "Bruno Weiss" in body
     assert client_for(member.user).get(second.get_absolute_url()).status_code == 404
+
+
+def test_a_running_circle_match_shows_the_next_meeting_not_a_past_or_cancelled_one(
+    client_for, member, mentor_profile, cluster
+):
+    from django.utils import formats
+
+    from tests.events.factories import EventFactory, SessionFactory
+
+    programme = ProgrammeFactory(clusters=[cluster], format=Programme.Format.CIRCLES)
+    match = published_match(programme, mentor_user=mentor_profile.user, mentee_user=member.user)
+    now = timezone.now().replace(microsecond=0)
+    event = EventFactory(clusters=[cluster], starts_at=now - timedelta(days=14))
+    SessionFactory(event=event, starts_at=now - timedelta(days=7))  # over
+    SessionFactory(event=event, starts_at=now + timedelta(days=2), is_cancelled=True)
+    upcoming = SessionFactory(event=event, starts_at=now + timedelta(days=9))
+    SessionFactory(event=event, starts_at=now + timedelta(days=16))
+    circle = Circle.objects.create(
+        programme=programme, mentor=match.mentor, name="Circle of Maria", event=event
+    )
+    Match.objects.filter(pk=match.pk).update(circle=circle)
+    client = client_for(member.user)
+
+    Match.objects.filter(pk=match.pk).update(status=Match.Status.PROPOSED)
+    assert "Next meeting:" not in client.get(match.get_absolute_url()).content.decode()
+
+    Match.objects.filter(pk=match.pk).update(status=Match.Status.ACCEPTED)
+    body = client.get(match.get_absolute_url()).content.decode()
+    shown = formats.date_format(timezone.localtime(upcoming.starts_at), "DATETIME_FORMAT")
+    assert "Next meeting:" in body
+    assert body.count("Next meeting:") == 1 and shown in body
+
+
+def test_organisers_find_the_programme_management_from_the_mentoring_pages(
+    client_for, member, organiser, staff
+):
+    manage = f'href="{reverse("matchmaking:manage_list")}"'
+    assert manage not in client_for(member.user).get(LIST).content.decode()
+    assert manage in client_for(organiser).get(LIST).content.decode()
+    assert manage in client_for(staff).get(LIST).content.decode()

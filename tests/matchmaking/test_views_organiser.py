@@ -233,7 +233,7 @@ def test_status_buttons_open_close_and_complete(client_for, organiser, cluster):
     programme.refresh_from_db()
     assert programme.status == "open"
     response = client.post(url("programme_status", programme), {"status": "completed"}, follow=True)
-    assert "cannot become completed" in response.content.decode()
+    assert "cannot become “Completed”" in response.content.decode()
     client.post(url("programme_status", programme), {"status": "matching"})
     programme.refresh_from_db()
     assert programme.status == "matching"

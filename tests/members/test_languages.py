@@ -1,0 +1,163 @@
+"""The language a person sees: profile, else browser, else site default; the switcher; and
+mail in the recipient's language whoever caused it."""
+
+import icalendar
+import pytest
+from django.test import Client
+from django.utils import translation
+from django.utils.translation import gettext
+
+from events import services
+from members.languages import languages_of_addresses
+from members.models import Profile
+from tests.events.factories import EventFactory
+from tests.factories import ProfileFactory
+from tests.members.test_adapters import sign_up
+
+pytestmark = pytest.mark.django_db
+
+
+def translated(language: str, text: str) -> str:
+    with translation.override(language):
+        result = gettext(text)
+    assert result != text, f"{text!r} has no {language} translation (is the .mo compiled?)"
+    return result
+
+
+def language_of_page(response) -> str:
+    return response.headers["Content-Language"]
+
+
+@pytest.mark.parametrize("language", ["de", "fr", "es", "it", "ro"])
+def test_the_browser_language_chooses_the_pages_language(language):
+    response = Client(headers={"accept-language": f"{language}-XX,{language};q=0.9"}).get(
+        "/events/"
+    )
+    assert language_of_page(response) == language
+    html = response.content.decode()
+    assert f'<html lang="{language}">' in html
+    assert translated(language, "Events") in html
+
+
+def test_an_unknown_browser_language_gets_the_site_default(settings):
+    response = Client(headers={"accept-language": "nl,pt;q=0.8"}).get("/events/")
+    assert language_of_page(response) == settings.LANGUAGE_CODE == "en"
+
+
+def test_every_page_offers_every_language_in_one_click():
+    html = Client().get("/events/").content.decode()
+    for code, name in [("en", "English"), ("de", "Deutsch"), ("ro", "Română")]:
+        assert f'name="language" value="{code}" lang="{code}"' in html
+        assert f">{name}</button>" in html
+
+
+def test_the_switcher_sets_a_visitors_language_and_returns_to_the_page():
+    client = Client(headers={"accept-language": "de"})
+    response = client.post("/i18n/setlang/", {"language": "fr", "next": "/events/"})
+    assert response.status_code == 302 and response.headers["Location"] == "/events/"
+    assert language_of_page(client.get("/events/")) == "fr"
+
+
+def test_the_switcher_refuses_to_send_a_visitor_to_another_site():
+    response = Client().post("/i18n/setlang/", {"language": "fr", "next": "https://evil.example/"})
+    assert response.headers["Location"] == "/"
+
+
+def test_a_members_choice_is_kept_on_their_profile_and_wins_over_the_browser(member):
+    client = Client(headers={"accept-language": "de"})
+    client.force_login(member.user)
+    assert language_of_page(client.get("/events/")) == "de"
+    client.post("/i18n/setlang/", {"language": "it", "next": "/events/"})
+    member.refresh_from_db()
+    assert member.preferred_language == "it"
+    # Another device with another browser language: still Italian.
+    elsewhere = Client(headers={"accept-language": "ro"})
+    elsewhere.force_login(member.user)
+    assert language_of_page(elsewhere.get("/events/")) == "it"
+
+
+def test_an_unknown_language_changes_nothing(member):
+    member.preferred_language = "es"
+    member.save()
+    client = Client()
+    client.force_login(member.user)
+    client.post("/i18n/setlang/", {"language": "xx", "next": "/"})
+    member.refresh_from_db()
+    assert member.preferred_language == "es"
+
+
+def test_the_profile_form_sets_and_clears_the_language(member):
+    client = Client()
+    client.force_login(member.user)
+    page = client.get("/me/edit/").content.decode()
+    assert 'name="preferred_language"' in page
+    data = {
+        "display_name": member.display_name,
+        "timezone": "Europe/Vienna",
+        "preferred_language": "ro",
+        "mentoring_stance": "neither",
+        "visibility": "cluster",
+    }
+    assert client.post("/me/edit/", data).status_code == 302
+    member.refresh_from_db()
+    assert member.preferred_language == "ro"
+    assert client.post("/me/edit/", {**data, "preferred_language": ""}).status_code == 302
+    member.refresh_from_db()
+    assert member.preferred_language == ""
+
+
+def test_sign_up_takes_the_browsers_language_and_mails_the_confirmation_in_it(
+    client, mailoutbox, django_capture_on_commit_callbacks
+):
+    client = Client(headers={"accept-language": "ro-RO,ro;q=0.9,en;q=0.5"})
+    with django_capture_on_commit_callbacks(execute=True):
+        sign_up(client, email="ioana.pop@example.org")
+    profile = Profile.objects.get(user__email="ioana.pop@example.org")
+    assert profile.preferred_language == "ro"
+    [message] = mailoutbox
+    # allauth's own Romanian catalogue words the confirmation mail.
+    with translation.override("ro"):
+        from allauth.account.adapter import get_adapter
+
+        subject = get_adapter().format_email_subject(gettext("Please Confirm Your Email Address"))
+    assert message.subject == subject
+
+
+def test_mail_goes_out_in_the_recipients_language_not_the_language_of_who_caused_it(
+    cluster, organisation, django_capture_on_commit_callbacks, mailoutbox
+):
+    event = EventFactory(
+        clusters=[cluster], capacity=1, online_url="https://meet.example/x", online_platform=""
+    )
+    german = ProfileFactory(organisation=organisation, preferred_language="de")
+    french = ProfileFactory(organisation=organisation, preferred_language="fr")
+    with django_capture_on_commit_callbacks(execute=True):
+        seat = services.event_register(event=event, user=german.user)
+        services.event_register(event=event, user=french.user)  # waitlisted
+    mailoutbox.clear()
+    # The German member cancels from a German page; the French one gets the seat.
+    with translation.override("de"), django_capture_on_commit_callbacks(execute=True):
+        services.registration_cancel(registration=seat, by=german.user)
+    by_address = {m.to[0]: m for m in mailoutbox}
+    # French keeps its no-break space before the colon in the subject.
+    assert translated("fr", "A seat is yours:").endswith("\u00a0:")
+    assert translated("fr", "A seat is yours:") in by_address[french.user.email].subject
+    assert translated("de", "Registration cancelled:") in by_address[german.user.email].subject
+    # The calendar entry in the French message is worded in French too.
+    calendar = next(
+        content
+        for content, kind in by_address[french.user.email].alternatives
+        if kind.startswith("text/calendar")
+    )
+    location = icalendar.Calendar.from_ical(calendar).walk("VEVENT")[0]["LOCATION"]
+    assert location.startswith(translated("fr", "Online"))
+
+
+def test_addresses_without_a_member_or_a_choice_get_the_site_default(member, settings):
+    member.preferred_language = "es"
+    member.save()
+    found = languages_of_addresses([member.user.email.upper(), "nobody@example.org"])
+    assert found == {
+        member.user.email.upper(): "es",
+        "nobody@example.org": settings.LANGUAGE_CODE,
+    }
