@@ -6,8 +6,8 @@ STAMP := $(VENV)/.installed
 MANAGE := $(BIN)/python manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# Links in pages and mail point where the demo is served (`make demo PORT=8711`).
-SITE_URL ?= http://$(HOST):$(PORT)
+# The demo's links in pages and mail point where it is served (`make demo PORT=8711`).
+DEMO_SITE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: install demo serve test lint format bench worker beat lock clean messages
 
@@ -35,11 +35,11 @@ messages: | $(STAMP)
 demo: install
 	mkdir -p var
 	$(MANAGE) migrate --noinput
-	SITE_URL=$(SITE_URL) $(MANAGE) seed_demo
-	SITE_URL=$(SITE_URL) $(MANAGE) runserver $(HOST):$(PORT)
+	SITE_URL=$(DEMO_SITE_URL) $(MANAGE) seed_demo
+	SITE_URL=$(DEMO_SITE_URL) $(MANAGE) runserver $(HOST):$(PORT)
 
 serve: install
-	SITE_URL=$(SITE_URL) $(MANAGE) runserver $(HOST):$(PORT)
+	$(MANAGE) runserver $(HOST):$(PORT)
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -80,7 +80,7 @@ class EventAPIFilter(EventFilter):
     def filter_online(self, queryset, name, value):
         if value is None:
             return queryset
-        online = ~Q(online_url="") | ~Q(online_platform="")
+        online = Event.online_q()
         return queryset.filter(online) if value else queryset.exclude(online)
 
     def filter_upcoming(self, queryset, name, value):

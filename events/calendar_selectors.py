@@ -99,7 +99,7 @@ def sessions_for_calendar(*, event: Event) -> QuerySet[Session]:
 
 def feed_owner(*, token: str) -> User:
     """The person a secret feed token belongs to; 404 for an unknown (or reset) token."""
-    feed = CalendarFeed.objects.select_related("user").filter(token=token).first()
+    feed = CalendarFeed.objects.select_related("user__profile").filter(token=token).first()
     if feed is None or not feed.user.is_active:
         raise Http404(gettext("No such feed."))
     return feed.user

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from events import calendar_selectors, calendar_services, ical, selectors
+from members.languages import in_language_of
 from members.models import Cluster
 
 
@@ -54,9 +55,11 @@ class PersonalFeedView(View):
     def get(self, request, token: str):
         user = calendar_selectors.feed_owner(token=token)
         registrations = calendar_selectors.registrations_for_feed(user=user)
-        content = ical.registrations_feed(
-            registrations, name=_("My events · %(site)s") % {"site": settings.SITE_NAME}
-        )
+        # A calendar app fetches it, usually asking for no language: in the owner's.
+        with in_language_of(user):
+            content = ical.registrations_feed(
+                registrations, name=_("My events · %(site)s") % {"site": settings.SITE_NAME}
+            )
         return calendar_response(content, filename="my-events.ics", private=True)
 
 

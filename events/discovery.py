@@ -343,8 +343,8 @@ def outlook_calendar_url(
 def calendar_links(*, event: Event, event_url: str) -> dict[str, str]:
     """Google and Outlook links for an event; the join link is never put in them."""
     location = ", ".join(part for part in [event.venue_name, event.venue_address] if part)
-    if not location and event.online_platform:
-        location = event.online_platform
+    if not location and event.is_online:
+        location = event.online_platform or gettext("Online")
     details = "\n\n".join(part for part in [event.summary, event_url] if part)
     arguments = {
         "title": event.title,

@@ -106,7 +106,7 @@ class EventFilter(django_filters.FilterSet):
         )
 
     def filter_format(self, queryset, name, value):
-        online = ~Q(online_url="") | ~Q(online_platform="")
+        online = Event.online_q()
         on_site = ~Q(venue_name="") | ~Q(venue_address="")
         if value == "online":
             return queryset.filter(online)

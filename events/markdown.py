@@ -28,22 +28,36 @@ ALLOWED_ATTRIBUTES = {
     "th": {"align"},
 }
 URL_SCHEMES = {"http", "https", "mailto"}
-_HEADING = re.compile(r"<(/?)h([1-6])>")
+_HEADING = re.compile(r"<h([1-6])>(.*?)</h\1>", re.DOTALL)
+
+
+def _shift_headings(html: str) -> str:
+    """The author's heading levels, ranked (the highest used becomes h3, the next h4, …),
+    and in document order never more than one level below the heading before: `## A` then
+    `#### B` become h3 and h4, and `### Intro` before `# Day` an h3 and an h3."""
+    used = sorted({int(level) for level, _text in _HEADING.findall(html)})
+    ranked = {level: min(3 + rank, 6) for rank, level in enumerate(used)}
+    previous = 2  # the page's own "About"
+
+    def shift(match: re.Match) -> str:
+        nonlocal previous
+        level = min(previous + 1, ranked[int(match[1])])
+        previous = level
+        return f"<h{level}>{match[2]}</h{level}>"
+
+    return _HEADING.sub(shift, html)
 
 
 def markdown_to_html(text: str) -> SafeString:
     """Safe HTML for an organiser's Markdown; an empty string for empty input.
 
     The text sits under the page's h1 (the title) and an h2 ("About"), so its headings
-    start at h3 and never skip a level: the levels the author used, in order, become h3,
-    h4, … (`## A` then `#### B` become an h3 and an h4), so the page's outline holds.
+    start at h3 and never skip a level (see `_shift_headings`).
     """
     if not text or not text.strip():
         return mark_safe("")  # noqa: S308 — nothing to escape
     html = _parser.render(text)
-    used = sorted({int(level) for _slash, level in _HEADING.findall(html)})
-    shifted = {level: min(3 + rank, 6) for rank, level in enumerate(used)}
-    html = _HEADING.sub(lambda m: f"<{m[1]}h{shifted[int(m[2])]}>", html)
+    html = _shift_headings(html)
     cleaned = nh3.clean(
         html,
         tags=ALLOWED_TAGS,

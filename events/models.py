@@ -136,7 +136,21 @@ class Event(models.Model):
 
     @property
     def is_online(self) -> bool:
-        return bool(self.online_url or self.online_platform)
+        """A join link or platform is given — or it is a mentoring circle without a venue:
+        circles meet online until their organisers name a place (no platform is stored for
+        them, so each reader sees "Online" in their own language)."""
+        return bool(self.online_url or self.online_platform) or (
+            self.kind == self.Kind.MENTORING_CIRCLE and not (self.venue_name or self.venue_address)
+        )
+
+    @classmethod
+    def online_q(cls) -> Q:
+        """The events `is_online` holds for, as a query."""
+        return (
+            ~Q(online_url="")
+            | ~Q(online_platform="")
+            | Q(kind=cls.Kind.MENTORING_CIRCLE, venue_name="", venue_address="")
+        )
 
 
 class Session(models.Model):

@@ -3,6 +3,7 @@
 from django.db.models import Q
 
 from events.personal_data import event_texts_redact
+from matchmaking import explanations
 from matchmaking.models import (
     Application,
     Circle,
@@ -17,12 +18,7 @@ from members.models import User
 from members.personal_data import FORMER_MEMBER, person_identifiers
 
 # Why a match ended, as the services write it: no person's words, so they stay.
-_STANDARD_END_REASONS = (
-    "The other person withdrew.",
-    "No answer before the deadline.",
-    "Declined by the mentor.",
-    "Declined by the mentee.",
-)
+_STANDARD_END_REASONS = explanations.END_REASONS
 
 
 def _name(user: User) -> str:
@@ -76,7 +72,7 @@ def export(user: User) -> dict:
                 "programme": m.programme.title,
                 "role": "mentor" if m.mentor.user_id == user.pk else "mentee",
                 "status": m.status,
-                "reasons": m.reasons,
+                "reasons": explanations.render_all(m.reasons),
                 "goals": m.goals,
                 "progress": m.progress,
                 "meetings": [

@@ -17,8 +17,9 @@ A score is the weighted sum of five components, each between 0 and 1:
 Hard rules make a pair impossible (score −1): no shared language, the same organisation,
 an organiser's "never pair", a mentee's "not this person".
 
-The explanations are in the active language (Django's gettext); nothing else here needs
-Django.
+The explanations are data (`explanations`): each is worded when it is shown, in the
+reader's language, not in the language of whoever ran the matching. Nothing here
+translates.
 
 The solver weighs the whole score (`block`). Every score anyone sees — stored on a match,
 totalled on a run, the order of a pair's reasons — is the *shown* score (`shown_block`):
@@ -30,8 +31,9 @@ and, with it, hint at the mentor's gender.
 from dataclasses import dataclass, field
 
 import numpy as np
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+
+from matchmaking import explanations
+from matchmaking.explanations import Explanation
 
 COMPONENTS = ("topics", "relevance", "seniority", "place", "preferences")
 
@@ -39,12 +41,6 @@ ONLINE, IN_PERSON, EITHER = 0, 1, 2
 # Fit by seniority gap (mentor − mentee), indexed by gap + 1 for gaps −1 (or less) … 4+:
 # one or two levels above fits best, three is a stretch, a peer mentor is a weak fit.
 SENIORITY_FIT = np.array([0.0, 0.25, 1.0, 1.0, 0.5, 0.0], dtype=np.float32)
-SENIORITY_NAMES = {
-    1: gettext_lazy("early-career"),
-    2: gettext_lazy("mid-career"),
-    3: gettext_lazy("senior"),
-    4: gettext_lazy("executive"),
-}
 # The levels English writes with "an" ("an early-career mentee", "an executive mentee").
 SENIORITY_AFTER_AN = {1, 4}
 
@@ -93,13 +89,14 @@ class People:
 
 @dataclass
 class Vocabulary:
-    """Names behind the indices, for the explanations."""
+    """What the explanations name behind the indices: a plain name (shown as it is) or a
+    code worded in the reader's language (see `explanations`)."""
 
     topics: list[str]
-    languages: list[str]
+    languages: list[str | dict]  # {"language": "fr", "name": "French"}
     sectors: list[str]
-    kinds: list[str]  # display names of organisation kinds ("research institute")
-    countries: list[str]
+    kinds: list[str | dict]  # organisation kinds: {"kind": "research"}
+    countries: list[str | dict]  # {"country": "AT"}
 
 
 @dataclass
@@ -226,8 +223,9 @@ class Scorer:
 
     # --- explanations -------------------------------------------------------------------
 
-    def explain_pair(self, mentee: int, mentor: int) -> tuple[list[str], list[str]]:
-        """(the top three reasons, the rules the pair passed), in words people use.
+    def explain_pair(self, mentee: int, mentor: int) -> tuple[list[Explanation], list[Explanation]]:
+        """(the top three reasons, the rules the pair passed), as explanations to word in
+        the reader's language (see `explanations`).
 
         Reasons are ranked by the shown components: ranked by the solver's, the place of
         "meeting formats fit" would move with the mentee's preferred mentor gender.
@@ -237,15 +235,17 @@ class Scorer:
         weighted = part * self.weights.as_array()
         mentee_name, mentor_name = e.names[mentee], r.names[mentor]
 
-        reasons: dict[str, str] = {}
+        reasons: dict[str, Explanation] = {}
         shared = members_of(e.topics[mentee] & r.topics[mentor])
         if shared:
-            names = _and([voc.topics[i] for i in shared])
-            reasons["topics"] = ngettext(
+            reasons["topics"] = explanations.ngettext(
                 "%(mentee)s wants to grow in %(topics)s; %(mentor)s mentors on it",
                 "%(mentee)s wants to grow in %(topics)s; %(mentor)s mentors on them",
                 len(shared),
-            ) % {"mentee": mentee_name, "topics": names, "mentor": mentor_name}
+                mentee=mentee_name,
+                topics=[voc.topics[i] for i in shared],
+                mentor=mentor_name,
+            )
         if part[1] > 0:
             kind = voc.kinds[r.kind[mentor]] if r.kind[mentor] >= 0 else ""
             wanted_kind = bool(
@@ -255,60 +255,60 @@ class Scorer:
                 (e.wanted_sectors[mentee] if e.wanted_sectors[mentee].any() else e.sectors[mentee])
                 & r.sectors[mentor]
             )
-            words = {
-                "mentor": mentor_name,
-                "mentee": mentee_name,
-                "kind": kind,
-                "sectors": _and([voc.sectors[i] for i in sectors]),
-            }
+            sector_names = [voc.sectors[i] for i in sectors]
             if wanted_kind and kind and sectors:
-                reasons["relevance"] = (
-                    _(
-                        "%(mentor)s works at a %(kind)s, the kind of organisation %(mentee)s "
-                        "asked for and knows %(sectors)s"
-                    )
-                    % words
+                reasons["relevance"] = explanations.gettext(
+                    "%(mentor)s works at a %(kind)s, the kind of organisation %(mentee)s "
+                    "asked for and knows %(sectors)s",
+                    mentor=mentor_name,
+                    kind=kind,
+                    mentee=mentee_name,
+                    sectors=sector_names,
                 )
             elif wanted_kind and kind:
-                reasons["relevance"] = (
-                    _(
-                        "%(mentor)s works at a %(kind)s, the kind of organisation %(mentee)s "
-                        "asked for"
-                    )
-                    % words
+                reasons["relevance"] = explanations.gettext(
+                    "%(mentor)s works at a %(kind)s, the kind of organisation %(mentee)s asked for",
+                    mentor=mentor_name,
+                    kind=kind,
+                    mentee=mentee_name,
                 )
             elif sectors:
-                reasons["relevance"] = _("%(mentor)s knows %(sectors)s") % words
+                reasons["relevance"] = explanations.gettext(
+                    "%(mentor)s knows %(sectors)s", mentor=mentor_name, sectors=sector_names
+                )
         if part[2] > 0:
-            mentor_level = str(SENIORITY_NAMES.get(int(r.seniority[mentor]), _("experienced")))
             mentee_seniority = int(e.seniority[mentee])
             levels = {
-                "mentor_level": mentor_level.capitalize(),
-                "mentee_level": str(SENIORITY_NAMES.get(mentee_seniority, "")),
+                "mentor_level": {"seniority": int(r.seniority[mentor]), "capitalize": True},
+                "mentee_level": {"seniority": mentee_seniority},
             }
             # Each language translates both sentences as its own grammar needs.
             if mentee_seniority in SENIORITY_AFTER_AN:
-                sentence = _("%(mentor_level)s mentor for an %(mentee_level)s mentee")
+                reasons["seniority"] = explanations.gettext(
+                    "%(mentor_level)s mentor for an %(mentee_level)s mentee", **levels
+                )
             else:
-                sentence = _("%(mentor_level)s mentor for a %(mentee_level)s mentee")
-            reasons["seniority"] = sentence % levels
+                reasons["seniority"] = explanations.gettext(
+                    "%(mentor_level)s mentor for a %(mentee_level)s mentee", **levels
+                )
         if part[3] > 0:
             if e.meeting_format[mentee] == IN_PERSON:
-                reasons["place"] = _("Both in %(country)s, so they can meet in person") % {
-                    "country": voc.countries[e.country[mentee]]
-                }
+                reasons["place"] = explanations.gettext(
+                    "Both in %(country)s, so they can meet in person",
+                    country=voc.countries[e.country[mentee]],
+                )
             else:
                 hours = abs(float(e.utc_offset[mentee] - r.utc_offset[mentor]))
                 reasons["place"] = (
-                    _("Same time zone")
+                    explanations.gettext("Same time zone")
                     if hours == 0
-                    else _("Time zones %(hours)s h apart") % {"hours": f"{hours:g}"}
+                    else explanations.gettext("Time zones %(hours)s h apart", hours=f"{hours:g}")
                 )
         # A fitting gender preference is never named: it would tell the mentee the
         # mentor's gender, and the mentor and the organisers the mentee's preference.
         mentee_format, mentor_format = e.meeting_format[mentee], r.meeting_format[mentor]
         if EITHER in (mentee_format, mentor_format) or mentee_format == mentor_format:
-            reasons["preferences"] = _("Their meeting formats fit")
+            reasons["preferences"] = explanations.gettext("Their meeting formats fit")
         # Only what counted: a component the programme weighs at zero is no reason.
         order = sorted(
             (name for name in reasons if weighted[COMPONENTS.index(name)] > 0),
@@ -321,50 +321,51 @@ class Scorer:
         rules = []
         if languages:
             rules.append(
-                _("Both speak %(languages)s")
-                % {"languages": _and([voc.languages[i] for i in languages])}
+                explanations.gettext(
+                    "Both speak %(languages)s", languages=[voc.languages[i] for i in languages]
+                )
             )
         if e.organisation[mentee] < 0 or e.organisation[mentee] != r.organisation[mentor]:
-            rules.append(_("Different organisations"))
+            rules.append(explanations.gettext("Different organisations"))
         if mentor not in self.excluded.get(mentee, ()):
-            rules.append(_("No exclusion by the organisers or the mentee"))
+            rules.append(explanations.gettext("No exclusion by the organisers or the mentee"))
         return top, rules
 
-    def explain_unplaced(self, mentee: int, mentor_full: np.ndarray) -> str:
+    def explain_unplaced(self, mentee: int, mentor_full: np.ndarray) -> Explanation:
         """Why mentee `mentee` has no mentor, given which mentors are full."""
         e, r, voc = self.mentees, self.mentors, self.vocabulary
         if len(r) == 0:
-            return _("No mentor has been approved for this programme yet.")
+            return explanations.gettext("No mentor has been approved for this programme yet.")
         speaks = np.bitwise_count(e.languages[mentee][None, :] & r.languages).sum(axis=1) > 0
         if not speaks.any():
-            spoken = _and([voc.languages[i] for i in members_of(e.languages[mentee])]) or _(
-                "a language"
+            spoken = [voc.languages[i] for i in members_of(e.languages[mentee])]
+            return explanations.gettext(
+                "No mentor speaks %(languages)s.",
+                languages=spoken or explanations.gettext("a language"),
             )
-            return _("No mentor speaks %(languages)s.") % {"languages": spoken}
         allowed = self.block(mentee, mentee + 1)[0] >= 0
         if not allowed.any():
             same_org = (
                 speaks & (r.organisation == e.organisation[mentee]) & (e.organisation[mentee] >= 0)
             )
             if same_org[speaks].all():
-                return _("Every mentor who shares a language works at the same organisation.")
-            return _(
+                return explanations.gettext(
+                    "Every mentor who shares a language works at the same organisation."
+                )
+            return explanations.gettext(
                 "Every mentor who shares a language is at the same organisation or excluded "
                 "(by the organisers or by the mentee)."
             )
         fitting = int(allowed.sum())
         if mentor_full[allowed].all():
-            return ngettext(
+            return explanations.ngettext(
                 "All %(count)d mentors who fit are full; each of their places went to a "
                 "mentee with fewer alternatives or a better fit.",
                 "All %(count)d mentors who fit are full; each of their places went to a "
                 "mentee with fewer alternatives or a better fit.",
                 fitting,
-            ) % {"count": fitting}
-        return _("Placing this mentee would leave another mentee without a mentor.")
-
-
-def _and(items: list[str]) -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    return _("%(items)s and %(last)s") % {"items": ", ".join(items[:-1]), "last": items[-1]}
+                count=fitting,
+            )
+        return explanations.gettext(
+            "Placing this mentee would leave another mentee without a mentor."
+        )

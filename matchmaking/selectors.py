@@ -9,7 +9,6 @@ from django.db.models import Avg, Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext
-from django_countries import countries
 
 from events.models import Session
 from matchmaking.models import (
@@ -162,7 +161,7 @@ def applications_changed_since(*, run: MatchingRun) -> int:
     return Application.objects.filter(programme_id=run.programme_id, updated_at__gt=as_of).count()
 
 
-def unplaced_applications(*, run: MatchingRun) -> list[tuple[Application, str]]:
+def unplaced_applications(*, run: MatchingRun) -> list[tuple[Application, str | dict]]:
     """The mentees a run left without a mentor, with the reason."""
     ids = [int(key) for key in run.unplaced]
     rows = Application.objects.filter(pk__in=ids).select_related("user__profile")
@@ -351,12 +350,12 @@ def matching_input(*, programme: Programme) -> MatchingInput:
     )
 
     topic_list = list(Topic.objects.order_by("pk").values_list("pk", "name"))
-    language_list = list(Language.objects.order_by("pk").values_list("pk", "name"))
+    language_list = list(Language.objects.order_by("pk").values_list("pk", "code", "name"))
     sector_list = list(Sector.objects.order_by("pk").values_list("pk", "name"))
     kinds = list(Organisation.Kind.choices)
     kind_index = {value: i for i, (value, _) in enumerate(kinds)}
     topic_index = {pk: i for i, (pk, _) in enumerate(topic_list)}
-    language_index = {pk: i for i, (pk, _) in enumerate(language_list)}
+    language_index = {pk: i for i, (pk, _, _) in enumerate(language_list)}
     sector_index = {pk: i for i, (pk, _) in enumerate(sector_list)}
     countries = sorted({str(a.country) for a in rows if a.country})
     country_index = {code: i for i, code in enumerate(countries)}
@@ -500,12 +499,13 @@ def matching_input(*, programme: Programme) -> MatchingInput:
         if load[j] > capacities[j]:
             del locked[i]
 
+    # Codes for what has a name in every language: explanations are worded when shown.
     vocabulary = Vocabulary(
         topics=[name for _, name in topic_list],
-        languages=[name for _, name in language_list],
+        languages=[{"language": code, "name": name} for _, code, name in language_list],
         sectors=[name for _, name in sector_list],
-        kinds=[str(label).lower() for _, label in kinds],
-        countries=[_country_name(code) for code in countries],
+        kinds=[{"kind": value} for value, _ in kinds],
+        countries=[{"country": code} for code in countries],
     )
     weights = Weights(
         topics=programme.weight_topics,
@@ -529,10 +529,6 @@ def matching_input(*, programme: Programme) -> MatchingInput:
         locked=locked,
         circle_language=circle_language,
     )
-
-
-def _country_name(code: str) -> str:
-    return str(countries.name(code)) or code
 
 
 def run_history(*, programme: Programme) -> QuerySet[MatchingRun]:

@@ -18,7 +18,7 @@ from django.utils.translation import gettext, ngettext
 from events import authoring as event_authoring
 from events import services as event_services
 from events.models import Event, Registration, StageRole
-from matchmaking import notify, selectors, solver
+from matchmaking import explanations, notify, selectors, solver
 from matchmaking.models import (
     Application,
     Circle,
@@ -387,7 +387,7 @@ def application_withdraw(*, application: Application, by: User) -> Application:
         if match.published_at is None:
             match.delete()
             continue
-        _end(match=match, status=_ended_status(match), reason="The other person withdrew.")
+        _end(match=match, status=_ended_status(match), reason=explanations.WITHDREW)
         _leave_circle_event(match=match, user=by)
         notify.match_ended(match=match, by=by)
     return application
@@ -552,7 +552,8 @@ def programme_match_run(*, programme: Programme, by: User) -> MatchingRun:
         circles = _circles_for(programme=programme, data=data, mentor_of=result.mentor_of)
     block = data.scorer
     new_matches = []
-    unplaced: dict[str, str] = {}
+    # Explanations as data, worded when shown (in the reader's language, not the organiser's).
+    unplaced: dict[str, explanations.Explanation] = {}
     for i, j in enumerate(result.mentor_of.tolist()):
         mentee = data.mentees[i]
         if j < 0:
@@ -560,7 +561,7 @@ def programme_match_run(*, programme: Programme, by: User) -> MatchingRun:
             continue
         reasons, rules = block.explain_pair(i, j)
         if i in data.locked:
-            rules = [*rules, gettext("Locked by the organisers")]
+            rules = [*rules, explanations.gettext("Locked by the organisers")]
         new_matches.append(
             Match(
                 programme=programme,
@@ -711,7 +712,8 @@ def _circle_event(*, circle: Circle, programme: Programme, by: User) -> Event:
             "starts_at": starts[0],
             "ends_at": starts[-1] + length,
             "audience": Event.Audience.INVITATION,
-            "online_platform": gettext("Online"),
+            # No platform named: each reader sees "Online" in their language.
+            "online_platform": "",
             "language": circle.language,
             "capacity": programme.circle_size + 1,
         },
@@ -752,6 +754,7 @@ def _side(match: Match, user: User) -> str:
 
 
 def _end(*, match: Match, status: str, reason: str) -> None:
+    """`reason`: one of `explanations.END_REASONS` (translated when shown) or a person's words."""
     match.status = status
     match.ended_at = timezone.now()
     match.end_reason = reason[:300]
@@ -796,7 +799,7 @@ def match_respond(*, match: Match, by: User, accept: bool) -> Match:
     if not accept:
         match.status = Match.Status.DECLINED
         match.ended_at = timezone.now()
-        match.end_reason = f"Declined by the {side}."
+        match.end_reason = explanations.DECLINED_BY[side]
         fields += ["status", "ended_at", "end_reason"]
     elif match.mentor_answer == match.mentee_answer == Match.Answer.ACCEPTED:
         match.status = Match.Status.ACCEPTED
@@ -827,7 +830,7 @@ def matches_expire_overdue() -> int:
             )
             if match is None:
                 continue
-            _end(match=match, status=Match.Status.DECLINED, reason="No answer before the deadline.")
+            _end(match=match, status=Match.Status.DECLINED, reason=explanations.NO_ANSWER)
             notify.match_ended(match=match, by=None)
             expired += 1
     return expired

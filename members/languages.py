@@ -10,8 +10,10 @@ from contextlib import AbstractContextManager
 from functools import wraps
 
 from django.conf import settings
+from django.db.models.functions import Lower
 from django.http import HttpRequest
 from django.utils import translation
+from django.utils.translation.trans_real import parse_accept_lang_header
 
 from members.models import Profile
 
@@ -30,8 +32,17 @@ def supported(code: str | None) -> str | None:
 
 
 def browser_language(request: HttpRequest) -> str:
-    """The language the request's browser asks for (or its cookie), else the site default."""
-    return supported(translation.get_language_from_request(request)) or settings.LANGUAGE_CODE
+    """The language the visitor chose with the switcher (its cookie), else the first of
+    their browser's languages the site has; "" when neither names one (the site's default
+    then applies, and follows it if an operator changes it)."""
+    chosen = supported(request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME))
+    if chosen:
+        return chosen
+    header = request.META.get("HTTP_ACCEPT_LANGUAGE", "")
+    for code, _quality in parse_accept_lang_header(header):
+        if supported(code):
+            return supported(code)
+    return ""
 
 
 def language_of(user) -> str:
@@ -66,10 +77,12 @@ def in_recipients_language(recipient: Callable[..., object]) -> Callable:
 def languages_of_addresses(emails: Iterable[str]) -> dict[str, str]:
     """Each address's language: its member's, else the site's default. One query."""
     given = {email for email in emails if email}
-    rows = Profile.objects.filter(
-        user__email__in=given | {email.lower() for email in given}
-    ).values_list("user__email", "preferred_language")
-    found = {email.lower(): code for email, code in rows}
+    rows = (
+        Profile.objects.annotate(address=Lower("user__email"))
+        .filter(address__in={email.lower() for email in given})
+        .values_list("address", "preferred_language")
+    )
+    found = dict(rows)
     return {
         email: supported(found.get(email.lower())) or settings.LANGUAGE_CODE
         for email in sorted(given)

@@ -67,13 +67,23 @@ class ControlCharacterMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        message = _refusal(request)
-        if message is None:
-            return self.get_response(request)
-        if request.path_info.startswith("/api/"):
-            return JsonResponse({"detail": message}, status=400)
-        html = render_to_string("members/bad_input.html", {"message": message}, request)
-        return HttpResponse(html, status=400)
+        # This runs before LocaleMiddleware: a refusal is worded in the language the
+        # visitor's language cookie or browser asks for, not the thread's last one.
+        language = translation.get_language_from_request(request)
+        with translation.override(language):
+            message = _refusal(request)
+            if message is not None:
+                response = _refused(request, message)
+                response["Content-Language"] = language
+                return response
+        return self.get_response(request)
+
+
+def _refused(request: HttpRequest, message: str) -> HttpResponse:
+    if request.path_info.startswith("/api/"):
+        return JsonResponse({"detail": message}, status=400)
+    html = render_to_string("members/bad_input.html", {"message": message}, request)
+    return HttpResponse(html, status=400)
 
 
 def _refusal(request: HttpRequest) -> str | None:

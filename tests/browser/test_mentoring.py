@@ -125,6 +125,11 @@ def test_mentoring(journey, site):
 
     mentee.reload()
     journey.check(mentee, "match-accepted")
+    # The match page itself shows their next meeting: the circle's first, on the first day.
+    partner_card = mentee.locator("section[aria-labelledby=h-partner]")
+    expect(partner_card).to_contain_text(says(mentee, "Next meeting:"))
+    next_at = partner_card.locator("time").first.get_attribute("datetime")
+    assert date.fromisoformat(next_at[:10]) == date.fromisoformat(programme["starts_on"])
     meetings = mentee.locator("section[aria-labelledby=h-partner] a[href^='/events/']")
     journey.follow(mentee, meetings, "circle-meetings")
     first = mentee.locator("ol.sessions > li").first

@@ -630,3 +630,34 @@ def test_a_campaign_whose_fan_out_was_lost_is_resumed_and_invites_everyone_once(
         "recipient", flat=True
     )
     assert sorted(invited) == sorted(p.user.email for p in invitees)
+
+
+def test_each_invitation_and_its_calendar_speak_the_recipients_language(
+    cluster, organiser, member, colleague, mailoutbox, django_capture_on_commit_callbacks
+):
+    from django.utils import translation
+    from django.utils.translation import gettext
+
+    online = EventFactory(clusters=[cluster], online_url="https://meet.example/h", title="H2")
+    member.preferred_language = "de"
+    member.save()
+    colleague.preferred_language = "fr"
+    colleague.save()
+    campaign = make_campaign(online, organiser, clusters=[cluster], emails="guest@example.org")
+    with translation.override("it"):  # the organiser's own page language
+        send(campaign, organiser, django_capture_on_commit_callbacks)
+
+    by_address = {m.to[0]: m for m in mailoutbox}
+    for address, language in (
+        (member.user.email, "de"),
+        (colleague.user.email, "fr"),
+        ("guest@example.org", "en"),  # no member: the site's default
+    ):
+        with translation.override(language):
+            subject_word = gettext("Invitation: %(title)s, %(when)s (%(zone)s)").split(":")[0]
+            online_word = gettext("Online")
+        message = by_address[address]
+        assert subject_word in message.subject, (address, message.subject)
+        [attachment] = [a for a in message.attachments if a[0] == "event.ics"]
+        location = icalendar.Calendar.from_ical(attachment[1]).walk("VEVENT")[0]["LOCATION"]
+        assert location.startswith(online_word), (address, location)

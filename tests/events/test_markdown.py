@@ -65,3 +65,10 @@ def test_description_headings_never_skip_a_level_below_the_page_headings():
     assert "<h5>" not in html and "<h2>" not in html
     html = markdown_to_html("# One\n\n### Three\n")
     assert "<h3>One</h3>" in html and "<h4>Three</h4>" in html
+
+
+def test_a_deeper_heading_first_still_follows_the_page_h2():
+    html = markdown_to_html("### Intro\n\ntext\n\n# Day one\n\n## Morning\n")
+    assert "<h3>Intro</h3>" in html
+    assert "<h3>Day one</h3>" in html
+    assert "<h4>Morning</h4>" in html

@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from matchmaking import selectors, services
+from matchmaking.explanations import render_all
 from matchmaking.models import Application, Match, MatchingRun, Programme
 from members import privacy
 from members.models import GenderIdentity
@@ -334,7 +335,7 @@ def test_the_matching_still_follows_the_preferred_mentor_gender(cluster, organis
         match = Match.objects.get(programme=programme, mentee=mentee)
         chosen[wish] = match.mentor
         page = client_for(organiser).get(page_url).content.decode()
-        reasons = [r.replace(name(match.mentor), "<mentor>") for r in match.reasons]
+        reasons = [r.replace(name(match.mentor), "<mentor>") for r in render_all(match.reasons)]
         on_page = proposal_scores(page)[(name(match.mentor), "Ada Mentee")]
         total = MatchingRun.objects.filter(programme=programme).first().total_score
         scores[wish] = (match.score, reasons, on_page, total)

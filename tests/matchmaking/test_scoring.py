@@ -4,6 +4,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from matchmaking.explanations import render, render_all
 from matchmaking.scoring import EITHER, IN_PERSON, ONLINE, People, Scorer, Vocabulary, Weights
 
 TOPICS = [f"Topic{i}" for i in range(10)]
@@ -46,6 +47,12 @@ def people(rows: list[dict], *, mentors: bool) -> People:
         wanted_gender=col("wanted_gender", -1, np.int8),
         gender=col("gender", -1, np.int8),
     )
+
+
+def explained(pair: tuple[list, list]) -> tuple[list[str], list[str]]:
+    """A pair's (reasons, rules) in words."""
+    reasons, rules = pair
+    return render_all(reasons), render_all(rules)
 
 
 def scorer(mentees, mentors, weights=None, excluded=None) -> Scorer:
@@ -139,7 +146,7 @@ def test_explanations_name_only_what_is_shared(
     if not shared_languages:
         assert s.block(0, 1)[0, 0] == -1
         return
-    reasons, rules = s.explain_pair(0, 0)
+    reasons, rules = explained(s.explain_pair(0, 0))
     text = " ".join(reasons)
     for t in range(10):
         if t in shared_topics:
@@ -157,14 +164,14 @@ def test_explain_pair_orders_reasons_by_weight():
         [{"topics": [0], "meeting_format": EITHER, "utc_offset": 1.0}],
         [{"topics": [0], "utc_offset": 1.0}],
     )
-    reasons, rules = s.explain_pair(0, 0)
+    reasons, rules = explained(s.explain_pair(0, 0))
     assert "Topic0" in reasons[0]  # topics weigh most
     assert rules[0] == "Both speak English"
 
 
 def test_explain_unplaced_without_a_shared_language():
     s = scorer([{"topics": [0], "languages": [2, 3]}], [{"topics": [0], "languages": [0]}])
-    reason = s.explain_unplaced(0, np.array([False]))
+    reason = render(s.explain_unplaced(0, np.array([False])))
     assert reason.startswith("No mentor speaks ")
     assert "French" in reason and "Italian" in reason
 
@@ -174,16 +181,16 @@ def test_explain_unplaced_when_fitting_mentors_are_full():
         [{"topics": [0]}],
         [{"topics": [0]}, {"topics": [1]}, {"topics": [0], "languages": [4]}],
     )
-    reason = s.explain_unplaced(0, np.array([True, True, False]))
+    reason = render(s.explain_unplaced(0, np.array([True, True, False])))
     assert "full" in reason
     assert "All 2 mentors" in reason
 
 
 def test_explain_unplaced_same_organisation_and_no_mentors():
     s = scorer([{"organisation": 1}], [{"organisation": 1}, {"organisation": 1}])
-    assert "same organisation" in s.explain_unplaced(0, np.array([False, False]))
+    assert "same organisation" in render(s.explain_unplaced(0, np.array([False, False])))
     empty = scorer([{"topics": [0]}], [])
-    assert "No mentor" in empty.explain_unplaced(0, np.zeros(0, dtype=bool))
+    assert "No mentor" in render(empty.explain_unplaced(0, np.zeros(0, dtype=bool)))
 
 
 def test_gender_preference_counts_only_for_a_shared_gender():
@@ -194,7 +201,9 @@ def test_gender_preference_counts_only_for_a_shared_gender():
     assert row[0] > row[1]
     # The explanation never tells that a gender preference fitted.
     weights = Weights(topics=0, relevance=0, seniority=0, place=0, preferences=10)
-    online = scorer([{"wanted_gender": 0}], [{"gender": 0}], weights).explain_pair(0, 0)[0]
+    online = explained(scorer([{"wanted_gender": 0}], [{"gender": 0}], weights).explain_pair(0, 0))[
+        0
+    ]
     assert online == ["Their meeting formats fit"]
     apart = scorer(
         [{"wanted_gender": 0, "meeting_format": ONLINE}],
@@ -215,15 +224,15 @@ def test_explain_pair_claims_only_the_rules_the_pair_passes():
         ],
         excluded={0: np.array([2])},
     )
-    assert s.explain_pair(0, 0)[1] == [
+    assert explained(s.explain_pair(0, 0))[1] == [
         "Different organisations",
         "No exclusion by the organisers or the mentee",
     ]
-    assert s.explain_pair(0, 1)[1] == [
+    assert explained(s.explain_pair(0, 1))[1] == [
         "Both speak English",
         "No exclusion by the organisers or the mentee",
     ]
-    assert s.explain_pair(0, 2)[1] == ["Both speak English", "Different organisations"]
+    assert explained(s.explain_pair(0, 2))[1] == ["Both speak English", "Different organisations"]
 
 
 def test_explain_unplaced_looks_only_at_mentors_who_share_a_language():
@@ -231,11 +240,11 @@ def test_explain_unplaced_looks_only_at_mentors_who_share_a_language():
         [{"languages": [0], "organisation": 1}],
         [{"languages": [0], "organisation": 1}, {"languages": [2], "organisation": 2}],
     )
-    reason = s.explain_unplaced(0, np.array([False, False]))
+    reason = render(s.explain_unplaced(0, np.array([False, False])))
     assert reason == "Every mentor who shares a language works at the same organisation."
     excluded = scorer(
         [{"languages": [0], "organisation": 1}],
         [{"languages": [0], "organisation": 1}, {"languages": [0], "organisation": 2}],
         excluded={0: np.array([1])},
     )
-    assert "excluded" in excluded.explain_unplaced(0, np.array([False, False]))
+    assert "excluded" in render(excluded.explain_unplaced(0, np.array([False, False])))

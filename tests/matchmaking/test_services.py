@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from matchmaking import services
+from matchmaking.explanations import render, render_all
 from matchmaking.models import Application, Match, MatchingRun, PairRule, Programme
 from tests.factories import ClusterOrganiserFactory, ProfileFactory, UserFactory
 from tests.matchmaking.factories import ApplicationFactory, ProgrammeFactory, language, topic
@@ -81,11 +82,12 @@ def test_a_run_stores_reasons_rules_and_unplaced_reasons(programme, organiser):
     match = Match.objects.get(programme=programme)
     assert (match.mentor, match.mentee) == (m, e)
     assert match.status == Match.Status.PROPOSED and match.published_at is None
-    assert any("Welding" in reason for reason in match.reasons)
-    assert not any("Robotics" in reason for reason in match.reasons)
-    assert "Both speak English" in match.rules
+    reasons, rules = render_all(match.reasons), render_all(match.rules)
+    assert any("Welding" in reason for reason in reasons)
+    assert not any("Robotics" in reason for reason in reasons)
+    assert "Both speak English" in rules
     assert set(run.unplaced) == {str(french.pk)}
-    assert run.unplaced[str(french.pk)].startswith("No mentor speaks French")
+    assert render(run.unplaced[str(french.pk)]).startswith("No mentor speaks French")
     # A run is a preview: the programme stays open for applications.
     programme.refresh_from_db()
     assert programme.status == Programme.Status.OPEN and programme.accepts_applications
@@ -104,9 +106,9 @@ def test_rerun_keeps_locks_and_never_proposes_forbidden_pairs(programme, organis
         run = services.programme_match_run(programme=programme, by=organiser)
         # a keeps the weaker locked mentor; b may not have the free one.
         assert pairs(programme) == {(a.pk, weak.pk)}
-        assert "full" in run.unplaced[str(b.pk)]
+        assert "full" in render(run.unplaced[str(b.pk)])
         locked = Match.objects.get(mentee=a)
-        assert "Locked by the organisers" in locked.rules
+        assert "Locked by the organisers" in render_all(locked.rules)
     # Forbidding a proposed pair removes the unpublished proposal at once.
     services.pair_rule_set(programme=programme, by=organiser, mentor=weak, mentee=a,
                            kind=PairRule.Kind.FORBID)  # fmt: skip
@@ -333,7 +335,7 @@ def test_rerun_after_publishing_keeps_published_matches_and_their_places(
     proposal = Match.objects.get(programme=programme, published_at__isnull=True)
     assert proposal.mentor == spare and proposal.mentee in newcomers
     (unplaced,) = run.unplaced.values()
-    assert "full" in unplaced
+    assert "full" in render(unplaced)
 
 
 def test_a_locked_pair_without_a_shared_language_claims_no_shared_language(programme, organiser):
@@ -344,8 +346,9 @@ def test_a_locked_pair_without_a_shared_language_claims_no_shared_language(progr
     services.programme_match_run(programme=programme, by=organiser)
     match = Match.objects.get(programme=programme)
     assert (match.mentor, match.mentee) == (m, e)
-    assert not any(rule.startswith("Both speak") for rule in match.rules)
-    assert "Locked by the organisers" in match.rules
+    rules = render_all(match.rules)
+    assert not any(rule.startswith("Both speak") for rule in rules)
+    assert "Locked by the organisers" in rules
 
 
 def _programme_fields() -> dict:

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from matchmaking import services
+from matchmaking.explanations import render_all
 from matchmaking.models import Application, Match, PairRule, Programme
 from tests.factories import ClusterOrganiserFactory, OrganisationFactory, ProfileFactory
 from tests.matchmaking.factories import ApplicationFactory, ProgrammeFactory, language, topic
@@ -353,7 +354,7 @@ def test_a_locked_pair_survives_a_re_run(client_for, organiser, programme):
     client.post(url("matching_run", programme))
     assert live_pairs(programme) == {(second.pk, person.pk)}
     match = Match.objects.get(programme=programme, mentee=person)
-    assert "Locked by the organisers" in match.rules
+    assert "Locked by the organisers" in render_all(match.rules)
 
 
 def test_never_pair_is_never_proposed_again(client_for, organiser, programme):

@@ -4,6 +4,7 @@ mail in the recipient's language whoever caused it."""
 import icalendar
 import pytest
 from django.test import Client
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
 
@@ -161,3 +162,69 @@ def test_addresses_without_a_member_or_a_choice_get_the_site_default(member, set
         member.user.email.upper(): "es",
         "nobody@example.org": settings.LANGUAGE_CODE,
     }
+
+
+def test_a_stored_address_with_capitals_is_found(member):
+    member.user.email = "Mixed.Case@Example.org"
+    member.user.save()
+    member.preferred_language = "it"
+    member.save()
+    assert languages_of_addresses(["mixed.case@example.org"]) == {"mixed.case@example.org": "it"}
+
+
+def test_sign_up_from_a_browser_asking_for_no_site_language_keeps_no_choice(
+    django_capture_on_commit_callbacks,
+):
+    # The site's default applies, and keeps applying if an operator changes it.
+    client = Client(headers={"accept-language": "nl-NL,pt;q=0.5"})
+    with django_capture_on_commit_callbacks(execute=True):
+        sign_up(client, email="joost@example.org")
+    assert Profile.objects.get(user__email="joost@example.org").preferred_language == ""
+
+
+def test_the_switchers_cookie_wins_over_the_browser_at_sign_up(django_capture_on_commit_callbacks):
+    client = Client(headers={"accept-language": "de"})
+    client.post("/i18n/setlang/", {"language": "es", "next": "/"})
+    with django_capture_on_commit_callbacks(execute=True):
+        sign_up(client, email="lucia@example.org")
+    assert Profile.objects.get(user__email="lucia@example.org").preferred_language == "es"
+
+
+@pytest.mark.parametrize("language", ["en", "de", "fr", "es", "it", "ro"])
+def test_date_fields_carry_iso_dates_a_browser_date_field_accepts(language):
+    import datetime
+
+    from matchmaking.forms import MeetingLogForm
+
+    with translation.override(language):
+        field = str(MeetingLogForm(initial={"met_on": datetime.date(2026, 12, 6)})["met_on"])
+        typed = MeetingLogForm(data={"met_on": "2026-12-06", "notes": ""})
+        assert typed.is_valid(), typed.errors
+    assert 'type="date"' in field and 'value="2026-12-06"' in field
+
+
+def test_a_refused_request_is_worded_in_its_own_language_not_the_last_ones():
+    Client(headers={"accept-language": "de"}).get("/events/")  # leaves German in the thread
+    response = Client(headers={"accept-language": "fr"}).get("/events/?q=a%00b")
+    assert response.status_code == 400
+    assert response.headers["Content-Language"] == "fr"
+    assert '<html lang="fr">' in response.content.decode()
+
+
+def test_the_personal_calendar_feed_speaks_its_owners_language(cluster, member, settings):
+    from events.models import CalendarFeed
+
+    event = EventFactory(
+        clusters=[cluster], online_url="https://meet.example/x", online_platform=""
+    )
+    services.event_register(event=event, user=member.user)
+    member.preferred_language = "fr"
+    member.save()
+    feed = CalendarFeed.objects.create(user=member.user)
+    # A calendar app asks in no language (or another one).
+    url = reverse("events:feed_personal", kwargs={"token": feed.token})
+    body = Client(headers={"accept-language": "de"}).get(url)
+    calendar = icalendar.Calendar.from_ical(body.content)
+    name = translated("fr", "My events · %(site)s") % {"site": settings.SITE_NAME}
+    assert calendar["X-WR-CALNAME"] == name
+    assert calendar.walk("VEVENT")[0]["LOCATION"].startswith(translated("fr", "Online"))
