@@ -27,11 +27,14 @@ Why a match ended is kept as its English msgid (`END_REASONS`) and translated wh
 anything else there is what a person typed, shown as it is.
 """
 
+import logging
 from typing import Any
 
 from django.conf.locale import LANG_INFO
-from django.utils import translation
+from django.utils import formats, translation
 from django.utils.translation import gettext_lazy, gettext_noop
+
+logger = logging.getLogger(__name__)
 
 Explanation = dict[str, Any]
 
@@ -78,7 +81,14 @@ def render(value: Any) -> str:
         else:
             text = translation.gettext(value["msg"])
         if "args" in value:
-            text = text % {name: _argument(arg) for name, arg in value["args"].items()}
+            args = {name: _argument(arg) for name, arg in value["args"].items()}
+            try:
+                text = text % args
+            except (KeyError, ValueError, TypeError):
+                # A translation whose placeholders do not fit: the English sentence
+                # rather than a broken page or mail.
+                logger.warning("Explanation %r does not fit its translation", value["msg"])
+                text = value["msg"] % args
         return text
     if value is None:
         return ""
@@ -108,8 +118,10 @@ def join(items: list[str]) -> str:
 def _argument(arg: Any) -> Any:
     if isinstance(arg, list):
         return join([str(_argument(item)) for item in arg])
+    if isinstance(arg, float):  # written the reader's way: 5,5 in German
+        return formats.number_format(arg if arg % 1 else int(arg))
     if not isinstance(arg, dict):
-        return arg  # a name, or a number for %(count)d
+        return arg  # a name, or a whole number for %(count)d
     if "msg" in arg:
         return render(arg)
     if "language" in arg:
@@ -123,7 +135,11 @@ def _argument(arg: Any) -> Any:
         code = arg["kind"]
         if code not in Organisation.Kind.values:
             return code
-        return str(Organisation.Kind(code).label).lower()
+        label = str(Organisation.Kind(code).label)
+        # English writes "works at a large company"; other languages keep their own
+        # capitals (German nouns) and acronyms ("PME", "KMU").
+        english = translation.get_language().startswith("en")
+        return label.lower() if english and not label.isupper() else label
     if "country" in arg:
         from django_countries import countries
 

@@ -213,7 +213,7 @@ class ProgrammeStatusView(ManagedProgrammeView):
                 text = _("Applications are closed: nobody can apply any more.")
             else:
                 text = _("The programme is now: %(status)s.") % {
-                    "status": programme.get_status_display().lower()
+                    "status": programme.get_status_display()
                 }
             messages.success(request, text)
         return redirect(_manage_url(programme))

@@ -302,7 +302,7 @@ class Scorer:
                 reasons["place"] = (
                     explanations.gettext("Same time zone")
                     if hours == 0
-                    else explanations.gettext("Time zones %(hours)s h apart", hours=f"{hours:g}")
+                    else explanations.gettext("Time zones %(hours)s h apart", hours=hours)
                 )
         # A fitting gender preference is never named: it would tell the mentee the
         # mentor's gender, and the mentor and the organisers the mentee's preference.

@@ -65,10 +65,16 @@ class ProfileForm(forms.ModelForm):
         label=_("Language of the site and your e-mail"),
     )
     languages = forms.ModelMultipleChoiceField(
-        Language.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
+        Language.objects.all(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label=_("Languages I speak"),
     )
     sectors = forms.ModelMultipleChoiceField(
-        Sector.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
+        Sector.objects.all(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label=_("Sectors I work in"),
     )
     expertise = forms.ModelMultipleChoiceField(
         Topic.objects.all(),

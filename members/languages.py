@@ -39,8 +39,8 @@ def browser_language(request: HttpRequest) -> str:
     if chosen:
         return chosen
     header = request.META.get("HTTP_ACCEPT_LANGUAGE", "")
-    for code, _quality in parse_accept_lang_header(header):
-        if supported(code):
+    for code, quality in parse_accept_lang_header(header):
+        if quality > 0 and supported(code):  # q=0: "not this one"
             return supported(code)
     return ""
 

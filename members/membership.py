@@ -406,7 +406,7 @@ def affiliation_decide(*, affiliation: Affiliation, by: User, confirm: bool) -> 
     if affiliation.status != A.REQUESTED:
         raise ValidationError(
             gettext("This request was already answered (%(status)s)."),
-            params={"status": affiliation.get_status_display().lower()},
+            params={"status": affiliation.get_status_display()},
             code="already_decided",
         )
     if confirm:

@@ -4,6 +4,7 @@ import zoneinfo
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 
 from members.languages import supported
@@ -75,6 +76,7 @@ class ControlCharacterMiddleware:
             if message is not None:
                 response = _refused(request, message)
                 response["Content-Language"] = language
+                patch_vary_headers(response, ("Accept-Language", "Cookie"))
                 return response
         return self.get_response(request)
 

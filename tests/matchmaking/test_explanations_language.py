@@ -183,3 +183,38 @@ def test_a_circles_meetings_read_online_in_each_readers_language(
         with translation.override(language):
             assert ical._location(event) == gettext("Online")
     assert translated("fr", lambda: ical._location(event)) == "En ligne"
+
+
+def test_circle_events_made_before_keep_no_word_of_one_language(cluster):
+    """The data migration: a circle event holding "En ligne" (its organiser's language)
+    stores no platform afterwards; an ordinary event's platform is left as it is."""
+    import importlib
+
+    from django.apps import apps
+
+    from events.models import Event
+    from matchmaking.models import Circle, Programme
+    from tests.events.factories import EventFactory
+    from tests.matchmaking.factories import ApplicationFactory, ProgrammeFactory
+
+    migration = importlib.import_module(
+        "matchmaking.migrations.0006_circle_events_say_online_per_reader"
+    )
+    programme = ProgrammeFactory(clusters=[cluster], format=Programme.Format.CIRCLES)
+    circle_event = EventFactory(
+        clusters=[cluster], kind=Event.Kind.MENTORING_CIRCLE, online_platform="En ligne"
+    )
+    Circle.objects.create(
+        programme=programme,
+        mentor=ApplicationFactory(programme=programme, role="mentor"),
+        name="Circle",
+        event=circle_event,
+    )
+    webinar = EventFactory(clusters=[cluster], online_platform="Online")
+
+    migration.forget_the_stored_word(apps, None)
+
+    circle_event.refresh_from_db()
+    webinar.refresh_from_db()
+    assert circle_event.online_platform == "" and circle_event.is_online
+    assert webinar.online_platform == "Online"

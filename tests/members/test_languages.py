@@ -228,3 +228,20 @@ def test_the_personal_calendar_feed_speaks_its_owners_language(cluster, member, 
     name = translated("fr", "My events · %(site)s") % {"site": settings.SITE_NAME}
     assert calendar["X-WR-CALNAME"] == name
     assert calendar.walk("VEVENT")[0]["LOCATION"].startswith(translated("fr", "Online"))
+
+
+def test_a_password_reset_asked_from_an_english_page_reaches_a_member_in_their_language(
+    member, mailoutbox, django_capture_on_commit_callbacks
+):
+    from allauth.account.adapter import get_adapter
+
+    member.preferred_language = "de"
+    member.save()
+    client = Client(headers={"accept-language": "en"})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/accounts/password/reset/", {"email": member.user.email})
+    [message] = mailoutbox
+    with translation.override("de"):
+        subject = get_adapter().format_email_subject(gettext("Password Reset Email"))
+    assert subject != "Password Reset Email"
+    assert message.subject == subject

@@ -1022,3 +1022,32 @@ def test_existing_profiles_and_cluster_links_migrate_to_confirmed_memberships():
         executor.migrate(executor.loader.graph.leaf_nodes())
     executor = MigrationExecutor(connection)
     assert executor.migration_plan(executor.loader.graph.leaf_nodes()) == []
+
+
+def test_each_organiser_is_told_of_a_request_in_their_own_language(
+    cluster, organisation, organiser, other_organiser
+):
+    from django.utils import translation
+    from django.utils.translation import gettext
+
+    Profile.objects.filter(user=organiser).update(preferred_language="de")
+    # The other organiser has no choice on record (or no profile): the site's default.
+    Profile.objects.filter(user=other_organiser).update(preferred_language="")
+    other_organiser.organiser_roles.get_or_create(cluster=cluster)
+    newcomer = person("noor@newcomer.example", name="Noor")
+
+    with translation.override("ro"):  # the page the newcomer asked from
+        membership.affiliation_request(user=newcomer, organisation=organisation)
+
+    subjects = dict(
+        OutboxMessage.objects.filter(kind="membership.affiliation_requested").values_list(
+            "recipient", "subject"
+        )
+    )
+    for user, language in ((organiser, "de"), (other_organiser, "en")):
+        with translation.override(language):
+            expected = gettext("%(name)s asks to join %(org)s") % {
+                "name": "Noor",
+                "org": organisation.name,
+            }
+        assert subjects[user.email] == expected, (language, subjects)
