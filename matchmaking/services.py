@@ -212,7 +212,7 @@ def _complete_running_matches(*, programme: Programme) -> None:
     for match in (
         Match.objects.select_for_update(of=("self",))
         .filter(programme=programme, status__in=Match.RUNNING_STATUSES)
-        .select_related("programme", "mentor__user", "mentee__user")
+        .select_related("programme", "mentor__user__profile", "mentee__user__profile")
     ):
         match.status = Match.Status.COMPLETED
         match.ended_at = now
@@ -383,7 +383,7 @@ def application_withdraw(*, application: Application, by: User) -> Application:
     live = Match.objects.filter(
         Q(mentor=application) | Q(mentee=application), status__in=Match.LIVE_STATUSES
     ).exclude(status=Match.Status.COMPLETED)
-    for match in live.select_related("programme", "mentor__user", "mentee__user"):
+    for match in live.select_related("programme", "mentor__user__profile", "mentee__user__profile"):
         if match.published_at is None:
             match.delete()
             continue
@@ -785,7 +785,9 @@ def match_respond(*, match: Match, by: User, accept: bool) -> Match:
     a decline ends it, frees the mentor's place and the organisers can re-run."""
     match = (
         Match.objects.select_for_update(of=("self",))
-        .select_related("programme", "mentor__user", "mentee__user", "circle__event")
+        .select_related(
+            "programme", "mentor__user__profile", "mentee__user__profile", "circle__event"
+        )
         .get(pk=match.pk)
     )
     side = _side(match, by)
@@ -824,7 +826,7 @@ def matches_expire_overdue() -> int:
         with transaction.atomic():
             match = (
                 Match.objects.select_for_update(of=("self",))
-                .select_related("programme", "mentor__user", "mentee__user")
+                .select_related("programme", "mentor__user__profile", "mentee__user__profile")
                 .filter(pk=pk, status=Match.Status.PROPOSED)
                 .first()
             )
@@ -877,7 +879,7 @@ def match_end(*, match: Match, by: User, completed: bool, reason: str = "") -> M
     """Either person (or an organiser) ends a running match: completed, or early."""
     match = (
         Match.objects.select_for_update(of=("self",))
-        .select_related("programme", "mentor__user", "mentee__user")
+        .select_related("programme", "mentor__user__profile", "mentee__user__profile")
         .get(pk=match.pk)
     )
     is_manager = selectors.user_manages_programme(user=by, programme=match.programme)
@@ -926,7 +928,7 @@ def matches_nudge_due() -> int:
     nudged = 0
     running = Match.objects.filter(
         status__in=Match.RUNNING_STATUSES, programme__status=Programme.Status.RUNNING
-    ).select_related("programme", "mentor__user", "mentee__user")
+    ).select_related("programme", "mentor__user__profile", "mentee__user__profile")
     for match in running.iterator(chunk_size=500):
         quiet_for = timedelta(days=match.programme.nudge_after_days)
         last = (
