@@ -36,6 +36,7 @@ urlpatterns = [
     path("", include("insights.urls")),
     path("events/", include("events.urls")),
     path("mentoring/", include("matchmaking.urls")),
+    path("networking/", include("matchmaking.brokerage.urls")),
     path("", include("members.urls")),
 ]
 

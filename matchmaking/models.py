@@ -616,3 +616,18 @@ class Feedback(models.Model):
 
     def __str__(self):
         return f"Feedback on match #{self.match_id}"
+
+
+# B2B brokerage lives in its own package; importing its models here registers them in
+# this app (and its migrations).
+from matchmaking.brokerage.models import (  # noqa: E402, F401
+    BrokerageSettings,
+    MarketItem,
+    Meeting,
+    MeetingBlock,
+    MeetingSeat,
+    Participant,
+    ScheduleRun,
+    Slot,
+    Table,
+)

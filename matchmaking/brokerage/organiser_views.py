@@ -1,0 +1,3 @@
+"""Organiser pages of a brokerage event."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""Participant pages of a brokerage event."""
+
+urlpatterns = []
