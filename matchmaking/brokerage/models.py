@@ -436,6 +436,9 @@ class ScheduleRun(models.Model):
     # The parts of the bound, e.g. {"tables_x_slots": 720, "free_slots": 1400, ...}.
     bound_detail = models.JSONField(_("bound detail"), default=dict, blank=True)
     seconds = models.FloatField(_("seconds"), default=0)
+    # The proposal: [[meeting id, slot id, table id], ...]; placed by publishing the run.
+    assignment = models.JSONField(_("assignment"), default=list, blank=True)
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
