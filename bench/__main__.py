@@ -15,6 +15,8 @@ BENCHMARKS: list[str] = [
     "matching",  # issue 5: 10,000 × 2,500 and 1,000 × 250 optimal certified matching
     "balance_dashboard",  # issue 6: gender-balance dashboard, 1,000,000 registrations
     "profile_edit",  # issue 16: a member's own profile form with the demo data
+    "marketplace",  # issue 17: a brokerage day's marketplace with 2,000 participants
+    "brokerage_scheduler",  # issue 17: meeting scheduler vs its upper bound and a greedy
 ]
 
 

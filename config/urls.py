@@ -26,6 +26,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("members.api_urls")),
     path("api/v1/", include("events.api_urls")),
+    path("api/v1/", include("matchmaking.brokerage.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     # Readable docs without assets from a CDN: the schema in DRF's browsable renderer.
     path(

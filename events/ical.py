@@ -313,6 +313,31 @@ class _File:
         return calendar.to_ical()
 
 
+# --- for other apps' entries (brokerage meetings) ----------------------------------------
+
+
+def calendar_file(*, method: str, name: str | None = None) -> _File:
+    """A calendar being written, for entries built elsewhere (`matchmaking.brokerage`):
+    `time()` writes a moment in its event's zone (with the VTIMEZONE), `add()` a VEVENT,
+    `to_ical()` gives the bytes. Text goes through `one_line` / `multi_line`."""
+    return _File(method=method, name=name)
+
+
+def uid_host() -> str:
+    """The host part of every UID the site writes."""
+    return _host()
+
+
+def event_organizer(event: Event) -> icalendar.vCalAddress:
+    """ORGANIZER as every calendar of `event` names it (no personal reply address)."""
+    return _organizer(event)
+
+
+def cn_param(value: str) -> str:
+    """A CN parameter value: one line, without double quotes."""
+    return _param(value)
+
+
 def _event_url(event: Event) -> str:
     return settings.SITE_URL + event.get_absolute_url()
 

@@ -10,6 +10,11 @@ app_name = "insights"
 urlpatterns = [
     path("events/<slug:slug>/balance/", views.EventBalanceView.as_view(), name="event"),
     path(
+        "events/<slug:slug>/balance/brokerage/",
+        views.BrokerageBalanceView.as_view(),
+        name="brokerage",
+    ),
+    path(
         "events/<slug:slug>/balance/report/",
         views.EventBalanceReportView.as_view(),
         name="event_report",

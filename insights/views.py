@@ -23,7 +23,7 @@ from django.views import View
 from events import selectors
 from events.models import Event, StageRole
 from events.organiser_views import _csv_safe
-from insights import balance, charts, mentoring
+from insights import balance, brokerage, charts, mentoring
 from insights.forms import BalanceFilterForm
 from matchmaking.organiser_views import ManagedProgrammeView
 from members import privacy
@@ -177,6 +177,37 @@ def event_context(event: Event) -> dict:
 class EventBalanceReportView(EventBalanceView):
     template_name = "insights/balance/event_report.html"
     view_name = "balance_event_report"
+
+
+class BrokerageBalanceView(LoginRequiredMixin, View):
+    """The funnel of a brokerage day by gender category (`insights.brokerage`), for the
+    organisers of the event's clusters, as the event's own balance page."""
+
+    template_name = "insights/balance/brokerage.html"
+
+    def get(self, request, slug: str):
+        event = selectors.event_get_managed(user=request.user, slug=slug)
+        if event.kind != Event.Kind.BROKERAGE:
+            raise Http404(_("This event is not a brokerage event."))
+        cluster = clusters_managed_by(user=request.user).filter(events=event).order_by("pk").first()
+        privacy.statistics_access_log(
+            user=request.user, view="balance_brokerage", cluster=cluster,
+            filters={"event": event.slug},
+        )  # fmt: skip
+        figures = brokerage.brokerage_balance(event=event)
+        rows = [figure_row(stage.label, stage.counts) for stage in figures.stages]
+        k = rows[0].counts.k if rows else privacy.min_group_size()
+        return render(
+            request,
+            self.template_name,
+            {
+                **_common(k),
+                "event": event,
+                "figures": figures,
+                "rows": rows,
+                "chart": bars(rows, title=_("Brokerage funnel by gender category")),
+            },
+        )
 
 
 # --- a cluster across events -----------------------------------------------------------

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from matchmaking.brokerage import admin as brokerage_admin  # noqa: F401 -- registers its models
 from matchmaking.models import (
     Application,
     Circle,

@@ -8,7 +8,10 @@ class MatchmakingConfig(AppConfig):
 
     def ready(self) -> None:
         from matchmaking import personal_data
+        from matchmaking.brokerage import personal_data as brokerage_personal_data
         from members.personal_data import register_eraser, register_exporter
 
         register_exporter("mentoring", personal_data.export)
         register_eraser("mentoring", personal_data.erase)
+        register_exporter("brokerage", brokerage_personal_data.export)
+        register_eraser("brokerage", brokerage_personal_data.erase)

@@ -15,3 +15,7 @@ def matches_expire_overdue_task() -> int:
 def matches_nudge_due_task() -> int:
     """Remind pairs who have not met for a while. Idempotent; daily."""
     return services.matches_nudge_due()
+
+
+# The brokerage package's tasks, registered with the worker through this module.
+from matchmaking.brokerage.tasks import meetings_expire_task  # noqa: E402, F401

@@ -22,12 +22,14 @@ from django.db.models.constants import LOOKUP_SEP
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from members import services
+from members import contact, services
 from members.models import (
     Affiliation,
     Cluster,
     ClusterMembership,
     ClusterOrganiser,
+    ContactMessage,
+    ContactReport,
     GenderIdentity,
     Language,
     MembershipLog,
@@ -337,7 +339,7 @@ class ProfileAdmin(GenderSafeAdmin):
     list_select_related = ["organisation"]
     autocomplete_fields = ["user"]
     # The organisation follows the person's confirmed affiliation (members/membership.py).
-    readonly_fields = ["organisation"]
+    readonly_fields = ["organisation", "contact_suspended_at"]
     filter_horizontal = ["languages", "sectors", "expertise", "interests"]
 
 
@@ -490,3 +492,67 @@ class StatisticsAccessAdmin(GenderSafeAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ContactMessage)
+class ContactMessageAdmin(GenderSafeAdmin):
+    """Who wrote to whom and when, never what: a message between members is theirs. Its
+    subject and text reach staff only once its recipient reports it (ContactReportAdmin),
+    as they reach the organisers of the sender's cluster."""
+
+    list_display = ["created_at", "sender", "recipient", "content_deleted_at"]
+    list_select_related = ["sender", "recipient"]
+    search_fields = ["sender__email", "recipient__email"]
+    date_hierarchy = "created_at"
+    fields = ["created_at", "sender", "recipient", "content_deleted_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ContactReport)
+class ContactReportAdmin(GenderSafeAdmin):
+    """Reported messages, with their text: the recipient handed it over by reporting."""
+
+    list_display = ["created_at", "sender", "reporter", "reason", "handled_at"]
+    list_filter = ["reason", ("handled_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["sender", "reporter"]
+    search_fields = ["sender__email", "reporter__email"]
+    date_hierarchy = "created_at"
+    fields = [
+        "created_at", "sender", "reporter", "reason", "details", "reported_message",
+        "handled_at", "handled_by",
+    ]  # fmt: skip
+    readonly_fields = fields
+    actions = ["mark_handled", "suspend_senders"]
+
+    @admin.display(description=_("reported message"))
+    def reported_message(self, obj: ContactReport) -> str:
+        message = obj.message
+        if message.content_deleted_at:
+            return _("No longer kept.")
+        return f"{message.subject}\n\n{message.body}"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Mark as handled"))
+    def mark_handled(self, request, queryset):
+        for report in queryset.select_related("sender"):
+            contact.contact_report_handle(report=report, by=request.user)
+        self.message_user(request, _("Marked as handled."), messages.SUCCESS)
+
+    @admin.action(description=_("Suspend the senders' messages"))
+    def suspend_senders(self, request, queryset):
+        senders = {report.sender for report in queryset.select_related("sender")}
+        for sender in senders:
+            if Profile.objects.filter(user=sender).exists():
+                contact.contact_suspend(sender=sender, by=request.user, suspended=True)
+        self.message_user(request, _("Their messages are suspended."), messages.SUCCESS)

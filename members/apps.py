@@ -17,3 +17,8 @@ class MembersConfig(AppConfig):
         admin_site_guard_gender(site=admin.site)
 
         from members import receivers  # noqa: F401  (connects allauth's signals)
+        from members.contact import erase_contact, export_contact
+        from members.personal_data import register_eraser, register_exporter
+
+        register_exporter("contact", export_contact)
+        register_eraser("contact", erase_contact)

@@ -105,18 +105,36 @@ class ProfileForm(forms.ModelForm):
             "photo",
             "mentoring_stance",
             "visibility",
+            "contact_policy",
         ]
         widgets = {
             "country": LongSelect,
             "bio": forms.Textarea(attrs={"rows": 5, "maxlength": 2000}),
             "mentoring_stance": forms.RadioSelect,
             "visibility": forms.RadioSelect,
+            "contact_policy": forms.RadioSelect,
             "photo": forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
         }
-        labels = {"visibility": _("Who can find me in the directory")}
+        labels = {
+            "visibility": _("Who can find me in the directory"),
+            "contact_policy": _("Who may send me messages through the site"),
+        }
+        help_texts = {
+            "contact_policy": _(
+                "Messages come to you by e-mail; the sender does not see your address "
+                "unless you reply."
+            )
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A form posted without it (an older page) leaves the choice as it was.
+        self.fields["contact_policy"].required = False
 
     def changes(self) -> dict:
         changes = {name: self.cleaned_data[name] for name in self.Meta.fields}
+        if not changes["contact_policy"]:
+            del changes["contact_policy"]
         if changes["photo"] is False:  # "Clear" ticked: no photo any more
             changes["photo"] = ""
         return changes

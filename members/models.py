@@ -18,7 +18,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
@@ -583,6 +583,11 @@ class Profile(models.Model):
         MEMBERS = "members", _("All members of this site")
         HIDDEN = "hidden", _("Hidden from the directory")
 
+    class ContactPolicy(models.TextChoices):
+        NOBODY = "nobody", _("Nobody")
+        CLUSTER = "cluster", _("Members of my clusters")
+        MEMBERS = "members", _("All members of this site")
+
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
@@ -662,6 +667,17 @@ class Profile(models.Model):
         max_length=8,
         blank=True,
         choices=settings.LANGUAGES,
+    )
+    # Who may send this person a message through the site (members/contact.py).
+    contact_policy = models.CharField(
+        _("who may send me messages"),
+        max_length=16,
+        choices=ContactPolicy.choices,
+        default=ContactPolicy.CLUSTER,
+    )
+    # Set by an organiser or staff after reports: this person can send no more messages.
+    contact_suspended_at = models.DateTimeField(
+        _("messages suspended at"), null=True, blank=True, editable=False
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -860,3 +876,96 @@ class ImportJob(models.Model):
     @property
     def in_progress(self) -> bool:
         return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+
+class ContactMessage(models.Model):
+    """A message one member sent another through the site (members/contact.py).
+
+    Kept for the rate limit and for reports; the subject and body are blanked
+    CONTACT_MESSAGE_RETENTION_DAYS after sending (not while a report about it is open).
+    """
+
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="contact_messages_sent",
+        verbose_name=_("sender"),
+    )
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="contact_messages_received",
+        verbose_name=_("recipient"),
+    )
+    subject = models.CharField(_("subject"), max_length=160, validators=[validate_single_line])
+    body = models.TextField(_("message"), validators=[MaxLengthValidator(5000)])
+    created_at = models.DateTimeField(_("sent at"), default=timezone.now)
+    content_deleted_at = models.DateTimeField(_("content deleted at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("contact message")
+        verbose_name_plural = _("contact messages")
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["sender", "created_at"]),
+            models.Index(fields=["recipient", "sender"]),
+            models.Index(fields=["created_at"]),
+        ]
+
+    def __str__(self):
+        return f"Contact message #{self.pk}"
+
+
+class ContactReport(models.Model):
+    """A recipient's report of a message. It also blocks the sender from writing to the
+    reporter again; organisers of the sender's clusters (and staff) handle it."""
+
+    class Reason(models.TextChoices):
+        SPAM = "spam", _("Unsolicited advertising or spam")
+        HARASSMENT = "harassment", _("Harassment or threats")
+        INAPPROPRIATE = "inappropriate", _("Inappropriate content")
+        OTHER = "other", pgettext_lazy("report reason", "Something else")
+
+    message = models.OneToOneField(
+        ContactMessage,
+        on_delete=models.CASCADE,
+        related_name="report",
+        verbose_name=_("message"),
+    )
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="contact_reports_made",
+        verbose_name=_("reported by"),
+    )
+    # The message's sender, kept here so a block and an organiser's list need no join.
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="contact_reports_received",
+        verbose_name=_("sender"),
+    )
+    reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices)
+    details = models.TextField(_("details"), blank=True, validators=[MaxLengthValidator(2000)])
+    created_at = models.DateTimeField(_("reported at"), default=timezone.now)
+    handled_at = models.DateTimeField(_("handled at"), null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("handled by"),
+    )
+
+    class Meta:
+        verbose_name = _("contact report")
+        verbose_name_plural = _("contact reports")
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["reporter", "sender"]),
+            models.Index(fields=["sender", "created_at"]),
+        ]
+
+    def __str__(self):
+        return f"Report #{self.pk} of contact message #{self.message_id}"

@@ -53,6 +53,7 @@ PROFILE_EDITABLE_FIELDS = (
     "photo",
     "mentoring_stance",
     "visibility",
+    "contact_policy",
     "timezone",
     "preferred_language",
 )

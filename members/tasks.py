@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from members import crm_import, imports
+from members import contact, crm_import, imports
 
 
 @shared_task
@@ -22,3 +22,9 @@ def import_jobs_sweep_task() -> tuple[int, int, int]:
     """Queue again import jobs whose task was lost, mark stalled those whose worker died,
     delete old ones. Beat: every minute."""
     return imports.import_jobs_sweep()
+
+
+@shared_task
+def contact_messages_purge_task() -> int:
+    """Delete the text of contact messages past their retention. Beat: nightly."""
+    return contact.contact_messages_purge()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from members import import_views, membership_views, views
+from members import contact_views, import_views, membership_views, views
 
 app_name = "members"
 
@@ -8,6 +8,21 @@ urlpatterns = [
     path("members/", views.DirectoryView.as_view(), name="directory"),
     path("members/<int:pk>/", views.ProfileDetailView.as_view(), name="profile_detail"),
     path("members/<int:pk>/photo/", views.ProfilePhotoView.as_view(), name="profile_photo"),
+    path(
+        "members/<int:pk>/contact/",
+        contact_views.ContactSendView.as_view(),
+        name="contact_send",
+    ),
+    path(
+        "contact/report/<str:token>/",
+        contact_views.ContactReportView.as_view(),
+        name="contact_report",
+    ),
+    path(
+        "clusters/<slug:slug>/manage/contact-reports/",
+        contact_views.ContactReportsView.as_view(),
+        name="contact_reports",
+    ),
     path("me/", views.MyProfileView.as_view(), name="me"),
     path("me/edit/", views.ProfileEditView.as_view(), name="profile_edit"),
     path("me/gender/", views.GenderEditView.as_view(), name="gender_edit"),

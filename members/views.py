@@ -20,7 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import TemplateView
 from django.views.i18n import set_language
 
-from members import api_tokens, languages, preferences, privacy, selectors, services
+from members import api_tokens, contact, languages, preferences, privacy, selectors, services
 from members.filters import DirectoryFilter
 from members.forms import (
     AccountDeleteForm,
@@ -85,7 +85,18 @@ class ProfileDetailView(LoginRequiredMixin, View):
         profile = selectors.profile_get_visible(viewer=request.user, pk=pk)
         if profile.user_id == request.user.pk:
             return redirect("members:me")
-        return render(request, "members/profile_detail.html", {"profile": profile})
+        refusal = contact.contact_refusal(sender=request.user, recipient_profile=profile)
+        return render(
+            request,
+            "members/profile_detail.html",
+            {
+                "profile": profile,
+                "can_contact": refusal is None,
+                "contact_refusal": contact.refusal_text(refusal=refusal, name=profile.display_name)
+                if refusal
+                else "",
+            },
+        )
 
 
 class ProfilePhotoView(LoginRequiredMixin, View):

@@ -4,8 +4,10 @@ Two clusters: A (Aurora), organised by Olga, with the member organisation Acme (
 which left it a month ago); B (Boreal), organised by Otto, with Borg. Every object a URL
 points at belongs to one of the targets (Acme's and Borg's people) or to a cluster, never
 to one of the roles that open them, so every role opens them as a third party: an event of
-each audience, a mentoring programme of A with a match, a sent campaign, check-in codes, a
-calendar feed, an API token.
+each audience, a mentoring programme of A with a match, a brokerage day of A (Quentin and
+Mirela take part and meet; Hedda, hidden from the directory, asked Quentin to meet), a sent
+campaign, check-in codes, a calendar feed, an API token, a message Mirela wrote to Quentin
+through the site and a reported one.
 
 `build_world()` makes it; `fillings()` gives the values for a route's parameters, the
 first of them always an object of cluster A (members-only where there is such a thing);
@@ -42,6 +44,17 @@ from events.models import (
     Registration,
     StageRole,
 )
+from matchmaking.brokerage.models import (
+    BrokerageSettings,
+    MarketItem,
+    Meeting,
+    MeetingBlock,
+    MeetingSeat,
+    Participant,
+    ScheduleRun,
+    Slot,
+    Table,
+)
 from matchmaking.models import (
     Application,
     Circle,
@@ -52,11 +65,13 @@ from matchmaking.models import (
     PairRule,
     Programme,
 )
-from members import membership, privacy
+from members import contact, membership, privacy
 from members.models import (
     Affiliation,
     Cluster,
     ClusterMembership,
+    ContactMessage,
+    ContactReport,
     ImportJob,
     Organisation,
     Profile,
@@ -81,7 +96,13 @@ A_MEMBERS_EVENT = "Cobalt Forge Members Briefing"
 A_PROGRAMME = "Zephyr Mentoring Programme"
 ACME_CLUSTER_PROFILE = "Quentin Clusterwise"  # visible to members of Acme's clusters
 ACME_MEMBERS_PROFILE = "Mirela Memberwide"  # visible to every member of the site
-A_MARKERS = frozenset([A_MEMBERS_EVENT, A_PROGRAMME, ACME_CLUSTER_PROFILE, ACME_MEMBERS_PROFILE])
+A_BROKERAGE_EVENT = "Cobalt Valley Brokerage Day"  # members-only, Quentin and Mirela take part
+A_MARKERS = frozenset(
+    [A_MEMBERS_EVENT, A_PROGRAMME, ACME_CLUSTER_PROFILE, ACME_MEMBERS_PROFILE, A_BROKERAGE_EVENT]
+)
+# A participant of the brokerage day whose profile is hidden from the directory: no page
+# shows her to anyone but herself and the day's organisers.
+HIDDEN_PARTICIPANT = "Hedda Hiddenwood"
 # … and of cluster B, which no one at Acme belongs to.
 B_MEMBERS_EVENT = "Basalt Harbour Members Evening"
 BORG_CLUSTER_PROFILE = "Bruna Borgward"
@@ -90,6 +111,28 @@ MARKERS = A_MARKERS | B_MARKERS
 
 PUBLIC_EVENT = "Open Factory Day"
 PASSWORD = "a-Long-and-Unusual-pass-42"
+
+
+@dataclass
+class BrokerageDay:
+    """Cluster A's brokerage day: Quentin and Mirela met (accepted, placed at a table in
+    the first slot, published by a scheduler run); Hedda, whose profile is hidden, asked
+    Quentin to meet (pending)."""
+
+    event: Event
+    settings: BrokerageSettings
+    block: MeetingBlock
+    slots: list[Slot]
+    tables: list[Table]
+    participants: list[Participant]  # Quentin's, Mirela's, Hedda's
+    items: list[MarketItem]
+    accepted: Meeting
+    pending: Meeting
+    run: ScheduleRun
+
+    @property
+    def meetings(self) -> list[Meeting]:
+        return [self.accepted, self.pending]
 
 
 @dataclass
@@ -104,6 +147,8 @@ class World:
     b_members_event: Event
     programme: Programme
     match: Match
+    brokerage: BrokerageDay
+    contact_message: ContactMessage  # Mirela wrote to Quentin through the site
     targets: list[Profile]  # Acme's and Borg's people, seen by the roles, none of them a role
     registrations: list[Registration]
     campaign: Campaign
@@ -115,11 +160,19 @@ class World:
     @property
     def events(self) -> list[Event]:
         """A's members-only event first: the one the permission matrix opens."""
-        return [self.a_members_event, self.public_event, self.b_members_event]
+        return [
+            self.a_members_event, self.public_event, self.b_members_event, self.brokerage.event
+        ]  # fmt: skip
 
     @property
     def target_users(self) -> list[User]:
         return [p.user for p in self.targets]
+
+    @property
+    def participant(self) -> User:
+        """Quentin: a participant of the brokerage day (and the mentee of the match), who
+        alone opens the participants' pages among the people the crawls sign in as."""
+        return self.brokerage.participants[0].user
 
 
 def sign_up(email: str, name: str) -> tuple[Client, User]:
@@ -242,12 +295,27 @@ def build_world(*, png: bytes) -> World:
     privacy.statistics_access_log(user=organiser, view="balance_dashboard", cluster=cluster_a)
     programme, match = a_mentoring_programme(cluster_a, mentor=mirela, mentee=quentin)
     import_jobs = imports_of_a_co_organiser(cluster_a, a_members_event)
+    brokerage = a_brokerage_day(cluster_a, organiser=organiser, people=(quentin, mirela))
+    contact_message = ContactMessage.objects.create(
+        sender=mirela.user, recipient=quentin.user, subject="Your gripper demo",
+        body="Could we see it running next week?",
+    )  # fmt: skip
+    # Mirela reported an advert Quentin sent her: the organisers of A have a report.
+    advert = ContactMessage.objects.create(
+        sender=quentin.user, recipient=mirela.user, subject="Grippers on sale",
+        body="Buy three, get one free.",
+    )  # fmt: skip
+    ContactReport.objects.create(
+        message=advert, reporter=mirela.user, sender=quentin.user,
+        reason=ContactReport.Reason.SPAM,
+    )  # fmt: skip
     return World(
         cluster_a=cluster_a, cluster_b=cluster_b, acme=acme, borg=borg, gone=gone,
         public_event=public_event, a_members_event=a_members_event,
         b_members_event=b_members_event, programme=programme, match=match,
-        targets=[quentin, mirela, bruna], registrations=registrations, campaign=campaign,
-        feed_token=feed_token, import_jobs=import_jobs,
+        brokerage=brokerage, contact_message=contact_message, targets=[quentin, mirela, bruna],
+        registrations=registrations, campaign=campaign, feed_token=feed_token,
+        import_jobs=import_jobs,
         users={
             "visitor": visitor, "stranger": stranger, "declined": declined, "former": former,
             "member": member, "org_admin": org_admin, "organiser": organiser,
@@ -335,6 +403,99 @@ def a_mentoring_programme(cluster: Cluster, *, mentor: Profile, mentee: Profile)
     return programme, match
 
 
+def a_brokerage_day(cluster: Cluster, *, organiser: User, people: tuple[Profile, ...]):
+    """A members-only brokerage day of cluster A, run by its scheduler: one block of three
+    20-minute slots (the last a break), two tables and an online room; Quentin, Mirela
+    and Hedda (hidden from the directory, at Acme too) registered and in the marketplace
+    with offers and requests."""
+    quentin, mirela = people
+    acme = quentin.organisation
+    hedda = joined_by_domain(
+        "hedda@acme.example", HIDDEN_PARTICIPANT, acme, visibility=Profile.Visibility.HIDDEN
+    )
+    event = EventFactory(
+        title=A_BROKERAGE_EVENT, slug="cobalt-brokerage-day", kind=Event.Kind.BROKERAGE,
+        clusters=[cluster],
+    )  # fmt: skip
+    now = timezone.now()
+    settings_ = BrokerageSettings.objects.create(
+        event=event, scheduling=BrokerageSettings.Scheduling.SCHEDULER,
+        schedule_published_at=now,
+    )  # fmt: skip
+    block = MeetingBlock.objects.create(
+        event=event, name="Afternoon meetings", starts_at=event.starts_at,
+        ends_at=event.starts_at + timedelta(minutes=60), slot_minutes=20,
+    )  # fmt: skip
+    slots = [
+        Slot.objects.create(
+            event=event,
+            block=block,
+            is_break=i == 2,
+            starts_at=block.starts_at + timedelta(minutes=20 * i),
+            ends_at=block.starts_at + timedelta(minutes=20 * (i + 1)),
+        )  # fmt: skip
+        for i in range(3)
+    ]
+    tables = [
+        Table.objects.create(event=event, name="Table 1", position=1),
+        Table.objects.create(event=event, name="Table 2", position=2),
+        Table.objects.create(
+            event=event, name="Online room", position=3, online_url="https://meet.example/r1"
+        ),
+    ]
+    robotics, logistics = topic("Robotics"), topic("Logistics")
+    participants, items = [], []
+    offers = {
+        quentin: ("Vision-guided gripping", MarketItem.Type.TECHNOLOGY, "Pilot partners"),
+        mirela: ("Drive retrofits for SMEs", MarketItem.Type.EXPERTISE, "Research partner"),
+        hedda: ("Test bench time", MarketItem.Type.PRODUCT, "Co-investment"),
+    }
+    for person, (offer, kind, wanted) in offers.items():
+        services.event_register(event=event, user=person.user)
+        participant = Participant.objects.create(
+            event=event, user=person.user, organisation_kind=acme.kind, max_meetings=6,
+            headline=f"{offer} from Acme",
+        )  # fmt: skip
+        participant.blocks.set([block])
+        participants.append(participant)
+        for direction, title, type_ in [
+            (MarketItem.Direction.OFFER, offer, kind),
+            (MarketItem.Direction.REQUEST, wanted, MarketItem.Type.COOPERATION),
+        ]:
+            item = MarketItem.objects.create(
+                participant=participant, direction=direction, type=type_, title=title,
+                description=f"{title}: let us talk.",
+            )  # fmt: skip
+            item.topics.set([robotics if direction == MarketItem.Direction.OFFER else logistics])
+            items.append(item)
+    assert all(
+        r.status == Registration.Status.CONFIRMED
+        for r in Registration.objects.filter(event=event)
+    )  # fmt: skip
+    q, m, h = participants
+    accepted = Meeting.objects.create(
+        event=event, requester=q, recipient=m, message="Shall we talk about grippers?",
+        status=Meeting.Status.ACCEPTED, answered_at=now, slot=slots[0], table=tables[0],
+        published_at=now,
+    )  # fmt: skip
+    MeetingSeat.objects.bulk_create(
+        [MeetingSeat(meeting=accepted, participant=p, slot=slots[0]) for p in (q, m)]
+    )
+    pending = Meeting.objects.create(
+        event=event, requester=h, recipient=q, message="Our test bench could suit you.",
+        expires_at=now + timedelta(hours=settings_.request_expiry_hours),
+    )  # fmt: skip
+    run = ScheduleRun.objects.create(
+        event=event, started_by=organiser, outcome=ScheduleRun.Outcome.OPTIMAL, accepted=1,
+        scheduled=1, upper_bound=1, bound_detail={"tables_x_slots": 6, "free_slots": 2},
+        seconds=0.01, assignment=[[accepted.pk, slots[0].pk, tables[0].pk]], published_at=now,
+    )  # fmt: skip
+    return BrokerageDay(
+        event=event, settings=settings_, block=block, slots=slots, tables=tables,
+        participants=participants, items=items, accepted=accepted, pending=pending, run=run,
+    )  # fmt: skip
+
+
 # --- filling every URL pattern with this world's objects ---------------------------------
 
 
@@ -370,6 +531,10 @@ def fillings(route: str, world: World) -> list[dict[str, str]] | None:
     explicit = {
         "members/<int:pk>/": targets,
         "members/<int:pk>/photo/": targets,
+        "members/<int:pk>/contact/": targets,
+        "contact/report/<str:token>/": [
+            {"token": contact.report_token(message=world.contact_message)}
+        ],
         "api/v1/members/<int:pk>/": targets,
         "events/feeds/me/<str:token>.ics": [{"token": world.feed_token}],
         "events/feeds/cluster/<slug:cluster_slug>.ics": cluster_slugs,
@@ -395,6 +560,8 @@ def fillings(route: str, world: World) -> list[dict[str, str]] | None:
         return [{"pk": str(e.pk)} for e in world.events]
     if route.startswith("mentoring/"):
         return mentoring_fillings(route, names, world)
+    if route.startswith(("networking/", "api/v1/brokerage/")) or "balance/brokerage" in route:
+        return brokerage_fillings(route, names, world)
     if route.startswith("events/") and names == ("slug",):
         return [{"slug": e.slug} for e in world.events]
     if route.startswith("events/") and names == ("slug", "session_id"):
@@ -462,6 +629,35 @@ def mentoring_fillings(route: str, names: tuple[str, ...], world: World) -> list
     else:
         return None
     return [{**(slug if "slug" in names else {}), "pk": str(pk)} for pk in pks]
+
+
+def brokerage_fillings(route: str, names: tuple[str, ...], world: World) -> list[dict] | None:
+    """A's brokerage day; the meetings, people and offers named by their place in the
+    route (Quentin's own first, then Mirela's; Hedda, hidden, last)."""
+    day = world.brokerage
+    quentin, mirela, hedda = day.participants
+    pks = {
+        "block_id": [day.block.pk],
+        "slot_id": [slot.pk for slot in day.slots],
+        "table_id": [table.pk for table in day.tables],
+        "meeting_id": [day.accepted.pk],
+        "run_id": [day.run.pk],
+    }
+    if "/offers/" in route:
+        pks["pk"] = [quentin.items.first().pk, mirela.items.first().pk]
+    elif "/people/" in route:
+        pks["pk"] = [mirela.pk, quentin.pk, hedda.pk]
+    elif "meeting/" in route or "/requests/" in route:
+        # The pending request Quentin received first: the API answers it.
+        pks["pk"] = [day.pending.pk, day.accepted.pk]
+    values: list[dict] = [{"slug": day.event.slug} if "slug" in names else {}]
+    for name in names:
+        if name == "slug":
+            continue
+        if name not in pks:
+            return None
+        values = [{**v, name: str(pk)} for v in values for pk in pks[name]]
+    return values
 
 
 def paths_to_visit(world: World, *, skip: Collection[str] = ()) -> dict[str, list[str]]:

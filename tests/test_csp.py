@@ -24,7 +24,8 @@ from tests.matrix_world import World, build_world, html_pages, paths_to_visit
 pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parents[1]
-ROLES = ("anonymous", "organiser", "staff")
+# The participant (of the brokerage day, a target of the world) opens its participants' pages.
+ROLES = ("anonymous", "organiser", "staff", "participant")
 # What a browser asks for: the API's pages answer with DRF's browsable HTML.
 BROWSER = {"HTTP_ACCEPT": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 NONCE = "'nonce-{}'"
@@ -155,7 +156,10 @@ def world(db, png) -> World:
 def test_every_html_page_carries_the_policy_and_needs_nothing_it_forbids(world, capsys):
     visits = paths_to_visit(world)
     problems, nonces, pages, example = [], [], 0, None
-    viewers = {role: world.users.get(role) for role in ROLES}
+    viewers = {
+        role: world.participant if role == "participant" else world.users.get(role)
+        for role in ROLES
+    }
     for role, _route, path, response in html_pages(visits, viewers=viewers, **BROWSER):
         pages += 1
         where = f"{role} GET {path} ({response.status_code})"

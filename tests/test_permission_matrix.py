@@ -6,7 +6,9 @@ resolver) has an entry in EXPECTED naming its policy; a policy says what each ro
 anonymous, a member of another cluster, an organiser of another cluster, an organiser of
 the cluster the page's objects belong to, and staff. The objects in the URLs are cluster
 A's (tests/matrix_world.py): a members-only event, a mentoring programme, a member's
-profile, a target member's match and registrations; no role owns any of them.
+profile, a target member's match and registrations, a brokerage day with its participants'
+offers and meetings; no role owns any of them (the participant Quentin opens his own
+pages in test_a_participant_opens_the_participants_pages).
 
 The entries were written from each view's permission code, not recorded from its
 answers. A new pattern without an entry, or an entry that names no pattern, fails
@@ -26,7 +28,8 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from PIL import Image
 
-from tests.matrix_world import World, build_world, fillings
+from events.models import Registration
+from tests.matrix_world import HIDDEN_PARTICIPANT, World, build_world, fillings
 from tests.routes import route_names, substitute
 
 pytestmark = pytest.mark.django_db
@@ -119,6 +122,17 @@ STAFF_ONLY = Policy("STAFF_ONLY", LOGIN, LOGIN, LOGIN, LOGIN, OK)
 API_PUBLIC = Policy("API_PUBLIC", OK, OK, OK, OK, OK)
 API_SIGNED_IN = Policy("API_SIGNED_IN", NO_CREDENTIALS, OK, OK, OK, OK)
 API_CLUSTER_MEMBERS = Policy("API_CLUSTER_MEMBERS", NO_CREDENTIALS, NOT_FOUND, NOT_FOUND, OK, OK)
+# A brokerage day's pages of one's own participation (A's members-only day): for people
+# with a seat on it, which none of the roles has (Quentin has: see
+# test_a_participant_opens_the_participants_pages). Whoever may see the day but has no
+# seat, its organisers and staff too, is refused; whoever may not see it gets a 404.
+PARTICIPANTS = Policy("PARTICIPANTS", LOGIN, NOT_FOUND, NOT_FOUND, FORBIDDEN, FORBIDDEN)
+# The marketplace: the day's participants, and its organisers and staff, read-only.
+PARTICIPANTS_AND_MANAGERS = Policy("PARTICIPANTS_AND_MANAGERS", LOGIN, NOT_FOUND, NOT_FOUND, OK, OK)
+# The participant's agenda and requests in the API: nobody else, organisers included.
+API_PARTICIPANTS = Policy(
+    "API_PARTICIPANTS", NO_CREDENTIALS, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND
+)
 
 
 def admin_model(app_model: str, *, add: bool = True, delete: bool = True) -> dict[str, Policy]:
@@ -136,6 +150,10 @@ def admin_model(app_model: str, *, add: bool = True, delete: bool = True) -> dic
             "it sends staff on to the change page", staff=REDIRECT
         ),
     }
+
+
+def _run(world: World) -> dict:
+    return {"run": world.brokerage.run.pk}
 
 
 def _pair_rule(world: World) -> dict:
@@ -172,6 +190,15 @@ EXPECTED: dict[str, Policy] = {
     # The requests of the organisations one answers for (an organiser of B: Borg's).
     "members:membership_requests": ANY_ORGANISER,
     "members:organisation_people": CLUSTER_ORGANISERS,
+    # Writing to a member whose profile one may see. Quentin takes messages from his
+    # clusters only: A's organiser may write; staff share no cluster with him (the page
+    # says so, 403).
+    "members:contact_send": CLUSTER_MEMBERS.but(
+        "the profile takes messages from its clusters only", staff=FORBIDDEN
+    ),
+    # The report link of a message: its recipient's (Quentin's) alone.
+    "members:contact_report": OWNER_ONLY,
+    "members:contact_reports": CLUSTER_ORGANISERS,
     # --- events ---
     "events:list": PUBLIC,
     "events:my_events": SIGNED_IN,
@@ -215,6 +242,47 @@ EXPECTED: dict[str, Policy] = {
     "insights:csv": CLUSTER_ORGANISERS,
     "insights:year_report": CLUSTER_ORGANISERS,
     "insights:programme": CLUSTER_ORGANISERS,
+    "insights:brokerage": CLUSTER_ORGANISERS,
+    # --- brokerage days (A's members-only day) ---
+    # The day's start page: everyone who may see the day (without a seat: how to get one).
+    "brokerage:home": CLUSTER_MEMBERS,
+    "brokerage:join": PARTICIPANTS.posted(),
+    "brokerage:profile_edit": PARTICIPANTS,
+    "brokerage:items": PARTICIPANTS,
+    "brokerage:item_edit": PARTICIPANTS,
+    "brokerage:item_delete": PARTICIPANTS.posted(),
+    "brokerage:marketplace": PARTICIPANTS_AND_MANAGERS,
+    "brokerage:participant_detail": PARTICIPANTS_AND_MANAGERS,
+    "brokerage:request_new": PARTICIPANTS,
+    "brokerage:requests": PARTICIPANTS,
+    "brokerage:recommendations": PARTICIPANTS,
+    "brokerage:agenda": PARTICIPANTS,
+    "brokerage:agenda_print": PARTICIPANTS,
+    "brokerage:agenda_ics": PARTICIPANTS,
+    # A meeting (Quentin and Mirela's): its two sides' alone, organisers and staff too.
+    "brokerage:meeting_detail": OWNER_ONLY,
+    "brokerage:request_answer": OWNER_ONLY.posted(),
+    "brokerage:meeting_cancel": OWNER_ONLY.posted(),
+    "brokerage:meeting_feedback": OWNER_ONLY.posted(),
+    # The day's organisers' pages.
+    "brokerage:manage": CLUSTER_ORGANISERS,
+    "brokerage:manage_blocks": CLUSTER_ORGANISERS,
+    "brokerage:manage_block_create": CLUSTER_ORGANISERS,
+    "brokerage:manage_block_edit": CLUSTER_ORGANISERS,
+    "brokerage:manage_block_delete": CLUSTER_ORGANISERS.posted(),
+    "brokerage:manage_slot_break": CLUSTER_ORGANISERS.posted(data=lambda world: {"is_break": "1"}),
+    "brokerage:manage_tables": CLUSTER_ORGANISERS,
+    "brokerage:manage_table_create": CLUSTER_ORGANISERS,
+    "brokerage:manage_tables_numbered": CLUSTER_ORGANISERS,
+    "brokerage:manage_table_edit": CLUSTER_ORGANISERS,
+    "brokerage:manage_table_delete": CLUSTER_ORGANISERS.posted(),
+    "brokerage:manage_schedule": CLUSTER_ORGANISERS,
+    "brokerage:manage_schedule_run": CLUSTER_ORGANISERS.posted(),
+    "brokerage:manage_schedule_publish": CLUSTER_ORGANISERS.posted(data=_run),
+    "brokerage:manage_table_plan": CLUSTER_ORGANISERS,
+    "brokerage:manage_checkin": CLUSTER_ORGANISERS,
+    "brokerage:manage_checkin_meeting": CLUSTER_ORGANISERS.posted(),
+    "brokerage:manage_funnel": CLUSTER_ORGANISERS,
     # --- mentoring ---
     "matchmaking:programme_list": SIGNED_IN,
     "matchmaking:my_mentoring": SIGNED_IN,
@@ -257,6 +325,10 @@ EXPECTED: dict[str, Policy] = {
     # Allowed, but none of the roles is registered: "You are not registered for this."
     "events_api:event_cancel": API_CLUSTER_MEMBERS.posted(done=CONFLICT),
     "events_api:my_registrations": API_SIGNED_IN,
+    "brokerage_api:agenda": API_PARTICIPANTS,
+    "brokerage_api:requests": API_PARTICIPANTS,
+    "brokerage_api:request_accept": API_PARTICIPANTS.posted(),
+    "brokerage_api:request_decline": API_PARTICIPANTS.posted(),
     "api_schema": API_PUBLIC,
     "api_docs": API_PUBLIC,
     # --- allauth ---
@@ -327,6 +399,16 @@ EXPECTED: dict[str, Policy] = {
     **admin_model("matchmaking.match"),
     **admin_model("matchmaking.meetinglog"),
     **admin_model("matchmaking.feedback"),
+    **admin_model("matchmaking.brokeragesettings"),
+    **admin_model("matchmaking.meetingblock"),
+    **admin_model("matchmaking.slot", add=False),
+    **admin_model("matchmaking.table"),
+    **admin_model("matchmaking.participant"),
+    **admin_model("matchmaking.marketitem"),
+    **admin_model("matchmaking.meeting", add=False),
+    **admin_model("matchmaking.schedulerun", add=False),
+    **admin_model("members.contactmessage", add=False),
+    **admin_model("members.contactreport", add=False),
     **admin_model("auth.group"),
     **admin_model("account.emailaddress"),
     **admin_model("authtoken.tokenproxy"),
@@ -464,3 +546,86 @@ def test_the_matrix_is_not_flat(capsys):
     assert by_role["organiser"][OK] > by_role["other_organiser"][OK]
     assert by_role["other_organiser"][OK] > by_role["other_member"][OK]
     assert by_role["staff"][OK] > by_role["organiser"][OK]
+
+
+# --- a participant of the brokerage day ---------------------------------------------------
+
+# What Quentin gets, a participant of A's brokerage day and a side of both its meetings,
+# where the five roles are refused: (outcome, POST data). The first filling of each route
+# is his (his offer, the pending request he received) or Mirela's (her page).
+PARTICIPANT_GETS: dict[str, tuple[str, dict]] = {
+    "brokerage:home": (OK, {}),
+    "brokerage:join": (REDIRECT, {}),  # joined already: on to his profile
+    "brokerage:profile_edit": (OK, {}),
+    "brokerage:items": (OK, {}),
+    "brokerage:item_edit": (OK, {}),
+    "brokerage:item_delete": (REDIRECT, {}),
+    "brokerage:marketplace": (OK, {}),
+    "brokerage:participant_detail": (OK, {}),
+    "brokerage:request_new": (OK, {}),
+    "brokerage:requests": (OK, {}),
+    "brokerage:recommendations": (OK, {}),
+    "brokerage:agenda": (OK, {}),
+    "brokerage:agenda_print": (OK, {}),
+    "brokerage:agenda_ics": (OK, {}),
+    "brokerage:meeting_detail": (OK, {}),
+    "brokerage:request_answer": (REDIRECT, {"action": "decline"}),
+    "brokerage:meeting_cancel": (REDIRECT, {}),
+    # Allowed, but the meeting is ahead (and pending): the page says why not yet, 400.
+    "brokerage:meeting_feedback": ("400", {"held": "yes", "follow_up": "yes"}),
+    "brokerage_api:agenda": (OK, {}),
+    "brokerage_api:requests": (OK, {}),
+    "brokerage_api:request_accept": (OK, {}),
+    "brokerage_api:request_decline": (OK, {}),
+}
+
+
+@pytest.mark.parametrize("entry", sorted(PARTICIPANT_GETS))
+def test_a_participant_opens_the_participants_pages(matrix, entry):
+    if entry not in ENTRIES:
+        pytest.skip(f"{entry} is not a URL pattern yet")
+    expected, data = PARTICIPANT_GETS[entry]
+    client = Client()
+    client.force_login(matrix.world.participant)
+    path = matrix.path(entry)
+
+    posted = EXPECTED[entry].method == "POST"
+    response = client.post(path, data) if posted else client.get(path)
+
+    seen = outcome(response)
+    assert seen == expected, f"{EXPECTED[entry].method} {path} ({entry}) by Quentin: {seen}"
+
+
+def test_a_hidden_participant_stays_hidden_in_the_marketplace(matrix):
+    """Hedda (hidden from the directory) takes part; her page is nobody's to open, and no
+    list of participants or suggestions names her, to a participant or to an organiser."""
+    day = matrix.world.brokerage
+    hedda = day.participants[2]
+    quentin = Client()
+    quentin.force_login(matrix.world.participant)
+    organiser = matrix.client("organiser")
+    slug = day.event.slug
+
+    for client in (quentin, organiser):
+        assert client.get(f"/networking/{slug}/people/{hedda.pk}/").status_code == 404
+        for page in ("marketplace/", "marketplace/?q=Hedda", "suggestions/"):
+            response = client.get(f"/networking/{slug}/{page}")
+            assert HIDDEN_PARTICIPANT not in response.content.decode(), page
+    # What she offers is not found under anyone else's name either.
+    assert "Test bench time" not in quentin.get(f"/networking/{slug}/marketplace/").content.decode()
+
+
+def test_a_participant_who_gave_up_their_seat_no_longer_sees_the_marketplace(matrix):
+    """The seat is what lets one in, not the participant row left from before."""
+    day = matrix.world.brokerage
+    quentin = matrix.world.participant
+    Registration.objects.filter(event=day.event, user=quentin).update(
+        status=Registration.Status.CANCELLED
+    )
+    client = Client()
+    client.force_login(quentin)
+    slug = day.event.slug
+
+    for page in ("marketplace/", "agenda/", "requests/", f"people/{day.participants[1].pk}/"):
+        assert client.get(f"/networking/{slug}/{page}").status_code == 403, page
+    assert client.get(f"/api/v1/brokerage/{slug}/agenda/").status_code == 404

@@ -248,6 +248,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "matchmaking.tasks.matches_nudge_due_task",
         "schedule": crontab(hour=8, minute=0),
     },
+    # Brokerage meeting requests nobody answered in time expire (their held slots free up).
+    "brokerage-meetings-expire": {
+        "task": "matchmaking.brokerage.tasks.meetings_expire_task",
+        "schedule": 5 * 60.0,
+    },
+    # Published schedules whose agenda mail task was lost (a broker restart) are queued
+    # again (BROKERAGE_MAIL_REQUEUE_AFTER_SECONDS after a task last took them up).
+    "brokerage-schedule-mail-sweep": {
+        "task": "matchmaking.brokerage.tasks.schedule_mail_sweep_task",
+        "schedule": 60.0,
+    },
 }
 
 # --- Outbox ---------------------------------------------------------------------------
@@ -340,7 +351,8 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Clusterhub API",
     "DESCRIPTION": (
-        "Events, registrations and the member directory of a Clusterhub site. "
+        "Events, registrations, the member directory and brokerage days (a participant's "
+        "agenda and meeting requests) of a Clusterhub site. "
         "Authenticate with the header `Authorization: Token <key>` (or the site's session, "
         "with its CSRF token on writes); without it, or with a wrong key, the answer is 401. "
         "Requests are limited per token, and per address for anonymous callers: over the "
@@ -356,6 +368,7 @@ SPECTACULAR_SETTINGS = {
         "SessionKindEnum": "events.models.Session.Kind",
         "RegistrationStatusEnum": "events.models.Registration.Status",
         "OrganisationKindEnum": "members.models.Organisation.Kind",
+        "MeetingStatusEnum": "matchmaking.brokerage.models.Meeting.Status",
     },
 }
 
@@ -442,4 +455,17 @@ IMPORT_JOB_RETENTION_DAYS = env.int("IMPORT_JOB_RETENTION_DAYS", default=7)
 CELERY_BEAT_SCHEDULE["members-import-jobs-sweep"] = {
     "task": "members.tasks.import_jobs_sweep_task",
     "schedule": 60.0,
+}
+
+# --- Member-to-member contact ---------------------------------------------------------
+# How many messages one member may send other members through the site (members.contact):
+# at most this many in any hour and in any 24 hours.
+CONTACT_MESSAGES_PER_HOUR = env.int("CONTACT_MESSAGES_PER_HOUR", default=5)
+CONTACT_MESSAGES_PER_DAY = env.int("CONTACT_MESSAGES_PER_DAY", default=20)
+# The site keeps a copy of each message for reports; its subject and text are deleted this
+# many days after sending (a message with an open report keeps them until it is handled).
+CONTACT_MESSAGE_RETENTION_DAYS = env.int("CONTACT_MESSAGE_RETENTION_DAYS", default=90)
+CELERY_BEAT_SCHEDULE["members-contact-purge"] = {
+    "task": "members.tasks.contact_messages_purge_task",
+    "schedule": crontab(hour=3, minute=50),
 }

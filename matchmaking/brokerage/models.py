@@ -219,6 +219,21 @@ class Participant(models.Model):
     def __str__(self):
         return f"{self.user} at {self.event}"
 
+    @property
+    def name(self) -> str:
+        """How pages and mail name a participant: their profile's display name, never their
+        address; "A participant" once their profile is gone (an erased account)."""
+        profile = getattr(self.user, "profile", None)
+        name = profile.display_name.strip() if profile is not None else ""
+        return name or self.user.get_full_name() or str(_("A participant"))
+
+    @property
+    def organisation_name(self) -> str:
+        """The name of the participant's organisation ("" when none)."""
+        profile = getattr(self.user, "profile", None)
+        organisation = profile.organisation if profile is not None else None
+        return organisation.name if organisation is not None else ""
+
 
 class MarketItem(models.Model):
     """An offer or a request a participant publishes in the event's marketplace."""
@@ -439,6 +454,13 @@ class ScheduleRun(models.Model):
     # The proposal: [[meeting id, slot id, table id], ...]; placed by publishing the run.
     assignment = models.JSONField(_("assignment"), default=list, blank=True)
     published_at = models.DateTimeField(_("published at"), null=True, blank=True)
+    # The agenda mail publishing owes (`scheduling.schedule_mail_batch`): the meetings it
+    # changed, in order; how many of them are done; when a task last took it up (or was
+    # queued); when all were done (None while mail is owed).
+    mail_meeting_ids = models.JSONField(_("meetings to mail"), default=list, blank=True)
+    mail_done = models.PositiveIntegerField(_("meetings mailed"), default=0)
+    mail_queued_at = models.DateTimeField(_("agenda mail queued at"), null=True, blank=True)
+    mailed_at = models.DateTimeField(_("agenda mail done at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

@@ -74,7 +74,8 @@ ALLOWLIST = {
     ): "code sample: an example CSV file in the column names the import reads",
 }
 
-# The matrix's roles, and the mentee of its match, who alone opens the match's page.
+# The matrix's roles, and the mentee of its match, who alone opens the match's page (and,
+# a participant of the brokerage day, its participants' pages).
 ROLES = ("anonymous", "member", "organiser", "staff", "mentee")
 GERMAN = {
     "HTTP_ACCEPT_LANGUAGE": "de",
@@ -98,7 +99,17 @@ MAIN_PAGES = {
     "matchmaking:programme_manage", "matchmaking:programme_edit",
     "matchmaking:programme_applications", "matchmaking:programme_matching",
     "insights:dashboard", "insights:event", "insights:event_report", "insights:year_report",
-    "insights:programme",
+    "insights:programme", "insights:brokerage",
+    "members:contact_send", "members:contact_report", "members:contact_reports",
+    # The brokerage day: the mentee (Quentin) takes part in it, with both its meetings.
+    "brokerage:home", "brokerage:profile_edit", "brokerage:items", "brokerage:item_edit",
+    "brokerage:marketplace", "brokerage:participant_detail", "brokerage:request_new",
+    "brokerage:requests", "brokerage:recommendations", "brokerage:agenda",
+    "brokerage:agenda_print", "brokerage:meeting_detail",
+    "brokerage:manage", "brokerage:manage_blocks", "brokerage:manage_block_create",
+    "brokerage:manage_block_edit", "brokerage:manage_tables", "brokerage:manage_table_edit",
+    "brokerage:manage_schedule", "brokerage:manage_table_plan", "brokerage:manage_checkin",
+    "brokerage:manage_funnel",
 }  # fmt: skip
 
 

@@ -43,11 +43,11 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(f"Demo network ready ({summary}): {detail}."))
         else:
             self.stdout.write(self.style.SUCCESS(f"Demo network already up to date ({summary})."))
-        for app in self._project_apps():
+        for name in self._demo_modules():
             try:
-                module = importlib.import_module(f"{app}.demo")
+                module = importlib.import_module(name)
             except ModuleNotFoundError as error:
-                if error.name != f"{app}.demo":
+                if error.name != name:
                     raise  # the demo module exists but something it imports does not
                 continue
             result = module.demo_seed(stdout_write=self.stdout.write)
@@ -83,6 +83,18 @@ class Command(BaseCommand):
             if Path(config.path).resolve().is_relative_to(base) and config.name != "members"
         ]
         return sorted(names, key=settings.INSTALLED_APPS.index)
+
+    def _demo_modules(self) -> list[str]:
+        """Each app's `demo` module, then those of its sub-packages (`matchmaking.brokerage`
+        after `matchmaking`), so a part of an app builds on the app's own demo data."""
+        paths = {config.name: Path(config.path) for config in apps.get_app_configs()}
+        names = []
+        for app in self._project_apps():
+            names.append(f"{app}.demo")
+            names += [
+                f"{app}.{demo.parent.name}.demo" for demo in sorted(paths[app].glob("*/demo.py"))
+            ]
+        return names
 
     def _mail_destination(self) -> str:
         if settings.EMAIL_BACKEND == "django.core.mail.backends.filebased.EmailBackend":
