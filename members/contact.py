@@ -106,6 +106,11 @@ def is_blocked(*, sender: User, recipient: User) -> bool:
     return ContactReport.objects.filter(reporter=recipient, sender=sender).exists()
 
 
+def is_suspended(*, user: User) -> bool:
+    """An organiser suspended this person's messages to other members."""
+    return Profile.objects.filter(user=user, contact_suspended_at__isnull=False).exists()
+
+
 def share_a_cluster(*, a: User, b: User) -> bool:
     return clusters_for_user(user=a).filter(pk__in=clusters_for_user(user=b).values("pk")).exists()
 
@@ -119,7 +124,7 @@ def contact_refusal(*, sender: User, recipient_profile: Profile) -> str | None:
         return NOT_VISIBLE
     if not user_is_member(user=sender):
         return NOT_MEMBER
-    if Profile.objects.filter(user=sender, contact_suspended_at__isnull=False).exists():
+    if is_suspended(user=sender):
         return SUSPENDED
     if not recipient.is_active or not recipient.email or recipient.erased_at is not None:
         return NO_ADDRESS

@@ -253,6 +253,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "matchmaking.brokerage.tasks.meetings_expire_task",
         "schedule": 5 * 60.0,
     },
+    # Live meetings of people who lost their seat on the event (registration cancelled)
+    # end: their requests withdrawn or declined, their accepted meetings cancelled.
+    "brokerage-meetings-without-seat": {
+        "task": "matchmaking.brokerage.tasks.participants_without_seat_release_task",
+        "schedule": 5 * 60.0,
+    },
     # Published schedules whose agenda mail task was lost (a broker restart) are queued
     # again (BROKERAGE_MAIL_REQUEUE_AFTER_SECONDS after a task last took them up).
     "brokerage-schedule-mail-sweep": {
@@ -456,6 +462,11 @@ CELERY_BEAT_SCHEDULE["members-import-jobs-sweep"] = {
     "task": "members.tasks.import_jobs_sweep_task",
     "schedule": 60.0,
 }
+
+# --- Brokerage days --------------------------------------------------------------------
+# How many meeting requests one participant may send in any hour (a request mails its
+# recipient, so it is counted like a contact message).
+BROKERAGE_REQUESTS_PER_HOUR = env.int("BROKERAGE_REQUESTS_PER_HOUR", default=20)
 
 # --- Member-to-member contact ---------------------------------------------------------
 # How many messages one member may send other members through the site (members.contact):

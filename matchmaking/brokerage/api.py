@@ -30,7 +30,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from events.models import Event
-from matchmaking.brokerage import selectors, services
+from matchmaking.brokerage import marketplace, selectors, services
 from matchmaking.brokerage.models import Meeting, Participant, Slot
 from members.api_schema import NO_CONTROL_CHARACTERS, ClosedSerializer, ErrorSerializer
 from members.models import Organisation, Profile
@@ -403,7 +403,7 @@ class MeetingRequestListAPI(generics.ListCreateAPIView):
         body = MeetingRequestCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        recipient = _recipient(event=event, pk=data["recipient"])
+        recipient = _recipient(event=event, viewer=request.user, pk=data["recipient"])
         if recipient is None:
             return _refused(_("This brokerage day has no such participant."))
         slot = None
@@ -429,11 +429,12 @@ class MeetingRequestListAPI(generics.ListCreateAPIView):
         return Response(out.data, status=status.HTTP_201_CREATED)
 
 
-def _recipient(*, event: Event, pk: int) -> Participant | None:
-    """A participant of the event whom others may see: a hidden profile is "no such one"."""
+def _recipient(*, event: Event, viewer, pk: int) -> Participant | None:
+    """A participant of the event listed to the requester (as in the marketplace:
+    `marketplace.participants_listed`); anyone else is "no such one"."""
     return (
-        Participant.objects.filter(event=event, pk=pk)
-        .exclude(user__profile__visibility=Profile.Visibility.HIDDEN)
+        marketplace.participants_listed(event=event, viewer=viewer)
+        .filter(pk=pk)
         .select_related("user")
         .first()
     )

@@ -212,7 +212,8 @@ def block_update(
         slot_minutes=slot_minutes, gap_minutes=gap_minutes,
     )  # fmt: skip
     wanted = set(times)
-    current = list(Slot.objects.select_for_update().filter(block=block))
+    # Slots locked in primary key order, as the scheduler's publish locks them.
+    current = list(Slot.objects.select_for_update().filter(block=block).order_by("pk"))
     going = [s.pk for s in current if (s.starts_at, s.ends_at) not in wanted]
     kept = {(s.starts_at, s.ends_at) for s in current if s.pk not in going}
     going_slots = Slot.objects.filter(pk__in=going)
@@ -249,7 +250,7 @@ def block_delete(*, block: MeetingBlock) -> None:
     """Delete a block and its slots; refused while a live meeting is placed in it."""
     _lock_event(block.event)
     slots = Slot.objects.filter(block=block)
-    list(slots.select_for_update())
+    list(slots.select_for_update().order_by("pk"))  # in the order publish locks them
     count = _live_meetings_in(slots)
     _refuse_live(
         count,

@@ -2,10 +2,12 @@
 
 "Cross-Cluster Matchmaking Day", organised by all three clusters, lies a little over three
 weeks ahead (a Thursday, in Linz): 80 participants from the three clusters with confirmed
-registrations, each with one to three offers and requests drawn from their profile (what
-they know is offered, what they are interested in is requested, the kind of item from the
-kind of their organisation), two meeting blocks of 20-minute slots (10:00–12:20 and
-14:00–17:20, the 15:20 slot a coffee break) and 24 tables. The organiser runs the
+registrations (most of them, 85 %, show their card to every participant of the day, so
+the marketplace is full across clusters), each with one to three offers and requests
+drawn from their profile (what they know is offered, what they are interested in is
+requested, the kind of item from the kind of their organisation), two meeting blocks of
+20-minute slots (10:00–12:20 and 14:00–17:20, the 15:20 slot a coffee break) and 24
+tables. The organiser runs the
 scheduler: meeting requests are in every state (waiting with an expiry ahead, accepted,
 declined, expired, withdrawn); the accepted ones were placed by the scheduler
 (`scheduling.schedule_run` + `schedule_publish`), so everyone has a published agenda and
@@ -98,6 +100,9 @@ DAYS = (
 TOPICS = ("research-collaboration", "internationalisation", "supply-chain", "green-transition")
 TABLES = 24
 LATE_SHARE = 0.5  # of the upcoming day's acceptances: after the schedule was published
+# Of the participants: show their card to every participant of the day (the others only to
+# the people who may see their member profile, mostly of their own cluster).
+SHOWN_TO_ALL_SHARE = 0.85
 # (name, start, end) in the day's zone; 20-minute slots; the slot at BREAK is a coffee break.
 BLOCKS = (("Morning meetings", time(10, 0), time(12, 20)),
           ("Afternoon meetings", time(14, 0), time(17, 20)))  # fmt: skip
@@ -186,6 +191,7 @@ class PersonOfDay:
     max_meetings: int
     headline: str
     items: list[ItemPlan] = field(default_factory=list)
+    shown_to_all: bool = False  # their card shown to every participant of the day
 
 
 @dataclass
@@ -329,6 +335,8 @@ def _meetings(day: list[PersonOfDay], *, past: bool, rng: random.Random) -> list
 
 def plan_day(spec: DaySpec, network: DemoPlan) -> tuple[list[PersonOfDay], list[MeetingPlan]]:
     rng = random.Random(f"{SEED}:{spec.slug}")
+    # A draw of its own, so that who opted in leaves the rest of the day as it was.
+    consent = random.Random(f"{SEED}:{spec.slug}:shown")
     day = []
     for person, kind, cluster in _people(network, spec.participants, rng):
         blocks = (0, 1) if rng.random() < 0.85 or person.email in FIXED_MEMBERS else (
@@ -351,6 +359,7 @@ def plan_day(spec: DaySpec, network: DemoPlan) -> tuple[list[PersonOfDay], list[
                 max_meetings=rng.choice((6, 8, 8, 10, 10, 12)),
                 headline=headline[:200],
                 items=items,
+                shown_to_all=person.email in FIXED_MEMBERS or consent.random() < SHOWN_TO_ALL_SHARE,
             )
         )
     return day, _meetings(day, past=spec.past, rng=rng)
@@ -460,6 +469,7 @@ def _seed_people(event: Event, spec: DaySpec, day: list[PersonOfDay], refs: dict
                 organisation_kind=p.kind,
                 headline=p.headline,
                 max_meetings=p.max_meetings,
+                shown_to_all=p.shown_to_all,
             )
             for p in day
         ]

@@ -2,6 +2,8 @@
 rules (a seat, a free common slot, the marketplace being open, …) are the services', and
 their errors are put next to the fields by the views."""
 
+from zoneinfo import ZoneInfo
+
 from django import forms
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
@@ -14,25 +16,40 @@ from members.models import Organisation, Topic
 from members.widgets import LongSelect
 
 
-def slot_label(slot: Slot) -> str:
-    """A slot's time in the viewer's zone: "12/03/2026 14:00–14:20"."""
-    starts = timezone.localtime(slot.starts_at)
-    ends = timezone.localtime(slot.ends_at)
-    return (
-        f"{formats.date_format(starts, 'SHORT_DATETIME_FORMAT')}–"
-        f"{formats.time_format(ends, 'TIME_FORMAT')}"
-    )
+def time_span_label(starts, ends, *, zone: str) -> str:
+    """A span of time in the event's zone, in the reader's formats, naming the zone:
+    "12/03/2026 14:00–14:20, Europe/Brussels"."""
+    where = ZoneInfo(zone)
+    return _("%(start)s–%(end)s, %(zone)s") % {
+        "start": formats.date_format(timezone.localtime(starts, where), "SHORT_DATETIME_FORMAT"),
+        "end": formats.time_format(timezone.localtime(ends, where), "TIME_FORMAT"),
+        "zone": zone,
+    }
+
+
+def slot_label(slot: Slot, *, zone: str) -> str:
+    """A slot's time in the event's zone (`zone`, the event's `timezone`)."""
+    return time_span_label(slot.starts_at, slot.ends_at, zone=zone)
 
 
 class _BlockChoiceField(forms.ModelMultipleChoiceField):
+    zone = "UTC"  # set by the form to the event's zone
+
     def label_from_instance(self, obj: MeetingBlock) -> str:
-        starts = timezone.localtime(obj.starts_at)
-        ends = timezone.localtime(obj.ends_at)
-        when = (
-            f"{formats.date_format(starts, 'SHORT_DATETIME_FORMAT')}–"
-            f"{formats.time_format(ends, 'TIME_FORMAT')}"
-        )
-        return f"{obj.name} ({when})" if obj.name else when
+        when = time_span_label(obj.starts_at, obj.ends_at, zone=self.zone)
+        if not obj.name:
+            return when
+        return _("%(name)s (%(when)s)") % {"name": obj.name, "when": when}
+
+
+# What the marketplace shows of a participant, said where they choose who sees it.
+SHOWN_TO_ALL_HELP = _(
+    "Your card shows your name, organisation, kind of organisation, country, the line "
+    "about what you bring, and your offers and requests. Without this, only the people "
+    "who may see your member profile in the directory see your card. Ticked, every "
+    "participant of this day sees it; your job title, biography, expertise, interests and "
+    "languages stay visible only to those who may see your profile."
+)
 
 
 class ParticipantForm(forms.Form):
@@ -60,12 +77,18 @@ class ParticipantForm(forms.Form):
         label=_("Meeting blocks I attend"),
         help_text=_("If you tick none, you are counted as present in all of them."),
     )
+    shown_to_all = forms.BooleanField(
+        label=Participant._meta.get_field("shown_to_all").verbose_name,
+        required=False,
+        help_text=SHOWN_TO_ALL_HELP,
+    )
 
     def __init__(self, *args, event, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["blocks"].queryset = MeetingBlock.objects.filter(event=event).order_by(
             "starts_at", "pk"
         )
+        self.fields["blocks"].zone = event.timezone
 
     def submission(self) -> dict:
         data = self.cleaned_data
@@ -74,6 +97,7 @@ class ParticipantForm(forms.Form):
             "headline": data["headline"],
             "max_meetings": data["max_meetings"],
             "block_ids": [block.pk for block in data["blocks"]],
+            "shown_to_all": data["shown_to_all"],
         }
 
 
@@ -115,12 +139,11 @@ class ItemForm(forms.Form):
 class _SlotField(forms.TypedChoiceField):
     """A choice among given slots, by id; empty when `required` is off."""
 
-    def __init__(self, *, slots=(), empty_label="", **kwargs):
+    def __init__(self, **kwargs):
         super().__init__(coerce=int, empty_value=None, **kwargs)
-        self.set_slots(slots, empty_label)
 
-    def set_slots(self, slots, empty_label=""):
-        choices = [(slot.pk, slot_label(slot)) for slot in slots]
+    def set_slots(self, slots, *, zone: str, empty_label=""):
+        choices = [(slot.pk, slot_label(slot, zone=zone)) for slot in slots]
         self.choices = [("", empty_label), *choices] if empty_label else choices
 
 
@@ -134,13 +157,13 @@ class MeetingRequestForm(forms.Form):
     )
     slot = _SlotField(label=_("Proposed time"), required=False)
 
-    def __init__(self, *args, slots=None, **kwargs):
+    def __init__(self, *args, slots=None, zone: str = "UTC", **kwargs):
         super().__init__(*args, **kwargs)
         if slots is None:
             del self.fields["slot"]
         else:
             self.slots = {slot.pk: slot for slot in slots}
-            self.fields["slot"].set_slots(slots, empty_label=_("Let them choose"))
+            self.fields["slot"].set_slots(slots, zone=zone, empty_label=_("Let them choose"))
             self.fields["slot"].help_text = _(
                 "A free time you both have. It is held for you until they answer."
             )
@@ -216,10 +239,10 @@ class MarketFilterForm(forms.Form):
     def __init__(self, *args, facets: dict, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = [("", _("Any kind")), *facets["kinds"]]
-        names = dict(countries)
+        # Only the listed countries' names: `dict(countries)` would translate all 250.
         self.fields["country"].choices = [
             ("", _("Any country")),
-            *[(code, names.get(code, code)) for code in facets["countries"]],
+            *[(code, countries.name(code) or code) for code in facets["countries"]],
         ]
         self.fields["topic"].choices = [
             ("", _("Any topic")),

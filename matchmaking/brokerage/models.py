@@ -202,6 +202,11 @@ class Participant(models.Model):
         related_name="participants",
         verbose_name=_("meeting blocks I attend"),
     )
+    # Listed to every participant of the day (name, organisation, kind, country, headline,
+    # offers and requests), not only to those the directory shows the profile to.
+    shown_to_all = models.BooleanField(
+        _("Show my card to every participant of this day"), default=False
+    )
     joined_at = models.DateTimeField(_("joined at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

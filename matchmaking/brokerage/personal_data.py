@@ -116,31 +116,14 @@ def export(user: User) -> dict:
     }
 
 
-def _meetings_ahead_end(*, participants: list[Participant], user: User) -> None:
+def _meetings_ahead_end(*, participants: list[Participant]) -> None:
     """End the person's live meetings of days not over yet, through the services: the
-    other side's slot is freed and their agenda told."""
-    now = timezone.now()
-    by_pk = {p.pk: p for p in participants}
-    live = list(
-        Meeting.objects.filter(
-            Q(requester__in=participants) | Q(recipient__in=participants),
-            status__in=Meeting.LIVE_STATUSES,
-            event__ends_at__gt=now,
-        )
-        .select_related("event", "slot", "table", "requester", "recipient")
-        .order_by("pk")
-    )
-    if not live:
-        return
+    other side's slot is freed and their agenda told. Their seat is already gone here, so
+    this is the leaver's path (`services.participant_leave`), not a side's own cancel."""
     from matchmaking.brokerage import services
 
-    for meeting in live:
-        if meeting.status == Meeting.Status.ACCEPTED:
-            services.meeting_cancel(meeting=meeting, by=user)
-        elif meeting.requester_id in by_pk:
-            services.meeting_withdraw(meeting=meeting, by=by_pk[meeting.requester_id])
-        else:
-            services.meeting_decline(meeting=meeting, by=by_pk[meeting.recipient_id])
+    for participant in participants:
+        services.participant_leave(participant=participant)
 
 
 def erase(user: User) -> None:
@@ -149,7 +132,7 @@ def erase(user: User) -> None:
     if not participants:
         return
     redactor = person_identifiers(user).redactor()
-    _meetings_ahead_end(participants=participants, user=user)
+    _meetings_ahead_end(participants=participants)
     MarketItem.objects.filter(participant__in=participants).delete()
     # Their own messages go; what the other side wrote to them loses their name.
     Meeting.objects.filter(requester__in=participants).exclude(message="").update(message="")

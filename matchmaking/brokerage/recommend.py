@@ -11,10 +11,12 @@ The score of a candidate, highest weights first:
   investor (1.5);
 - a common language (0.5) — a plus, never a reason on its own.
 
-Nobody is recommended for a common language alone. Left out: the participant, hidden
-profiles and people without a seat any more, people with whom they have a live (pending
-or accepted, also past) meeting or a declined request, and people already at their
-maximum of meetings.
+Nobody is recommended for a common language alone. Candidates are the participants
+listed to the viewer (`marketplace.participants_listed`); the profile's topics and
+languages count only for those whose profile the directory shows the viewer. Left out:
+the participant, hidden profiles and people without a seat any more, people with whom
+they have a live (pending or accepted, also past) meeting or a declined request, and
+people already at their maximum of meetings.
 
 Reasons are explanations kept as data (`matchmaking.explanations`) and worded when shown
 (`{{ reason|explained }}`), in the reader's language, like mentoring matches' reasons.
@@ -31,10 +33,11 @@ from django.db.models import Q
 from django.utils.translation import gettext_noop
 
 from matchmaking import explanations
-from matchmaking.brokerage.marketplace import participants_listed
+from matchmaking.brokerage import marketplace
 from matchmaking.brokerage.models import MarketItem, Meeting, Participant
 from matchmaking.explanations import Explanation
 from members.models import Organisation, Profile, Topic
+from members.selectors import profiles_visible_to
 
 OFFER, REQUEST = MarketItem.Direction.OFFER, MarketItem.Direction.REQUEST
 Kind = Organisation.Kind
@@ -104,17 +107,39 @@ class _Person:
 
 
 def _load(*, participant: Participant) -> dict[int, _Person]:
-    """Me and every listed participant of my event, keyed by participant id."""
+    """Me and every participant of my event listed to me, keyed by participant id. The
+    profile's expertise, interests and languages only of those whose profile the
+    directory shows me (and mine): someone listed only because they show their card to
+    everyone is matched on their offers, requests and organisation kind alone."""
     event_id = participant.event_id
-    listed = participants_listed(event=participant.event).values("pk")
-    rows = Participant.objects.filter(Q(pk__in=listed) | Q(pk=participant.pk)).values_list(
-        "pk",
-        "organisation_kind",
-        "max_meetings",
-        "user__profile__id",
-        "user__profile__display_name",
-        "user__profile__organisation_id",
+    visible = profiles_visible_to(viewer=participant.user)
+    listed = marketplace.with_profile_visible(
+        marketplace.participants_listed(event=participant.event, viewer=participant.user),
+        visible=visible,
     )
+    rows = list(
+        listed.values_list(
+            "pk",
+            "organisation_kind",
+            "max_meetings",
+            "user__profile__id",
+            "user__profile__display_name",
+            "user__profile__organisation_id",
+            "profile_visible",
+        )
+    )
+    if not any(row[0] == participant.pk for row in rows):
+        rows += [
+            (*row, True)
+            for row in Participant.objects.filter(pk=participant.pk).values_list(
+                "pk",
+                "organisation_kind",
+                "max_meetings",
+                "user__profile__id",
+                "user__profile__display_name",
+                "user__profile__organisation_id",
+            )
+        ]
     people = {
         pk: _Person(
             pk=pk,
@@ -124,9 +149,13 @@ def _load(*, participant: Participant) -> dict[int, _Person]:
             name=name or "",
             organisation_id=organisation_id,
         )
-        for pk, kind, cap, profile_id, name, organisation_id in rows
+        for pk, kind, cap, profile_id, name, organisation_id, _visible in rows
     }
-    by_profile = {person.profile_id: person for person in people.values() if person.profile_id}
+    by_profile = {
+        people[pk].profile_id: people[pk]
+        for pk, *_, visible in rows
+        if people[pk].profile_id and (visible or pk == participant.pk)
+    }
     # The profiles of the event's participants, by a join rather than 2,000 ids.
     of_event = {"profile__user__brokerage_participations__event_id": event_id}
 

@@ -54,6 +54,7 @@ from matchmaking.brokerage.models import (
     Slot,
     Table,
 )
+from matchmaking.brokerage.selectors import seat_lost
 from members.models import User
 
 BULK_BATCH = 2000
@@ -259,11 +260,26 @@ def schedule_publish(*, run: ScheduleRun, by: User) -> int:
             raise _stale(_("meetings were accepted, cancelled or moved since it ran."))
         if Participant.objects.filter(event=event, updated_at__gt=run.created_at).exists():
             raise _stale(_("participants changed their blocks or meetings since it ran."))
+        # Someone in it who no longer has a seat (the run gives them no time; a new run
+        # leaves their meetings out, and the sweep cancels them).
+        if Meeting.objects.filter(pk__in=list(target)).filter(seat_lost()).exists():
+            raise _stale(_("someone in it no longer has a seat on the event."))
+        # The slots and tables it uses, locked in primary key order (as placements and
+        # the organiser's changes lock them), so none is deleted, made a break or taken
+        # out of use between this check and the commit.
+        used_slots = sorted({s for s, _t in target.values()})
+        used_tables = sorted({t for _s, t in target.values()})
         usable_slots = set(
-            Slot.objects.filter(event=event, is_break=False).values_list("pk", flat=True)
+            Slot.objects.select_for_update()
+            .filter(event=event, is_break=False, pk__in=used_slots)
+            .order_by("pk")
+            .values_list("pk", flat=True)
         )
         usable_tables = set(
-            Table.objects.filter(event=event, is_active=True).values_list("pk", flat=True)
+            Table.objects.select_for_update()
+            .filter(event=event, is_active=True, pk__in=used_tables)
+            .order_by("pk")
+            .values_list("pk", flat=True)
         )
         if any(s not in usable_slots or t not in usable_tables for s, t in target.values()):
             raise _stale(_("a time or a table it uses was changed since it ran."))

@@ -28,6 +28,15 @@ from members.models import User
 
 LIVE = Q(status__in=Meeting.LIVE_STATUSES)
 
+
+def holding(now=None) -> Q:
+    """Meetings that hold their seats and table at `now`: live, but not a request whose
+    answer deadline has passed (it is expired by the sweep, or by the next writer that
+    meets it, and its time is free from its deadline on)."""
+    now = now or timezone.now()
+    return LIVE & ~Q(status=Meeting.Status.PENDING, expires_at__lte=now)
+
+
 # What a page or mail about a meeting shows of both sides.
 MEETING_RELATED = (
     "event",
@@ -135,6 +144,24 @@ def commitments_of(*, participant: Participant, exclude: Meeting | None = None) 
     return qs.count()
 
 
+def seat_lost() -> Q:
+    """Meetings (a `Meeting` queryset filter) one side of which no longer has a seat on
+    the event: registration cancelled or not confirmed, or the account deactivated."""
+
+    def seat(side: str) -> Exists:
+        return Exists(
+            Registration.objects.filter(
+                event_id=OuterRef("event_id"),
+                user_id=OuterRef(f"{side}__user_id"),
+                user__is_active=True,
+                session__isnull=True,
+                status__in=Registration.SEAT_STATUSES,
+            )
+        )
+
+    return ~seat("requester") | ~seat("recipient")
+
+
 def live_meeting_between(*, a: Participant, b: Participant) -> Meeting | None:
     """The live request or meeting of this pair, whichever side asked."""
     return (
@@ -152,7 +179,7 @@ def _present(participant: Participant) -> list[int]:
 def free_tables(*, slot: Slot, exclude: Meeting | None = None) -> QuerySet[Table]:
     """Tables in use at the event that no live meeting (but `exclude`) holds in `slot`,
     in position order."""
-    taken = Meeting.objects.filter(LIVE, slot=slot, table_id=OuterRef("pk"))
+    taken = Meeting.objects.filter(holding(), slot=slot, table_id=OuterRef("pk"))
     if exclude is not None:
         taken = taken.exclude(pk=exclude.pk)
     return (
@@ -166,12 +193,18 @@ def free_common_slots(*, a: Participant, b: Participant) -> list[Slot]:
     """Slots where both can meet: ahead, not a break, in a block both attend, neither
     already seated in it, and a table still free. Ordered by time."""
     slots = Slot.objects.filter(event_id=a.event_id, is_break=False, starts_at__gt=timezone.now())
+    # Seats of requests past their answer deadline are free (see `holding`).
     for side in (a, b):
         blocks = _present(side)
         if blocks:
             slots = slots.filter(block_id__in=blocks)
-    seated_here = MeetingSeat.objects.filter(slot_id=OuterRef("pk"), participant__in=[a.pk, b.pk])
-    taken = Meeting.objects.filter(LIVE, slot_id=OuterRef(OuterRef("pk")), table_id=OuterRef("pk"))
+    now = timezone.now()
+    seated_here = MeetingSeat.objects.filter(
+        slot_id=OuterRef("pk"), participant__in=[a.pk, b.pk]
+    ).exclude(meeting__status=Meeting.Status.PENDING, meeting__expires_at__lte=now)
+    taken = Meeting.objects.filter(
+        holding(now), slot_id=OuterRef(OuterRef("pk")), table_id=OuterRef("pk")
+    )
     table_free = Table.objects.filter(event_id=a.event_id, is_active=True).filter(~Exists(taken))
     slots = slots.filter(~Exists(seated_here)).filter(Exists(table_free))
     return list(slots.select_related("block").order_by("starts_at", "pk"))

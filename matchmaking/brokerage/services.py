@@ -26,12 +26,15 @@ a published placement moves, is taken away, or is cancelled; a first placement k
 Mail goes through `notify` inside the transaction (the outbox sends after commit).
 """
 
+import functools
+import zoneinfo
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -48,11 +51,20 @@ from matchmaking.brokerage.models import (
     Slot,
     Table,
 )
+from members import contact
 from members.models import Organisation, Topic, User
 
 Status = Meeting.Status
 
 SLOT_TAKEN = gettext_lazy("That slot was just taken; please pick another.")
+# Shown to the requester when the request went out without holding the proposed time
+# (`meeting.hold_refused`): the recipient's agenda is full of held and accepted meetings.
+SLOT_NOT_HELD = gettext_lazy(
+    "%(name)s already has as many meetings and held times as they want, so the time you "
+    "proposed is not held for them; you will agree on a time when they answer."
+)
+# Requests from one person to another on one event, in any state, at most.
+MAX_REQUESTS_PER_PAIR = 2
 MAX_ITEMS_PER_PARTICIPANT = 30
 MAX_TOPICS_PER_ITEM = 10
 # Pending requests expire in batches of this many rows (one transaction each).
@@ -134,7 +146,22 @@ def _lock_meeting(meeting: Meeting) -> Meeting:
 
 
 def _lock_slot(slot: Slot) -> Slot:
-    return Slot.objects.select_for_update().select_related("block").get(pk=slot.pk)
+    """The slot's row, locked (the first lock of a placement after the meeting's). A slot
+    deleted meanwhile (its block reshaped or deleted) is "just taken", never an error."""
+    found = Slot.objects.select_for_update().select_related("block").filter(pk=slot.pk).first()
+    if found is None:
+        raise ValidationError(SLOT_TAKEN)
+    return found
+
+
+def _lock_table(table_id: int) -> Table | None:
+    """The table's row, locked after the slot and before the people, so an organiser
+    taking it out of use or deleting it (`day_setup`) waits for the placement or makes
+    it wait; None when it is gone or out of use."""
+    found = Table.objects.select_for_update().filter(pk=table_id).first()
+    if found is None or not found.is_active:
+        return None
+    return found
 
 
 def _lock_people(*participants: Participant) -> None:
@@ -149,14 +176,41 @@ def _lock_people(*participants: Participant) -> None:
         participant.max_meetings = rows[participant.pk].max_meetings
 
 
+def _taken_at_commit(function):
+    """A placement whose slot or table was deleted under it fails its deferred foreign
+    key check at COMMIT: that is "That slot was just taken", not an error page. (The
+    row locks make this rare; it is the last net.)"""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except IntegrityError as error:
+            raise ValidationError(SLOT_TAKEN) from error
+
+    return wrapper
+
+
 # --- participants ------------------------------------------------------------------------
 
 
-def participant_join(*, event: Event, user: User) -> Participant:
+def _event_time(event: Event, moment) -> str:
+    """A time of day as the event's pages show it: in the event's zone, in the locale's
+    TIME_FORMAT, with the zone named ("14:30 (Europe/Vienna)")."""
+    zone = zoneinfo.ZoneInfo(event.timezone) if event.timezone else timezone.get_default_timezone()
+    local = timezone.localtime(moment, zone)
+    return _("%(time)s (%(zone)s)") % {
+        "time": formats.time_format(local, "TIME_FORMAT"),
+        "zone": str(zone),
+    }
+
+
+def participant_join(*, event: Event, user: User, shown_to_all: bool | None = None) -> Participant:
     """Join the brokerage of `event` (idempotent): the person needs a seat on it.
 
     The organisation kind comes from the person's organisation, the meeting cap from the
-    organiser's default; no blocks chosen means present in every block."""
+    organiser's default; no blocks chosen means present in every block. `shown_to_all`
+    (None: leave as is) is their consent to show their card to every participant."""
     _require_brokerage(event)
     if not selectors.user_is_participant(event=event, user=user):
         raise ValidationError(
@@ -164,7 +218,7 @@ def participant_join(*, event: Event, user: User) -> Participant:
         )
     existing = Participant.objects.filter(event=event, user=user).first()
     if existing is not None:
-        return existing
+        return _set_shown_to_all(existing, shown_to_all)
     profile = getattr(user, "profile", None)
     organisation = profile.organisation if profile is not None else None
     brokerage = _settings(event)
@@ -175,10 +229,21 @@ def participant_join(*, event: Event, user: User) -> Participant:
                 user=user,
                 organisation_kind=organisation.kind if organisation else Organisation.Kind.OTHER,
                 max_meetings=brokerage.default_max_meetings,
+                shown_to_all=bool(shown_to_all),
             )
     except IntegrityError:
         # Joined at the same moment in another request.
-        return Participant.objects.get(event=event, user=user)
+        return _set_shown_to_all(Participant.objects.get(event=event, user=user), shown_to_all)
+
+
+def _set_shown_to_all(participant: Participant, shown_to_all: bool | None) -> Participant:
+    if shown_to_all is None or participant.shown_to_all == shown_to_all:
+        return participant
+    with transaction.atomic():
+        locked = Participant.objects.select_for_update().get(pk=participant.pk)
+        locked.shown_to_all = shown_to_all
+        locked.save(update_fields=["shown_to_all", "updated_at"])
+    return locked
 
 
 @transaction.atomic
@@ -189,6 +254,7 @@ def participant_update(
     headline: str,
     max_meetings: int,
     block_ids: list[int],
+    shown_to_all: bool | None = None,
 ) -> Participant:
     """Change what the marketplace shows of the person, their meeting cap and the blocks
     they attend (none or all: every block, including blocks added later).
@@ -221,13 +287,17 @@ def participant_update(
                     "You have a meeting at %(time)s in a block you no longer mark; cancel "
                     "or move it first."
                 )
-                % {"time": timezone.localtime(clash.slot.starts_at).strftime("%H:%M")}
+                % {"time": _event_time(participant.event, clash.slot.starts_at)}
             )
     locked.organisation_kind = organisation_kind
     locked.headline = (headline or "").strip()
     locked.max_meetings = max_meetings
+    fields = ["organisation_kind", "headline", "max_meetings", "updated_at"]
+    if shown_to_all is not None:
+        locked.shown_to_all = shown_to_all
+        fields.append("shown_to_all")
     locked.full_clean(exclude=["event", "user"], validate_unique=False, validate_constraints=False)
-    locked.save(update_fields=["organisation_kind", "headline", "max_meetings", "updated_at"])
+    locked.save(update_fields=fields)
     locked.blocks.set(wanted)
     return locked
 
@@ -350,9 +420,9 @@ def item_delete(*, item: MarketItem) -> None:
 # --- placing a meeting -------------------------------------------------------------------
 
 
-def _check_slot(*, meeting: Meeting | None, slot: Slot, a: Participant, b: Participant) -> None:
-    """Under the locks: `slot` can take a meeting of `a` and `b` (other than `meeting`'s
-    own seats): of the event, not a break, in both people's blocks, neither seated there."""
+def _check_slot_usable(*, slot: Slot, a: Participant, b: Participant) -> None:
+    """`slot` can take a meeting of `a` and `b` at all: of the event, not a break, in
+    both people's blocks."""
     if slot.event_id != a.event_id:
         raise ValidationError(_("Choose one of the meeting times of this event."))
     if slot.is_break:
@@ -364,31 +434,78 @@ def _check_slot(*, meeting: Meeting | None, slot: Slot, a: Participant, b: Parti
                 _("%(name)s is not at the meetings at that time; please pick another.")
                 % {"name": selectors.participant_name(side)}
             )
-    seats = MeetingSeat.objects.filter(slot=slot, participant__in=[a.pk, b.pk])
+
+
+def _check_slot(*, meeting: Meeting | None, slot: Slot, a: Participant, b: Participant) -> None:
+    """Under the locks: `slot` can take a meeting of `a` and `b` (other than `meeting`'s
+    own seats): usable, and neither seated there by a meeting that holds its seats (a
+    request past its deadline does not)."""
+    _check_slot_usable(slot=slot, a=a, b=b)
+    seats = MeetingSeat.objects.filter(slot=slot, participant__in=[a.pk, b.pk]).exclude(
+        meeting__status=Status.PENDING, meeting__expires_at__lte=timezone.now()
+    )
     if meeting is not None:
         seats = seats.exclude(meeting=meeting)
     if seats.exists():
         raise ValidationError(SLOT_TAKEN)
 
 
+def _expire_stale_in(*, slot: Slot) -> None:
+    """Under the slot's lock: requests past their deadline that still hold seats or a
+    table in `slot` expire now (as the sweep would), so their time is free at once. Rows
+    another writer holds are skipped; their seats are left out of the checks anyway."""
+    now = timezone.now()
+    ids = list(
+        Meeting.objects.select_for_update(skip_locked=True)
+        .filter(slot=slot, status=Status.PENDING, expires_at__lte=now)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if ids:
+        _expire(ids, now=now)
+
+
 def _table_for(*, meeting: Meeting | None, slot: Slot, table: Table | None) -> Table:
     """The table the meeting gets in `slot`: the one asked for if free, the one it holds
-    there already, or the first free table in use (by position)."""
+    there already, or the first free table in use (by position). Under the slot's lock
+    (which keeps other placements out of the slot); the table's row is locked and read
+    again, so one taken out of use or deleted meanwhile is not used."""
     free = selectors.free_tables(slot=slot, exclude=meeting)
     if table is not None:
-        if table.event_id != slot.event_id or not table.is_active:
+        if table.event_id != slot.event_id:
             raise ValidationError(_("Choose one of the tables of this event."))
         if not free.filter(pk=table.pk).exists():
+            if not Table.objects.filter(pk=table.pk, is_active=True).exists():
+                raise ValidationError(_("Choose one of the tables of this event."))
             raise ValidationError(_("That table is taken at that time; please pick another."))
-        return table
-    if meeting is not None and meeting.slot_id == slot.pk and meeting.table_id:
-        held = free.filter(pk=meeting.table_id).first()
-        if held is not None:
-            return held
-    found = free.order_by("position", "pk").first()
-    if found is None:
-        raise ValidationError(SLOT_TAKEN)
-    return found
+        locked = _lock_table(table.pk)
+        if locked is None:
+            raise ValidationError(_("Choose one of the tables of this event."))
+        return locked
+    candidates = list(free.order_by("position", "pk").values_list("pk", flat=True))
+    if meeting is not None and meeting.slot_id == slot.pk and meeting.table_id in candidates:
+        candidates.remove(meeting.table_id)
+        candidates.insert(0, meeting.table_id)
+    for table_id in candidates:
+        locked = _lock_table(table_id)
+        if locked is not None:
+            return locked
+    raise ValidationError(SLOT_TAKEN)
+
+
+def _lock_place(
+    *, meeting: Meeting | None, slot: Slot, a: Participant, b: Participant, table=None
+) -> tuple[Slot, Table]:
+    """Lock a placement's rows in the one order every writer uses — the slot, then the
+    table, then both people by primary key — and check the slot under them. (The
+    meeting's own row, when there is one, is locked first by the caller.)"""
+    slot = _lock_slot(slot)
+    _check_slot_usable(slot=slot, a=a, b=b)
+    _expire_stale_in(slot=slot)
+    table = _table_for(meeting=meeting, slot=slot, table=table)
+    _lock_people(a, b)
+    _check_slot(meeting=meeting, slot=slot, a=a, b=b)
+    return slot, table
 
 
 def _write_placement(*, meeting: Meeting, fields: dict) -> None:
@@ -441,6 +558,7 @@ def _check_caps(*, meeting: Meeting | None, requester: Participant, recipient: P
 # --- meeting requests --------------------------------------------------------------------
 
 
+@_taken_at_commit
 def meeting_request(
     *,
     event: Event,
@@ -468,14 +586,15 @@ def meeting_request(
         hidden = profile is not None and profile.visibility == profile.Visibility.HIDDEN
         if hidden and not Meeting.objects.filter(requester=recipient, recipient=requester).exists():
             raise ValidationError(_("This person cannot be asked for a meeting."))
+        table = None
         if slot is not None:
-            slot = _lock_slot(slot)
-        _lock_people(requester, recipient)
-        if selectors.live_meeting_between(a=requester, b=recipient) is not None:
-            raise ValidationError(
-                _("There is already an open request or meeting between you and %(name)s.")
-                % {"name": selectors.participant_name(recipient)}
-            )
+            if slot.starts_at <= timezone.now():
+                raise ValidationError(_("That time has passed; please pick another."))
+            slot, table = _lock_place(meeting=None, slot=slot, a=requester, b=recipient)
+        else:
+            _lock_people(requester, recipient)
+        # Under the requester's row lock from here: parallel posts are counted one by one.
+        _check_may_ask(event=event, requester=requester, recipient=recipient)
         if selectors.commitments_of(participant=requester) >= requester.max_meetings:
             raise ValidationError(
                 _(
@@ -484,12 +603,9 @@ def meeting_request(
                 )
                 % {"n": requester.max_meetings}
             )
-        table = None
-        if slot is not None:
-            if slot.starts_at <= timezone.now():
-                raise ValidationError(_("That time has passed; please pick another."))
-            _check_slot(meeting=None, slot=slot, a=requester, b=recipient)
-            table = _table_for(meeting=None, slot=slot, table=None)
+        hold_refused = slot is not None and not _may_hold(recipient)
+        if hold_refused:
+            slot = table = None
         meeting = Meeting(
             event=event,
             requester=requester,
@@ -511,9 +627,77 @@ def meeting_request(
         if slot is not None:
             _write_placement(meeting=meeting, fields={"slot": slot, "table": table})
         notify.meeting_requested(meeting=meeting)
+        meeting.hold_refused = hold_refused
         return meeting
 
 
+def _check_may_ask(*, event: Event, requester: Participant, recipient: Participant) -> None:
+    """Under both people's row locks: a request is not a mail channel. Refused when the
+    pair already has a live request or meeting, when the recipient declined this person
+    before on this event, after `MAX_REQUESTS_PER_PAIR` requests to them, when the
+    recipient blocked (reported) the requester or an organiser suspended the requester's
+    messages, and beyond `BROKERAGE_REQUESTS_PER_HOUR` requests of the requester."""
+    name = selectors.participant_name(recipient)
+    if selectors.live_meeting_between(a=requester, b=recipient) is not None:
+        raise ValidationError(
+            _("There is already an open request or meeting between you and %(name)s.")
+            % {"name": name}
+        )
+    earlier = Meeting.objects.filter(event=event, requester=requester, recipient=recipient)
+    if earlier.filter(status=Status.DECLINED).exists():
+        raise ValidationError(
+            _("%(name)s declined your earlier request; you cannot ask them again.")
+            % {"name": name},
+            code="declined_before",
+        )
+    if earlier.count() >= MAX_REQUESTS_PER_PAIR:
+        raise ValidationError(
+            _("You have already asked %(name)s %(n)d times; you cannot ask them again.")
+            % {"name": name, "n": MAX_REQUESTS_PER_PAIR},
+            code="asked_enough",
+        )
+    if contact.is_suspended(user=requester.user):
+        raise ValidationError(
+            _(
+                "An organiser has suspended your messages to other members, so you cannot "
+                "send meeting requests. Contact the organisers if you think this is a "
+                "mistake."
+            ),
+            code="suspended",
+        )
+    if contact.is_blocked(sender=requester.user, recipient=recipient.user):
+        # The same words as for a hidden profile: nobody is told they were reported.
+        raise ValidationError(_("This person cannot be asked for a meeting."), code="blocked")
+    per_hour = requests_per_hour()
+    since = timezone.now() - timedelta(hours=1)
+    if Meeting.objects.filter(requester=requester, created_at__gte=since).count() >= per_hour:
+        raise ValidationError(
+            _("You have sent %(n)d requests in the last hour; please wait before sending more.")
+            % {"n": per_hour},
+            code="rate_limited",
+        )
+
+
+def requests_per_hour() -> int:
+    """How many meeting requests one person may send per hour on one event."""
+    return getattr(settings, "BROKERAGE_REQUESTS_PER_HOUR", 20)
+
+
+def _may_hold(recipient: Participant) -> bool:
+    """Under the recipient's row lock: a new request may hold one of their slots only
+    while their held requests and accepted meetings stay under their `max_meetings`, so
+    unsolicited requests cannot fill their time."""
+    now = timezone.now()
+    held = MeetingSeat.objects.filter(
+        participant=recipient, meeting__status=Status.PENDING, meeting__expires_at__gt=now
+    ).count()
+    accepted = Meeting.objects.filter(
+        Q(requester=recipient) | Q(recipient=recipient), status=Status.ACCEPTED
+    ).count()
+    return held + accepted < recipient.max_meetings
+
+
+@_taken_at_commit
 def meeting_accept(*, meeting: Meeting, by: Participant, slot: Slot | None = None) -> Meeting:
     """The recipient accepts. In PICK mode the meeting goes into `slot`, or the slot the
     request holds, with a free table, published at once; when the two have no free time
@@ -546,17 +730,14 @@ def meeting_accept(*, meeting: Meeting, by: Participant, slot: Slot | None = Non
                 )
             target = None
         if target is not None:
-            target = _lock_slot(target)
-        _lock_people(requester, recipient)
-        _check_caps(meeting=meeting, requester=requester, recipient=recipient)
-        if target is not None:
             if target.starts_at <= now:
                 raise ValidationError(_("That time has passed; please pick another."))
-            _check_slot(meeting=meeting, slot=target, a=requester, b=recipient)
-            table = _table_for(meeting=meeting, slot=target, table=None)
+            target, table = _lock_place(meeting=meeting, slot=target, a=requester, b=recipient)
             fields |= {"slot": target, "table": table, "published_at": now}
         else:
+            _lock_people(requester, recipient)
             fields |= {"slot": None, "table": None}
+        _check_caps(meeting=meeting, requester=requester, recipient=recipient)
         _write_placement(meeting=meeting, fields=fields)
         notify.meeting_accepted(meeting=meeting)
         return meeting
@@ -579,6 +760,7 @@ def meeting_decline(*, meeting: Meeting, by: Participant) -> Meeting:
     with transaction.atomic():
         meeting = _lock_meeting(meeting)
         _require_side(meeting, by, side="recipient")
+        _require_seat(meeting.recipient)
         if meeting.status != Status.PENDING:
             raise ValidationError(_("This request is no longer waiting for an answer."))
         meeting.save(update_fields=_end(meeting, Status.DECLINED, answered=True))
@@ -609,6 +791,9 @@ def meeting_cancel(*, meeting: Meeting, by: User) -> Meeting:
         organiser = by.pk not in sides and user_manages_event(user=by, event=meeting.event)
         if by.pk not in sides and not organiser:
             raise PermissionDenied(_("Only the two people meeting or the organisers can do that."))
+        if not organiser:
+            side = meeting.requester if by.pk == sides[0] else meeting.recipient
+            _require_seat(side)
         if meeting.status not in Meeting.LIVE_STATUSES or (
             meeting.status == Status.PENDING and not organiser
         ):
@@ -640,16 +825,102 @@ def meetings_expire(*, now=None) -> int:
             )
             if not ids:
                 return total
-            MeetingSeat.objects.filter(meeting_id__in=ids).delete()
-            Meeting.objects.filter(pk__in=ids).update(status=Status.EXPIRED, updated_at=now)
-            for meeting in selectors.meetings_with_sides().filter(pk__in=ids).order_by("pk"):
-                notify.meeting_expired(meeting=meeting)
+            _expire(ids, now=now)
             total += len(ids)
+
+
+def _expire(ids: list[int], *, now) -> None:
+    """Under the meetings' row locks: these pending requests expire, their seats are
+    freed and both people are told."""
+    MeetingSeat.objects.filter(meeting_id__in=ids).delete()
+    Meeting.objects.filter(pk__in=ids).update(status=Status.EXPIRED, updated_at=now)
+    for meeting in selectors.meetings_with_sides().filter(pk__in=ids).order_by("pk"):
+        notify.meeting_expired(meeting=meeting)
+
+
+def participants_without_seat_release(*, now=None) -> int:
+    """End the live meetings of people who no longer have a seat on the event (their
+    registration cancelled, or their account deactivated), while the day is not over:
+    a request they sent is withdrawn, one they received is declined, an accepted meeting
+    is cancelled (seats and table freed; a published one gets SEQUENCE+1 and the partner
+    the CANCEL, as when they cancel it themselves). Idempotent; one transaction per
+    meeting, rows another writer holds are left for the next run. How many ended.
+
+    `events` knows nothing of brokerage, so this runs from the beat (every five minutes);
+    until then every action of theirs is refused (`_require_seat`)."""
+    now = now or timezone.now()
+    ids = list(
+        Meeting.objects.filter(selectors.LIVE, event__ends_at__gt=now)
+        .filter(selectors.seat_lost())
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    total = 0
+    for pk in ids:
+        with transaction.atomic():
+            if not Meeting.objects.select_for_update(skip_locked=True).filter(pk=pk).exists():
+                continue
+            meeting = selectors.meetings_with_sides().get(pk=pk)
+            if meeting.status not in Meeting.LIVE_STATUSES:
+                continue
+            seated = {
+                side.pk: selectors.user_is_participant(event=meeting.event, user=side.user)
+                for side in (meeting.requester, meeting.recipient)
+            }
+            if all(seated.values()):
+                continue
+            leaver = meeting.requester if not seated[meeting.requester_id] else meeting.recipient
+            total += _end_for_leaver(meeting, leaver=leaver, now=now)
+    return total
+
+
+def participant_leave(*, participant: Participant, now=None) -> int:
+    """End the person's live meetings of a day not over yet, whatever their seat (their
+    account is being erased, or they leave): as `participants_without_seat_release`
+    does. How many ended."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        meetings = list(
+            Meeting.objects.select_for_update()
+            .filter(Q(requester=participant) | Q(recipient=participant))
+            .filter(selectors.LIVE, event__ends_at__gt=now)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        total = 0
+        for meeting in selectors.meetings_with_sides().filter(pk__in=meetings).order_by("pk"):
+            leaver = meeting.requester if meeting.requester_id == participant.pk else None
+            total += _end_for_leaver(meeting, leaver=leaver or meeting.recipient, now=now)
+        return total
+
+
+def _end_for_leaver(meeting: Meeting, *, leaver: Participant, now) -> int:
+    """Under the meeting's lock: `leaver` is gone. Their request is withdrawn, one sent to
+    them declined, an accepted meeting ahead cancelled (SEQUENCE+1 when published; the
+    partner gets the CANCEL). 1 when it ended, 0 when it stays (a meeting already over)."""
+    if meeting.status == Status.PENDING:
+        if leaver.pk == meeting.requester_id:
+            meeting.save(update_fields=_end(meeting, Status.WITHDRAWN))
+            notify.meeting_withdrawn(meeting=meeting)
+        else:
+            meeting.save(update_fields=_end(meeting, Status.DECLINED, answered=True))
+            notify.meeting_declined(meeting=meeting)
+        return 1
+    if meeting.slot_id is not None and meeting.slot.ends_at <= now:
+        return 0  # it took place (or not) before they left: history
+    fields = _end(meeting, Status.CANCELLED)
+    if meeting.published_at is not None and meeting.slot_id is not None:
+        meeting.sequence += 1
+        fields.append("sequence")
+    meeting.save(update_fields=fields)
+    notify.meeting_cancelled(meeting=meeting, by=leaver.user)
+    return 1
 
 
 # --- organisers: placement and check-in ---------------------------------------------------
 
 
+@_taken_at_commit
 def meeting_place(
     *, meeting: Meeting, slot: Slot | None, table: Table | None = None, mail: bool = True
 ) -> Meeting:
@@ -678,10 +949,9 @@ def meeting_place(
         else:
             if slot.event_id != meeting.event_id:
                 raise ValidationError(_("Choose one of the meeting times of this event."))
-            slot = _lock_slot(slot)
-            _lock_people(meeting.requester, meeting.recipient)
-            _check_slot(meeting=meeting, slot=slot, a=meeting.requester, b=meeting.recipient)
-            table = _table_for(meeting=meeting, slot=slot, table=table)
+            slot, table = _lock_place(
+                meeting=meeting, slot=slot, a=meeting.requester, b=meeting.recipient, table=table
+            )
             if (
                 meeting.slot_id == slot.pk
                 and meeting.table_id == table.pk
@@ -722,6 +992,7 @@ def meeting_feedback(
     to cooperation (no follow-up for a meeting that did not take place)."""
     meeting = _lock_meeting(meeting)
     _require_either_side(meeting, by)
+    _require_seat(meeting.requester if by.pk == meeting.requester_id else meeting.recipient)
     if meeting.status != Status.ACCEPTED:
         raise ValidationError(_("Only an accepted meeting can get feedback."))
     over = meeting.slot.ends_at if meeting.slot_id else meeting.event.ends_at

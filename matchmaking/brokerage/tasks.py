@@ -16,6 +16,13 @@ def meetings_expire_task() -> int:
     return services.meetings_expire()
 
 
+@shared_task
+def participants_without_seat_release_task() -> int:
+    """Live meetings of people who no longer have a seat on the event end (the partner
+    is told, seats freed). Idempotent; every five minutes (beat)."""
+    return services.participants_without_seat_release()
+
+
 @shared_task(
     autoretry_for=(OperationalError,),  # a deadlock or a lost connection: try again
     retry_backoff=True,

@@ -4,9 +4,9 @@ and the meeting page, /networking/meeting/<pk>/, which only its two sides see.
 Who sees what: the hub of a visible brokerage event, anyone signed in (a person without
 a seat is told why); the marketplace and people's cards, participants (people with a
 seat) and the event's managing organisers; every page of one's own participation
-(offers, requests, suggestions, agenda), participants; a meeting, its two sides (404 for
-anyone else). Every write and non-trivial read is a call into `services`, `selectors`,
-`marketplace` or `recommend`.
+(offers, requests, suggestions, agenda), participants; a meeting, its two sides while
+they have a seat (404 for anyone else). Every write and non-trivial read is a call into
+`services`, `selectors`, `marketplace` or `recommend`.
 """
 
 from dataclasses import dataclass
@@ -155,7 +155,7 @@ class HomeView(BrokerageView):
         participant = self.participant
         context = self.context()
         if self.access.may_browse:
-            context["counts"] = marketplace.market_counts(event=self.event)
+            context["counts"] = marketplace.market_counts(event=self.event, viewer=request.user)
         if participant is not None:
             requests = selectors.requests_for(participant=participant)
             received = list(requests["received"])
@@ -183,7 +183,11 @@ class JoinView(BrokerageView):
         if not self.access.has_seat:
             raise PermissionDenied(_("This page is for the participants of this event."))
         try:
-            services.participant_join(event=self.event, user=request.user)
+            services.participant_join(
+                event=self.event,
+                user=request.user,
+                shown_to_all=request.POST.get("shown_to_all") == "on",
+            )
         except ValidationError as error:
             _say(request, error)
             return redirect("brokerage:home", slug=slug)
@@ -213,6 +217,7 @@ class ProfileEditView(BrokerageView):
             "organisation_kind": p.organisation_kind,
             "max_meetings": p.max_meetings,
             "blocks": list(p.blocks.all()),
+            "shown_to_all": p.shown_to_all,
         }
         return self.show(request, self.form(initial=initial))
 
@@ -345,13 +350,16 @@ class MarketplaceView(BrokerageView):
     need = "browse"
 
     def get(self, request, slug: str):
-        facets = marketplace.market_facets(event=self.event)
+        facets = marketplace.market_facets(event=self.event, viewer=request.user)
         form = MarketFilterForm(request.GET or None, facets=facets)
         if form.is_bound and not form.is_valid():
             results = Participant.objects.none()
         else:
             results = marketplace.marketplace_search(
-                event=self.event, filters=form.filters(), exclude=self.participant
+                event=self.event,
+                viewer=request.user,
+                filters=form.filters(),
+                exclude=self.participant,
             )
         page_obj = paginate(request, results, per_page=PAGE_SIZE)
         page_obj.object_list = list(page_obj.object_list)
@@ -371,7 +379,7 @@ class ParticipantDetailView(BrokerageView):
     need = "browse"
 
     def get(self, request, slug: str, pk: int):
-        other = marketplace.participant_get_listed(event=self.event, pk=pk)
+        other = marketplace.participant_get_listed(event=self.event, viewer=request.user, pk=pk)
         if other is None:
             raise Http404(_("No such participant."))
         me = self.participant
@@ -390,7 +398,9 @@ class RequestNewView(BrokerageView):
     slots, an optional proposed time among the free times both have."""
 
     def setup_request(self, pk: int):
-        recipient = marketplace.participant_get_listed(event=self.event, pk=pk)
+        recipient = marketplace.participant_get_listed(
+            event=self.event, viewer=self.request.user, pk=pk
+        )
         if recipient is None or recipient.pk == self.participant.pk:
             raise Http404(_("No such participant."))
         slots = (
@@ -410,15 +420,17 @@ class RequestNewView(BrokerageView):
 
     def get(self, request, slug: str, pk: int):
         recipient, slots = self.setup_request(pk)
-        return self.show(request, recipient, MeetingRequestForm(slots=slots))
+        return self.show(
+            request, recipient, MeetingRequestForm(slots=slots, zone=self.event.timezone)
+        )
 
     def post(self, request, slug: str, pk: int):
         recipient, slots = self.setup_request(pk)
-        form = MeetingRequestForm(data=request.POST, slots=slots)
+        form = MeetingRequestForm(data=request.POST, slots=slots, zone=self.event.timezone)
         if not self.require_open(request) or not form.is_valid():
             return self.show(request, recipient, form, status=400)
         try:
-            services.meeting_request(
+            meeting = services.meeting_request(
                 event=self.event,
                 requester=self.participant,
                 recipient=recipient,
@@ -431,8 +443,10 @@ class RequestNewView(BrokerageView):
         messages.success(
             request,
             _("Your request is sent to %(name)s. We will tell you when they answer.")
-            % {"name": recipient.user.profile.display_name},
+            % {"name": recipient.name},
         )
+        if getattr(meeting, "hold_refused", False):
+            messages.info(request, services.SLOT_NOT_HELD % {"name": recipient.name})
         return redirect("brokerage:requests", slug=slug)
 
 
@@ -502,7 +516,9 @@ class AgendaCalendarView(BrokerageView):
 
 
 class MeetingView(LoginRequiredMixin, View):
-    """A meeting seen by one of its two sides; 404 for anyone else."""
+    """A meeting seen by one of its two sides who still has a seat on the event; 404 for
+    anyone else (someone who left the event no longer sees the time, the table or the
+    online room, nor answers, cancels or gives feedback)."""
 
     def dispatch(self, request, *args, **kwargs):
         if not request.user.is_authenticated:
@@ -514,6 +530,8 @@ class MeetingView(LoginRequiredMixin, View):
             pk=kwargs["pk"],
         )
         meeting = self.meeting
+        if not selectors.user_is_participant(event=meeting.event, user=request.user):
+            raise Http404(_("No such meeting."))
         self.me = (
             meeting.requester if meeting.requester.user_id == request.user.pk else meeting.recipient
         )
@@ -563,7 +581,9 @@ def _meeting_page(request, *, meeting: Meeting, me: Participant, **forms):
             "shows_place": meeting.is_scheduled and meeting.published_at is not None,
             "awaiting_me": awaiting_me,
             "picks_slots": picks,
-            "accept_slots": [(slot.pk, slot_label(slot)) for slot in accept_slots],
+            "accept_slots": [
+                (slot.pk, slot_label(slot, zone=event.timezone)) for slot in accept_slots
+            ],
             "may_withdraw": meeting.status == Meeting.Status.PENDING and meeting.i_asked,
             "may_cancel": meeting.status == Meeting.Status.ACCEPTED
             and not _feedback_open(meeting, now),

@@ -8,6 +8,8 @@ exactly one meeting there; the other accept gets the clear "slot was just taken"
 and leaves nothing written: the request still waits, with no slot, table or seats.
 """
 
+import threading
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -95,3 +97,46 @@ def test_two_pairs_accepting_into_the_last_free_table_get_one_meeting(postgres, 
 
         assert errors == []
         _check_round(slot=slot, meetings=meetings, results=results)
+
+
+def test_a_table_taken_out_of_use_during_an_accept_is_never_used(
+    postgres, transactional_db, monkeypatch
+):
+    """The organiser takes the only table out of use while an accept has already chosen
+    it (paused between choosing and locking it): the accept waits for the table's row,
+    sees it out of use and answers "just taken"; no live meeting sits at a table out of
+    use."""
+    from matchmaking.brokerage import day_setup
+
+    event = BrokerageEventFactory(slots=1, tables=1)
+    [slot] = event.meeting_slots.all()
+    [table] = event.meeting_tables.all()
+    a, b = ParticipantFactory(event=event), ParticipantFactory(event=event)
+    meeting = services.meeting_request(event=event, requester=a, recipient=b, message="")
+    chosen, changed = threading.Event(), threading.Event()
+    lock_table = services._lock_table
+
+    def paused(table_id):
+        chosen.set()
+        changed.wait(timeout=30)
+        return lock_table(table_id)
+
+    monkeypatch.setattr(services, "_lock_table", paused)
+
+    def organiser():
+        chosen.wait(timeout=30)
+        try:
+            return day_setup.table_update(table=table, name=table.name, is_active=False)
+        finally:
+            changed.set()
+
+    results, errors = run_together([_accept(meeting, b, slot), organiser])
+
+    assert errors == []
+    refused = [r for r in results if isinstance(r, ValidationError)]
+    assert refused and refused[0].messages == ["That slot was just taken; please pick another."]
+    assert not Meeting.objects.filter(
+        status=Meeting.Status.ACCEPTED, table__is_active=False
+    ).exists()
+    meeting.refresh_from_db()
+    assert meeting.status == Meeting.Status.PENDING and meeting.table_id is None

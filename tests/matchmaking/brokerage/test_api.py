@@ -14,10 +14,17 @@ from rest_framework.test import APIClient
 
 from events.models import Registration
 from matchmaking.brokerage import services
-from matchmaking.brokerage.models import BrokerageSettings, Meeting, MeetingSeat, Slot, Table
+from matchmaking.brokerage.models import (
+    BrokerageSettings,
+    Meeting,
+    MeetingSeat,
+    Participant,
+    Slot,
+    Table,
+)
 from members.api_tokens import api_token_create
 from members.models import Profile
-from tests.factories import ProfileFactory
+from tests.factories import ClusterFactory, OrganisationFactory, ProfileFactory
 from tests.matchmaking.brokerage.factories import (
     BrokerageEventFactory,
     MeetingFactory,
@@ -287,3 +294,23 @@ def test_the_schema_lists_the_brokerage_operations(raw_schema):
         assert {"200", "400", "401", "403", "404", "409", "415", "429"} <= set(
             paths[template]["post"]["responses"]
         )
+
+
+def test_a_request_reaches_only_someone_listed_to_the_requester(event, me):
+    """A cluster-only profile of another cluster is "no such participant" through the API
+    too, until that person shows their card to every participant of the day."""
+    other_cluster = ClusterFactory()
+    event.clusters.add(other_cluster)
+    elsewhere = OrganisationFactory(clusters=[other_cluster])
+    clara = ParticipantFactory(
+        event=event,
+        user=ProfileFactory(organisation=elsewhere, visibility=Profile.Visibility.CLUSTER).user,
+    )
+    client = token_client(me.user)
+    url = REQUESTS.format(slug=event.slug)
+    refused = client.post(url, {"recipient": clara.pk}, format="json")
+    assert refused.status_code == 409
+    assert not Meeting.objects.filter(event=event).exists()
+
+    Participant.objects.filter(pk=clara.pk).update(shown_to_all=True)
+    assert client.post(url, {"recipient": clara.pk}, format="json").status_code == 201

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from events.models import Event, Registration
 from events.selectors import user_manages_event
-from matchmaking.brokerage import selectors
+from matchmaking.brokerage import marketplace, selectors
 from matchmaking.brokerage.demo import ANNA, FIXED_MEMBERS, MAIN_SLUG, PAST_SLUG
 from matchmaking.brokerage.demo import demo_seed as brokerage_demo_seed
 from matchmaking.brokerage.models import (
@@ -99,6 +99,23 @@ def test_the_day_has_80_participants_from_three_clusters_with_offers_and_request
     assert event.meeting_blocks.count() == 2
     assert event.meeting_tables.count() == 24
     assert Slot.objects.filter(event=event, is_break=True).count() == 1
+
+
+def test_most_demo_participants_show_their_card_to_the_whole_day(seeded):
+    """So that the cross-cluster marketplace is full: Anna, from mechatronics, finds
+    people of the other two clusters, though some only show their card to their cluster."""
+    event = Event.objects.get(slug=MAIN_SLUG)
+    participants = Participant.objects.filter(event=event)
+    shown = participants.filter(shown_to_all=True).count()
+    assert 0.75 * 80 <= shown < 80
+    assert not participants.filter(user__email__in=FIXED_MEMBERS, shown_to_all=False).exists()
+    anna = User.objects.get(email=ANNA)
+    listed = marketplace.participants_listed(event=event, viewer=anna)
+    others = listed.exclude(
+        user__profile__organisation__cluster_memberships__cluster__slug="mechatronics"
+    )
+    assert others.count() >= 30
+    assert listed.count() < participants.count()
 
 
 @pytest.mark.django_db

@@ -9,7 +9,13 @@ from matchmaking import explanations
 from matchmaking.brokerage.models import MarketItem, Meeting
 from matchmaking.brokerage.recommend import recommendations_for
 from members.models import Organisation
-from tests.factories import LanguageFactory, OrganisationFactory, ProfileFactory, TopicFactory
+from tests.factories import (
+    ClusterFactory,
+    LanguageFactory,
+    OrganisationFactory,
+    ProfileFactory,
+    TopicFactory,
+)
 from tests.matchmaking.brokerage.factories import (
     BrokerageEventFactory,
     MarketItemFactory,
@@ -179,3 +185,29 @@ def _queries(size: int, robots) -> int:
 
 def test_query_count_does_not_grow_with_the_event(robots):
     assert _queries(8, robots) == _queries(40, robots)
+
+
+def test_only_people_listed_to_me_are_suggested_and_only_on_what_they_show(robots):
+    c1, c2 = ClusterFactory(), ClusterFactory()
+    event = BrokerageEventFactory(clusters=[c1, c2])
+
+    def of(cluster, name, *, shown_to_all=False, **profile):
+        organisation = OrganisationFactory(kind="research", clusters=[cluster])
+        made = ProfileFactory(display_name=name, organisation=organisation, **profile)
+        return ParticipantFactory(
+            event=event, user=made.user, organisation_kind="sme", shown_to_all=shown_to_all
+        )
+
+    me = of(c2, "Sven Stranger", interests=[robots])
+    MarketItemFactory(participant=me, direction=REQUEST, topics=[robots])
+    # Of cluster 1, profile for their cluster only: neither is listed to me by the directory.
+    secret = of(c1, "Clara Cluster", visibility="cluster")
+    MarketItemFactory(participant=secret, direction=OFFER, topics=[robots])
+    # Shown to all, but their expertise is of the profile I may not see.
+    shown = of(c1, "Olga Open", visibility="cluster", shown_to_all=True, expertise=[robots])
+
+    assert who(recommendations_for(participant=me)) == []  # Olga: profile fit only
+    MarketItemFactory(participant=shown, direction=OFFER, type="technology", topics=[robots])
+    found = recommendations_for(participant=me)
+    assert who(found) == ["Olga Open"]
+    assert all("expertise" not in text for text in worded(found[0]))

@@ -1,6 +1,7 @@
 """A participant's pages of a brokerage day, as they use them."""
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -9,6 +10,7 @@ from events.models import Registration
 from matchmaking.brokerage.models import MarketItem, Meeting, Participant
 from tests.events.factories import RegistrationFactory
 from tests.factories import (
+    ClusterFactory,
     ClusterOrganiserFactory,
     OrganisationFactory,
     ProfileFactory,
@@ -409,3 +411,127 @@ def test_event_page_links_seat_holders_to_the_hub(day, anna, client_for):
     assert hub in client_for(anna.user).get(day.get_absolute_url()).content.decode()
     outsider = member_without_seat(day)
     assert hub not in client_for(outsider).get(day.get_absolute_url()).content.decode()
+
+
+# --- who is shown to whom (directory rules or the person's choice) ----------------------
+
+
+@pytest.fixture
+def cross_cluster():
+    """A day of two clusters; Clara (cluster 1) shows her profile to her cluster only,
+    Sven is of cluster 2."""
+    c1, c2 = ClusterFactory(), ClusterFactory()
+    event = BrokerageEventFactory(clusters=[c1, c2])
+
+    def of(cluster, name, **profile):
+        organisation = OrganisationFactory(name=f"{name} GmbH", clusters=[cluster])
+        user = ProfileFactory(display_name=name, organisation=organisation, **profile).user
+        return ParticipantFactory(event=event, user=user)
+
+    clara = of(c1, "Clara Cluster", visibility="cluster", job_title="Secret CTO")
+    return event, clara, of(c2, "Sven Stranger"), of(c1, "Cord Colleague")
+
+
+def test_a_cluster_profile_is_not_found_by_another_clusters_participant(cross_cluster, client_for):
+    event, clara, sven, cord = cross_cluster
+    stranger = client_for(sven.user)
+    assert stranger.get(url(event, f"people/{clara.pk}/")).status_code == 404
+    assert stranger.get(url(event, f"people/{clara.pk}/meet/")).status_code == 404
+    assert "Clara Cluster" not in stranger.get(url(event, "marketplace/")).content.decode()
+    assert "Clara Cluster" not in stranger.get(url(event, "marketplace/?q=clara")).content.decode()
+    colleague_page = client_for(cord.user).get(url(event, f"people/{clara.pk}/"))
+    assert colleague_page.status_code == 200 and "Secret CTO" in colleague_page.content.decode()
+
+
+def test_a_card_shown_to_all_shows_the_brokerage_data_but_not_the_profile(
+    cross_cluster, client_for
+):
+    event, clara, sven, _cord = cross_cluster
+    robots = TopicFactory(name="Robotics")
+    profile = clara.user.profile
+    profile.interests.add(TopicFactory(name="Underwater basket weaving"))
+    Participant.objects.filter(pk=clara.pk).update(shown_to_all=True, headline="Grippers")
+    MarketItemFactory(participant=clara, direction="offer", title="Gripper tests", topics=[robots])
+    stranger = client_for(sven.user)
+    page = stranger.get(url(event, f"people/{clara.pk}/"))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Clara Cluster" in text and "Clara Cluster GmbH" in text
+    assert "Grippers" in text and "Gripper tests" in text
+    assert "Secret CTO" not in text and "Underwater basket weaving" not in text
+    market = stranger.get(url(event, "marketplace/")).content.decode()
+    assert "Clara Cluster" in market and "Secret CTO" not in market
+    assert stranger.get(url(event, f"people/{clara.pk}/meet/")).status_code == 200
+
+
+def test_joining_with_the_choice_to_be_shown_to_all(day, client_for):
+    user = seat_without_participant(day)
+    client = client_for(user)
+    hub = client.get(url(day)).content.decode()
+    assert "Show my card to every participant of this day" in hub
+    assert "offers and requests" in hub  # says what the card shows
+    client.post(url(day, "join/"), {"shown_to_all": "on"})
+    assert Participant.objects.get(event=day, user=user).shown_to_all is True
+
+    other = seat_without_participant(day, name="Otto Other")
+    client_for(other).post(url(day, "join/"))
+    assert Participant.objects.get(event=day, user=other).shown_to_all is False
+
+
+def test_the_choice_can_be_changed_on_my_participation_page(day, anna, client_for):
+    client = client_for(anna.user)
+    form = client.get(url(day, "me/")).content.decode()
+    assert 'name="shown_to_all"' in form and "job title" in form
+    data = {"headline": "", "organisation_kind": "sme", "max_meetings": 6}
+    client.post(url(day, "me/"), {**data, "shown_to_all": "on"})
+    anna.refresh_from_db()
+    assert anna.shown_to_all is True
+    client.post(url(day, "me/"), data)
+    anna.refresh_from_db()
+    assert anna.shown_to_all is False
+
+
+# --- a meeting needs a seat ------------------------------------------------------------
+
+
+def test_someone_who_left_the_event_no_longer_sees_or_acts_on_their_meeting(
+    day, anna, luc, client_for
+):
+    table = day.meeting_tables.first()
+    type(table).objects.filter(pk=table.pk).update(online_url="https://meet.example/room-7")
+    meeting = accepted(
+        anna,
+        luc,
+        slot=day.meeting_slots.order_by("starts_at")[0],
+        table=table,
+        published_at=timezone.now(),
+    )
+    client = client_for(luc.user)
+    assert "room-7" in client.get(meeting.get_absolute_url()).content.decode()
+    Registration.objects.filter(event=day, user=luc.user).update(
+        status=Registration.Status.CANCELLED
+    )
+    page = client.get(meeting.get_absolute_url())
+    assert page.status_code == 404 and "room-7" not in page.content.decode()
+    base = f"/networking/meeting/{meeting.pk}/"
+    assert client.post(f"{base}answer/", {"action": "decline"}).status_code == 404
+    assert client.post(f"{base}cancel/").status_code == 404
+    assert client.post(f"{base}feedback/", {"held": "yes"}).status_code == 404
+    meeting.refresh_from_db()
+    assert meeting.status == Meeting.Status.ACCEPTED and meeting.recipient_held is None
+
+
+# --- times in the event's zone, named ----------------------------------------------------
+
+
+def test_proposed_times_and_blocks_are_in_the_events_zone_and_name_it(day, anna, luc, client_for):
+    anna.user.profile.timezone = "America/New_York"
+    anna.user.profile.save(update_fields=["timezone"])
+    client = client_for(anna.user)
+    slot = day.meeting_slots.order_by("starts_at")[0]
+    starts = timezone.localtime(slot.starts_at, ZoneInfo(day.timezone))
+    form = client.get(url(day, f"people/{luc.pk}/meet/")).content.decode()
+    assert f"{starts:%H:%M}" in form and f", {day.timezone}" in form
+    day.meeting_blocks.update(name="Morning")
+    me = client.get(url(day, "me/")).content.decode()
+    assert f"Morning ({starts:%a} {starts.day} " in me and f", {day.timezone})" in me
