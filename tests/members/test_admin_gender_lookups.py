@@ -163,7 +163,44 @@ def people(cluster, organisation) -> dict:
         recipient=users["quinn"].email, kind="events.registration", subject="See you there",
         body_text="Registered.", from_email="hub@example.org", message_id="<1@example.org>",
     )  # fmt: skip
+    a_brokerage_day_and_a_reported_message(cluster, users)
     return {"users": users, "event": event, "mentor": mentor, "mentee": mentee}
+
+
+def a_brokerage_day_and_a_reported_message(cluster, users: dict) -> None:
+    """Quinn and Wanda at a brokerage day with offers, a placed meeting and a scheduler
+    run; Wanda wrote to Quinn, who reported it: every admin of those models has rows."""
+    from matchmaking.brokerage.models import Meeting
+    from members import contact
+    from tests.matchmaking.brokerage.factories import (
+        BrokerageEventFactory,
+        MarketItemFactory,
+        MeetingFactory,
+        ParticipantFactory,
+        ScheduleRunFactory,
+    )
+
+    day = BrokerageEventFactory(title="Matchmaking Day", clusters=[cluster])
+    quinn = ParticipantFactory(event=day, user=users["quinn"])
+    wanda = ParticipantFactory(event=day, user=users["wanda"])
+    MarketItemFactory(participant=quinn, title="Grippers wanted", direction="request")
+    MarketItemFactory(participant=wanda, title="Gripper design")
+    MeetingFactory(
+        requester=quinn,
+        recipient=wanda,
+        status=Meeting.Status.ACCEPTED,
+        slot=day.meeting_slots.first(),
+        table=day.meeting_tables.first(),
+        published_at=timezone.now(),
+    )
+    ScheduleRunFactory(event=day, started_by=users["nico"])
+    message = contact.contact_send(
+        sender=users["wanda"],
+        recipient_profile=users["quinn"].profile,
+        subject="Your panel",
+        body="Shall we talk?",
+    )
+    contact.contact_report(message=message, by=users["quinn"], reason="other", details="Odd.")
 
 
 @pytest.fixture

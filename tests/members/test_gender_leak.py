@@ -38,15 +38,29 @@ from events.models import (
 )
 from insights.models import Release
 from matchmaking import services as mentoring
+from matchmaking.brokerage import scheduling
+from matchmaking.brokerage.models import (
+    BrokerageSettings,
+    MarketItem,
+    Meeting,
+    Participant,
+    ScheduleRun,
+)
 from matchmaking.models import Application, Circle, Feedback, Match, MeetingLog, PairRule, Programme
-from members import membership, privacy
-from members.models import Profile, User
+from members import contact, membership, privacy
+from members.models import ContactMessage, ContactReport, Profile, User
 from members.preferences import OPTIONAL_KINDS, unsubscribe_token
 from tests.factories import (
     ClusterOrganiserFactory,
     GenderIdentityFactory,
     ProfileFactory,
     StaffFactory,
+)
+from tests.matchmaking.brokerage.factories import (
+    BrokerageEventFactory,
+    MarketItemFactory,
+    ParticipantFactory,
+    accepted,
 )
 from tests.matchmaking.factories import ApplicationFactory, ProgrammeFactory, topic
 from tests.routes import all_routes, body, parameters, substitute
@@ -91,6 +105,18 @@ EXTRA_PATHS = [
 
 
 @dataclass
+class BrokerageDay:
+    """The targets' brokerage day: both participants with an offer and a request, met
+    (accepted, placed in the first slot at the first table), and a scheduler run."""
+
+    event: Event
+    participants: list[Participant]  # Tara's, Wanda's
+    items: list[MarketItem]
+    meeting: Meeting
+    run: ScheduleRun
+
+
+@dataclass
 class Targets:
     self_described: Profile
     woman: Profile
@@ -102,6 +128,9 @@ class Targets:
     feed_token: str
     programme: Programme
     match: Match
+    brokerage: BrokerageDay | None = None
+    contact_message: ContactMessage | None = None  # Wanda wrote to Tara, Tara reported it
+    contact_report: ContactReport | None = None
 
     @property
     def profiles(self) -> list[Profile]:
@@ -147,10 +176,54 @@ def targets(cluster, organisation, png) -> Targets:
     membership.affiliation_request(
         user=ProfileFactory(display_name="Pending Person").user, organisation=organisation
     )
+    brokerage = a_brokerage_day_where_the_targets_met(cluster, tara, wanda)
+    message = contact.contact_send(
+        sender=wanda.user, recipient_profile=tara, subject="Your hydraulics talk",
+        body="Could we meet next week?",
+    )  # fmt: skip
+    report = contact.contact_report(
+        message=message, by=tara.user, reason=ContactReport.Reason.SPAM, details="Unwanted."
+    )
     return Targets(
         tara, wanda, organisation.slug, cluster.slug, event, session, registrations, feed.token,
-        programme, match,
+        programme, match, brokerage, message, report,
     )  # fmt: skip
+
+
+def a_brokerage_day_where_the_targets_met(cluster, tara, wanda) -> BrokerageDay:
+    """A brokerage day of the targets' cluster: both registered (confirmed) with an offer and
+    a request each, an accepted meeting between them placed and published, and a run of the
+    scheduler started by Wanda, an organiser of the cluster."""
+    event = BrokerageEventFactory(
+        clusters=[cluster], title="Hydraulics Brokerage Day", slug="hydraulics-brokerage-day",
+        scheduling=BrokerageSettings.Scheduling.SCHEDULER,
+    )  # fmt: skip
+    participants, items = [], []
+    for profile in (tara, wanda):
+        participant = ParticipantFactory(
+            event=event, user=profile.user, headline=f"{profile.display_name} at Keller"
+        )
+        participants.append(participant)
+        for direction in (MarketItem.Direction.OFFER, MarketItem.Direction.REQUEST):
+            items.append(
+                MarketItemFactory(
+                    participant=participant,
+                    direction=direction,
+                    title=f"{profile.display_name}: {direction.label}",
+                )  # fmt: skip
+            )
+    assert (
+        Registration.objects.filter(
+            event=event, user__in=[tara.user, wanda.user], status=Registration.Status.CONFIRMED
+        ).count()
+        == 2
+    )
+    meeting = accepted(
+        participants[1], participants[0], slot=event.meeting_slots.order_by("starts_at").first(),
+        table=event.meeting_tables.order_by("position").first(), published_at=timezone.now(),
+    )  # fmt: skip
+    run = scheduling.schedule_run(event=event, by=wanda.user)
+    return BrokerageDay(event, participants, items, meeting, run)
 
 
 def a_mentoring_programme_matching_the_targets(cluster, tara, wanda):
@@ -333,6 +406,15 @@ def fillings(route: str, targets: Targets) -> list[dict[str, str]] | None:
         "api/v1/events/<int:pk>/register/": [{"pk": str(targets.event.pk)}],
         "api/v1/events/<int:pk>/cancel/": [{"pk": str(targets.event.pk)}],
         "admin/(?P<url>.*)$": [{"url": "no-such-admin-page/"}],
+        "members/<int:pk>/contact/": pks,
+        "contact/report/<str:token>/": [
+            {"token": contact.report_token(message=targets.contact_message)}
+        ],
+        "clusters/<slug:slug>/manage/contact-reports/": [{"slug": targets.cluster_slug}],
+        "events/<slug:slug>/balance/brokerage/": [
+            {"slug": targets.brokerage.event.slug},
+            {"slug": targets.event.slug},
+        ],
         "unsubscribe/<str:token>/": [
             {"token": unsubscribe_token(user=u, kind=kind)}
             for u in targets.users
@@ -343,6 +425,8 @@ def fillings(route: str, targets: Targets) -> list[dict[str, str]] | None:
         return explicit[route]
     if route.startswith("mentoring/"):
         return mentoring_fillings(route, names, targets)
+    if route.startswith(("networking/", "api/v1/brokerage/")):
+        return brokerage_fillings(route, names, targets)
     if route.startswith("events/") and names == ("slug",):
         return [{"slug": targets.event.slug}]
     if route.startswith("events/") and names == ("slug", "session_id"):
@@ -406,6 +490,33 @@ def mentoring_fillings(route: str, names: tuple[str, ...], targets: Targets) -> 
     else:
         return None
     return [{**(slug if "slug" in names else {}), "pk": str(pk)} for (pk,) in pks]
+
+
+def brokerage_fillings(route: str, names: tuple[str, ...], targets: Targets) -> list[dict] | None:
+    """The targets' brokerage day: its block, slots and tables, the targets' participants,
+    their offers and requests, and their meeting."""
+    day = targets.brokerage
+    event = day.event
+    pks = {
+        "block_id": list(event.meeting_blocks.values_list("pk", flat=True)),
+        "slot_id": list(event.meeting_slots.values_list("pk", flat=True)),
+        "table_id": list(event.meeting_tables.values_list("pk", flat=True)),
+        "meeting_id": [day.meeting.pk],
+    }
+    if "/offers/" in route:
+        pks["pk"] = [item.pk for item in day.items]
+    elif "/people/" in route:
+        pks["pk"] = [p.pk for p in day.participants]
+    elif "meeting/" in route or "/requests/" in route:
+        pks["pk"] = [day.meeting.pk]
+    values: list[dict] = [{"slug": event.slug} if "slug" in names else {}]
+    for name in names:
+        if name == "slug":
+            continue
+        if name not in pks:
+            return None
+        values = [{**v, name: str(pk)} for v in values for pk in pks[name]]
+    return values
 
 
 def paths_to_visit(targets: Targets) -> dict[str, list[str]]:

@@ -101,6 +101,7 @@ def test_the_day_has_80_participants_from_three_clusters_with_offers_and_request
     assert Slot.objects.filter(event=event, is_break=True).count() == 1
 
 
+@pytest.mark.django_db
 def test_most_demo_participants_show_their_card_to_the_whole_day(seeded):
     """So that the cross-cluster marketplace is full: Anna, from mechatronics, finds
     people of the other two clusters, though some only show their card to their cluster."""
