@@ -9,7 +9,7 @@ import importlib
 import sys
 
 BENCHMARKS: list[str] = [
-    "registration_concurrency",  # issue 3: 200 simultaneous registrations, 20 seats
+    "registration_concurrency",  # issues 3, 18: 200 API registrations, 20 seats, vs before
     "event_list",  # issue 3: event list and API list latency with 5,000 events
     "campaign_delivery",  # issue 4: 5,000-recipient campaign, one worker, SMTP sink
     "matching",  # issue 5: 10,000 × 2,500 and 1,000 × 250 optimal certified matching
@@ -17,6 +17,9 @@ BENCHMARKS: list[str] = [
     "profile_edit",  # issue 16: a member's own profile form with the demo data
     "marketplace",  # issue 17: a brokerage day's marketplace with 2,000 participants
     "brokerage_scheduler",  # issue 17: meeting scheduler vs its upper bound and a greedy
+    "mixed_load",  # issue 18: pages under a mixed load of 8 clients vs a minimal view
+    "growth",  # issue 18: list, event page, registration at 5,000 vs 50,000 events
+    "registration_sustained",  # issue 18: 2,000 registrations at concurrency 16, vs before
 ]
 
 

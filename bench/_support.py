@@ -80,6 +80,57 @@ def django_setup() -> dict[str, str]:
     return env
 
 
+@contextmanager
+def baseline_tree(commit: str) -> Iterator[Path]:
+    """The project at `commit`, checked out into a temporary worktree; removed at the end.
+
+    Served with `gunicorn(..., root=tree)` and `tree_env(tree, ...)`: the same venv, its own
+    code and its own database, so the earlier code is measured in the same run.
+    """
+    tree = Path(tempfile.gettempdir()) / "clusterhub-baseline"
+    git = ["git", "-C", str(ROOT)]
+    if tree.exists():  # left over from an interrupted run
+        subprocess.run([*git, "worktree", "remove", "--force", str(tree)], check=False)
+    subprocess.run(
+        [*git, "worktree", "add", "--detach", str(tree), commit],
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
+    try:
+        yield tree
+    finally:
+        subprocess.run([*git, "worktree", "remove", "--force", str(tree)], check=False, timeout=120)
+
+
+def tree_env(root: Path, database_url: str, **extra: str) -> dict[str, str]:
+    """`bench_env()` for the project in `root` on `database_url`, its database migrated."""
+    env = {**bench_env(), "DATABASE_URL": database_url, "PYTHONPATH": str(root), **extra}
+    _ensure_database(database_url)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=root,
+        env=env,
+        check=True,
+        timeout=600,
+    )
+    return env
+
+
+def manage_shell(env: dict[str, str], root: Path, code: str, *, timeout: int = 600) -> str:
+    """Run `code` in `manage.py shell` of the project in `root`; the last line it prints."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=root,
+        env=env,
+        check=True,
+        timeout=timeout,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
@@ -87,8 +138,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], *, workers: int = 8, threads: int = 4) -> Iterator[int]:
-    """A gunicorn serving the project on 127.0.0.1; its port. Stopped at the end."""
+def gunicorn(
+    env: dict[str, str], *, workers: int = 8, threads: int = 4, root: Path = ROOT
+) -> Iterator[int]:
+    """A gunicorn serving the project in `root` on 127.0.0.1; its port. Stopped at the end."""
     port = free_port()
     with tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False) as log:
         process = subprocess.Popen(
@@ -102,7 +155,7 @@ def gunicorn(env: dict[str, str], *, workers: int = 8, threads: int = 4) -> Iter
                 "--timeout=120",
                 "--graceful-timeout=10",
             ],
-            cwd=ROOT,
+            cwd=root,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -233,6 +286,9 @@ def record(*, benchmark: str, command: str, figure: str, baseline: str, issue: s
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     cells = [date, issue, benchmark, f"`{command}`", machine(), figure, baseline]
     row = "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+    if os.environ.get("BENCH_DRY_RUN"):  # a trial while developing: printed, not recorded
+        print(row)
+        return row
     text = DOC.read_text()
     DOC.write_text(text.rstrip("\n") + "\n" + row + "\n")
     print(row)

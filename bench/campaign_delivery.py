@@ -1,14 +1,15 @@
-"""Invitation campaign delivery with one worker and an SMTP sink (issue 4).
+"""Invitation campaign delivery with one and with two workers and an SMTP sink (issues 4, 18).
 
-PostgreSQL, Redis (redis://127.0.0.1:6379/10, flushed first), an aiosmtpd sink on
-127.0.0.1 that counts what it receives, and ONE real `celery -A config worker --pool=solo`
-process sending to it. 5,000 members match one audience criterion (their country); the
-data set is bulk-inserted once and reused by later runs.
+PostgreSQL, Redis (redis://127.0.0.1:6379/3, flushed first), an aiosmtpd sink on
+127.0.0.1 that counts what it receives, and one, then two, real `celery -A config worker
+--pool=solo` processes sending to it. 5,000 members match one audience criterion (their
+country); the data set is bulk-inserted once and reused by later runs.
 
 (a) Rendering alone: `invitation_message` for all 5,000 recipients in this process, no
     sending → messages/s.
 (b) End to end: `campaign_send`, then the time until the sink holds 5,000 messages →
-    messages/s, compared to (a) in the same run.
+    messages/s, compared to (a) in the same run; once with one worker, once with two
+    (separate campaigns). Targets (issue 18): ≥ 150/s with one, ≥ 250/s with two.
 (c) The "send" web action: the POST to the campaign detail view through
     `django.test.Client` with the organiser logged in, for 50, 500 and 5,000 recipients
     (the worker is not running then; the queued fan-out is flushed). It must not grow with
@@ -18,6 +19,7 @@ Bounded: only 127.0.0.1 is contacted, every wait has a time limit, the worker an
 are stopped at the end.
 """
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -43,13 +45,14 @@ MEMBERS = 5_000
 COUNTRIES = (("IS", 50), ("LI", 450), ("MT", MEMBERS - 500))
 AUDIENCES = {50: ["IS"], 500: ["IS", "LI"], MEMBERS: ["IS", "LI", "MT"]}
 SEND_REPEATS = 5  # web "send" actions per audience size
-REDIS_URL = "redis://127.0.0.1:6379/10"
+REDIS_URL = "redis://127.0.0.1:6379/3"
 DELIVERY_TIME_LIMIT = 600  # seconds for (b) at most
 WORKER_START_LIMIT = 60
 PREFIX = "bench-campaign-"
 EVENT_SLUG = "bench-campaign-event"
 ORGANISER = "bench-campaign-organiser@bench.example"
 COMMAND = "python -m bench campaign_delivery"
+TARGETS = {1: 150, 2: 250}  # messages/s end to end, by number of workers (issue 18)
 
 
 def _setup(smtp_port: int) -> dict[str, str]:
@@ -101,7 +104,7 @@ def smtp_sink() -> Iterator[tuple[Sink, int]]:
 
 
 @contextmanager
-def celery_worker(env: dict[str, str]) -> Iterator[subprocess.Popen]:
+def celery_worker(env: dict[str, str], name: str = "") -> Iterator[subprocess.Popen]:
     """One `celery worker --pool=solo` on the bench database; stopped at the end."""
     worker = subprocess.Popen(
         [
@@ -117,7 +120,7 @@ def celery_worker(env: dict[str, str]) -> Iterator[subprocess.Popen]:
             "--without-mingle",
             "--without-heartbeat",
             "--hostname",
-            f"bench-campaign-{os.getpid()}@%h",
+            f"bench-campaign-{os.getpid()}{name}@%h",
         ],
         cwd=ROOT,
         env={**env, "LOG_LEVEL": "WARNING"},
@@ -330,7 +333,15 @@ def measure_delivery(event, organiser, sink: Sink) -> tuple[int, float, float]:
     return delivered, seconds, first
 
 
+@contextmanager
+def celery_workers(env: dict[str, str], count: int) -> Iterator[list[subprocess.Popen]]:
+    """`count` workers, all stopped at the end (also when one fails to start)."""
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(celery_worker(env, f"-{i}")) for i in range(count)]
+
+
 def main() -> None:
+    deliveries: dict[int, tuple[int, float, float]] = {}
     with smtp_sink() as (sink, smtp_port):
         worker_env = _setup(smtp_port)
         began = time.perf_counter()
@@ -352,29 +363,52 @@ def main() -> None:
                 f"  (c) send action, {size} recipients: median {median(values) * 1000:.1f} ms, "
                 f"max {max(values) * 1000:.1f} ms"
             )
+
+        for workers in TARGETS:
+            _clean(event)
+            sink.first_at = None
+            try:
+                with celery_workers(worker_env, workers):
+                    deliveries[workers] = measure_delivery(event, organiser, sink)
+            finally:
+                _flush_redis()
+            delivered, seconds, first = deliveries[workers]
+            print(
+                f"  (b) {workers} worker(s): {delivered} messages in {seconds:.1f} s: "
+                f"{delivered / seconds:.0f}/s (first after {first:.2f} s)"
+            )
         _clean(event)
 
-        with celery_worker(worker_env):
-            delivered, seconds, first = measure_delivery(event, organiser, sink)
-        _flush_redis()
-        rate = delivered / seconds
-        print(
-            f"  (b) {delivered} messages in {seconds:.1f} s: {rate:.0f}/s "
-            f"(first after {first:.2f} s)"
-        )
-
-    complete = "" if delivered == MEMBERS else f"INCOMPLETE ({DELIVERY_TIME_LIMIT} s limit) "
     sends = ", ".join(
         f"{size}: {median(values) * 1000:.0f} ms" for size, values in send_timings.items()
     )
     ratio = max(median(v) for v in send_timings.values()) / min(
         median(v) for v in send_timings.values()
     )
+    figures = []
+    for workers, target in TARGETS.items():
+        delivered, seconds, first = deliveries[workers]
+        rate = delivered / seconds
+        complete = "" if delivered == MEMBERS else f"INCOMPLETE ({DELIVERY_TIME_LIMIT} s limit) "
+        verdict = "met" if delivered == MEMBERS and rate >= target else "NOT met"
+        print(
+            f"  verdict: {workers} worker(s) {rate:.0f} messages/s vs target {target}/s: "
+            f"{rate / target:.2f} x target, {rate / render_rate:.2f} x rendering alone "
+            f"({render_rate:.0f}/s, same run): {verdict}"
+        )
+        figures.append(
+            f"{complete}{workers} worker(s) (solo pool): {delivered} messages in {seconds:.1f} s "
+            f"= {rate:.0f} messages/s (first after {first:.1f} s) = {rate / render_rate:.2f} x "
+            f"rendering alone, target {target}/s {verdict}"
+        )
+    print(
+        f"  verdict: send POST largest/smallest audience {ratio:.1f} x (must not grow with "
+        f"the audience): {'met' if ratio < 2 else 'NOT met'}"
+    )
     figure = (
-        f"{complete}{MEMBERS}-recipient campaign, 1 worker (solo pool), aiosmtpd sink on "
-        f"127.0.0.1, Redis broker: end to end {delivered} messages in {seconds:.1f} s = "
-        f"{rate:.0f} messages/s (first after {first:.1f} s) = {rate / render_rate:.2f} x "
-        f"rendering alone ({render_rate:.0f} messages/s, {built} `invitation_message` in "
+        f"{MEMBERS}-recipient campaign, aiosmtpd sink on 127.0.0.1, Redis broker: "
+        + "; ".join(figures)
+        + f"; rendering alone {render_rate:.0f} messages/s ({built} `invitation_message` in "
         f'{render_seconds:.1f} s, same run); "send" POST (median of {SEND_REPEATS}) for '
         f"{sends} (largest/smallest {ratio:.1f} x)"
     )
@@ -383,5 +417,5 @@ def main() -> None:
         command=COMMAND,
         figure=figure,
         baseline="rendering alone in-process, same run; send time must not grow with audience",
-        issue="#4",
+        issue="#18",
     )

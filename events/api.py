@@ -4,14 +4,18 @@ No serializer here has a gender field, by design: stage roles carry a name and a
 The join link of an online event appears only in the requester's own confirmed registration.
 """
 
+import hashlib
+
 import django_filters
 from django import forms
+from django.core.cache import cache
 from django.db.models import Case, Count, IntegerField, OuterRef, Prefetch, Q, Subquery, When
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.cache import get_conditional_response, patch_vary_headers
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
@@ -19,7 +23,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
-from events import discovery, selectors, services
+from events import discovery, fragments, selectors, services
 from events.filters import EventFilter
 from events.models import Event, Registration, Session, StageRole
 from members.api_schema import ClosedSerializer, ErrorSerializer
@@ -220,16 +224,49 @@ class MyRegistrationSerializer(serializers.ModelSerializer):
 # --- Views ---------------------------------------------------------------------------------
 
 
-def _visible_events(user):
+def _visible_events(user, scope=None):
     return (
-        selectors.events_visible_to(user=user)
+        selectors.events_visible_to(user=user, scope=scope)
         .select_related("language")
         .prefetch_related(Prefetch("clusters", queryset=Cluster.objects.order_by("name")), "topics")
         .order_by("starts_at", "pk")
     )
 
 
-class EventListAPI(generics.ListAPIView):
+class _ConditionalMixin:
+    """ETag of what this requester sees, 304 when it matches, and the answer cached under it.
+
+    The tag covers the requester's scope (who they are, their clusters), the query, the
+    events answered and their versions (`events.fragments`): a registration or an edit
+    gives a new tag at once, and one viewer's tag never validates another viewer's answer.
+    """
+
+    def conditional(self, request, *, event_ids: list[int], extra, answer):
+        versions = fragments.versions(event_ids=event_ids)
+        parts = [
+            type(self).__name__,
+            fragments.viewer_key(user=request.user, clusters=self.scope[0], managed=self.scope[1]),
+            sorted(request.GET.lists()),
+            event_ids,
+            sorted(versions.items(), key=str),
+            extra,
+            request.build_absolute_uri("/"),
+            get_language(),
+        ]
+        etag = '"' + hashlib.sha256(repr(parts).encode()).hexdigest()[:40] + '"'
+        response = get_conditional_response(request, etag=etag)
+        if response is None:
+            data = cache.get(f"events:api:{etag}")
+            if data is None:
+                data = answer()
+                cache.set(f"events:api:{etag}", data, timeout=fragments.FRAGMENT_TIMEOUT)
+            response = Response(data)
+        response["ETag"] = etag
+        patch_vary_headers(response, ["Cookie", "Authorization", "Accept-Language"])
+        return response
+
+
+class EventListAPI(_ConditionalMixin, generics.ListAPIView):
     """Events the requester may see; anonymous requests see public events."""
 
     serializer_class = EventSerializer
@@ -237,15 +274,43 @@ class EventListAPI(generics.ListAPIView):
     permission_classes = [AllowAny]
 
     def get_queryset(self):
-        return _visible_events(self.request.user)
+        return _visible_events(self.request.user, getattr(self, "scope", None))
+
+    def list(self, request, *args, **kwargs):
+        self.scope = selectors.viewer_scope(user=request.user)
+        queryset = self.filter_queryset(self.get_queryset())
+        try:
+            number = int(request.query_params.get(self.paginator.page_query_param, 1))
+        except ValueError:
+            return super().list(request, *args, **kwargs)  # its 404
+        size = self.paginator.get_page_size(request)
+        ids = list(queryset.values_list("pk", flat=True)[(number - 1) * size : number * size])
+
+        def answer():
+            return super(EventListAPI, self).list(request, *args, **kwargs).data
+
+        return self.conditional(request, event_ids=ids, extra=queryset.count(), answer=answer)
 
 
-class EventDetailAPI(generics.RetrieveAPIView):
+class EventDetailAPI(_ConditionalMixin, generics.RetrieveAPIView):
     serializer_class = EventDetailSerializer
     permission_classes = [AllowAny]
 
+    def retrieve(self, request, *args, **kwargs):
+        self.scope = selectors.viewer_scope(user=request.user)
+        visible = selectors.events_visible_to(user=request.user, scope=self.scope)
+        if not visible.filter(pk=self.kwargs["pk"]).exists():
+            raise Http404(_("No such event."))
+
+        def answer():
+            return super(EventDetailAPI, self).retrieve(request, *args, **kwargs).data
+
+        return self.conditional(request, event_ids=[self.kwargs["pk"]], extra=None, answer=answer)
+
     def get_object(self):
-        queryset = _visible_events(self.request.user).prefetch_related(
+        queryset = _visible_events(
+            self.request.user, getattr(self, "scope", None)
+        ).prefetch_related(
             Prefetch("sessions", queryset=Session.objects.order_by("starts_at", "track", "pk")),
             Prefetch(
                 "stage_roles",

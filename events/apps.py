@@ -25,6 +25,9 @@ class EventsConfig(AppConfig):
 
         post_save.connect(_fold_after_gender_change, sender=GenderIdentity)
         post_delete.connect(_fold_after_gender_change, sender=GenderIdentity)
+        from events import fragments
+
+        fragments.connect()
 
 
 def _drop_tally_triggers(using: str, plan: list, **kwargs) -> None:

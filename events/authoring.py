@@ -480,13 +480,12 @@ def event_cancel(*, event: Event, by: User) -> int:
         registration.sequence += 1
         registration.save(update_fields=["status", "waitlist_position", "sequence", "updated_at"])
         registration.event = event
-    reply_to = notify.organiser_reply_to(event=event)
     prefetch_related_objects([event], "sessions")  # read by every message: once
     told = 0
     for registration, seats in _by_person(registrations):
         # One message per person, withdrawing the event (every meeting of a series) and
         # each session they held a seat in, also when they held only session seats.
-        notify.registration_changed(registration=registration, reply_to=reply_to, seats=seats)
+        notify.registration_changed(registration=registration, seats=seats)
         told += 1
     return told
 
@@ -600,7 +599,6 @@ def session_cancel(*, session: Session, by: User) -> int:
     session.sequence += 1
     session.save(update_fields=["is_cancelled", "sequence", "updated_at"])
     told: set[int] = set()
-    reply_to = notify.organiser_reply_to(event=event)
     for registration in (
         Registration.objects.select_for_update(of=("self",))
         .filter(session=session, status__in=Registration.ACTIVE_STATUSES)
@@ -611,7 +609,7 @@ def session_cancel(*, session: Session, by: User) -> int:
         registration.sequence += 1
         registration.save(update_fields=["status", "waitlist_position", "sequence", "updated_at"])
         registration.event, registration.session = event, session
-        notify.registration_changed(registration=registration, reply_to=reply_to)
+        notify.registration_changed(registration=registration)
         told.add(registration.user_id)
     count = len(told)
     if event.status == Event.Status.PUBLISHED and session in ical.event_meetings(event):

@@ -1,15 +1,19 @@
 """Calendar files: an event's .ics, a member's invitation, and subscription feeds."""
 
+import hashlib
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils.cache import get_conditional_response, patch_vary_headers
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views import View
 
-from events import calendar_selectors, calendar_services, ical, selectors
+from events import calendar_selectors, calendar_services, fragments, ical, selectors
 from members.languages import in_language_of
 from members.models import Cluster
 
@@ -26,12 +30,26 @@ class EventCalendarView(View):
 
     def get(self, request, slug: str):
         event = selectors.event_get_visible(user=request.user, slug=slug)
-        sessions = calendar_selectors.sessions_for_calendar(event=event)
-        return calendar_response(
-            ical.event_calendar(event, sessions),
-            filename=f"{event.slug}.ics",
-            private=event.audience != event.Audience.PUBLIC,
-        )
+        # Who may see it is settled above; the file is the same for all who may, so the tag
+        # is the event's version (a change to it or its sessions gives a new one).
+        parts = [
+            sorted(fragments.versions(event_ids=[event.pk]).items(), key=str),
+            get_language(),
+            request.build_absolute_uri("/"),
+        ]
+        etag = '"' + hashlib.sha256(repr(parts).encode()).hexdigest()[:40] + '"'
+        private = event.audience != event.Audience.PUBLIC
+        response = get_conditional_response(request, etag=etag)
+        if response is None:
+            sessions = calendar_selectors.sessions_for_calendar(event=event)
+            response = calendar_response(
+                ical.event_calendar(event, sessions), filename=f"{event.slug}.ics", private=private
+            )
+        else:
+            response["Cache-Control"] = "private, no-store" if private else "public, max-age=300"
+        response["ETag"] = etag
+        patch_vary_headers(response, ["Cookie", "Accept-Language"])
+        return response
 
 
 class InvitationView(LoginRequiredMixin, View):

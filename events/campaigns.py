@@ -38,6 +38,8 @@ the latest. A member confirms on the page it opens, which registers them through
 """
 
 import logging
+import re
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -52,17 +54,18 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.html import escape
 from django.utils.translation import gettext as _
 
 from events import ical, selectors, services
 from events.models import Campaign, CampaignRecipient, Event, Invitation, Registration
-from members.languages import in_language_of, in_recipients_language
+from members.languages import in_recipients_language, language_of
 from members.models import Cluster, Organisation, Profile, Sector, Topic, User
 from members.preferences import INVITATIONS, unsubscribe_url, users_wanting
 from members.selectors import active_memberships, clusters_managed_by
 from notifications.broker import broker_started_at
 from notifications.services import (
-    email_enqueue,
+    email_enqueue_many,
     keys_already_queued,
     list_unsubscribe_headers,
     subject_line,
@@ -415,33 +418,31 @@ def _invite(*, campaign: Campaign, people: list[tuple[str, User | None]]) -> Non
         )
     keys = {email: invitation_key(campaign=campaign, email=email) for email, _user in people}
     done = keys_already_queued(keys=list(keys.values()))
-    sessions = list(event.sessions.filter(is_cancelled=False))
-    calendars: dict[str, str] = {}  # one calendar text per language among the recipients
+    # By language: one calendar per language, and each group rendered in one go.
+    by_language: dict[str, list[tuple[str, User | None]]] = {}
     for email, user in people:
-        if keys[email] in done:
-            continue
-        with in_language_of(user):
-            language = translation.get_language()
-            if language not in calendars:
-                calendars[language] = ical.event_calendar(event, sessions).decode()
-        email_enqueue(
-            message=invitation_message(
-                campaign=campaign, email=email, user=user, ics=calendars[language]
-            ),
-            kind="events.invitation",
-            idempotency_key=keys[email],
-            batch=campaign_batch(campaign),
-        )
+        if keys[email] not in done:
+            by_language.setdefault(language_of(user), []).append((email, user))
+    sessions = list(event.sessions.filter(is_cancelled=False))
+    messages, message_keys = [], []
+    for language, group in by_language.items():
+        with translation.override(language):
+            ics = ical.event_calendar(event, sessions).decode()
+            messages += invitation_messages(campaign=campaign, people=group, ics=ics)
+        message_keys += [keys[email] for email, _user in group]
+    # One insert, and one send task per batch of rows after commit.
+    email_enqueue_many(
+        messages=messages,
+        idempotency_keys=message_keys,
+        kind="events.invitation",
+        batch=campaign_batch(campaign),
+    )
 
 
-@in_recipients_language(lambda **kwargs: kwargs["user"])
-def invitation_message(
-    *, campaign: Campaign, email: str, user: User | None, ics: str
-) -> EmailMultiAlternatives:
+def _invitation_context(*, campaign: Campaign, email: str, user: User | None) -> dict:
     event = campaign.event
-    unsubscribe = unsubscribe_url(user=user, kind=INVITATIONS) if user is not None else ""
     profile = getattr(user, "profile", None) if user is not None else None
-    context = {
+    return {
         "event": event,
         "campaign": campaign,
         "name": profile.display_name if profile else "",
@@ -450,23 +451,91 @@ def invitation_message(
         + reverse("events:rsvp", kwargs={"token": rsvp_token(campaign=campaign, email=email)}),
         "event_url": settings.SITE_URL.rstrip("/") + event.get_absolute_url(),
         "site_name": settings.SITE_NAME,
-        "unsubscribe_url": unsubscribe,
+        "unsubscribe_url": unsubscribe_url(user=user, kind=INVITATIONS) if user else "",
     }
-    subject = render_to_string("events/email/invitation_subject.txt", context)
+
+
+def _invitation(
+    *,
+    campaign: Campaign,
+    email: str,
+    subject: str,
+    text: str,
+    html: str,
+    ics: str,
+    unsubscribe: str,
+) -> EmailMultiAlternatives:
     organiser = campaign.created_by
     message = EmailMultiAlternatives(
         subject=subject_line(subject),
-        body=render_to_string("events/email/invitation_body.txt", context),
+        body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[email],
         reply_to=[organiser.email] if organiser is not None and organiser.is_active else None,
         headers=list_unsubscribe_headers(url=unsubscribe) if unsubscribe else None,
     )
-    message.attach_alternative(
-        render_to_string("events/email/invitation_body.html", context), "text/html"
-    )
+    message.attach_alternative(html, "text/html")
     message.attach("event.ics", ics, "text/calendar; method=PUBLISH; charset=utf-8")
     return message
+
+
+@in_recipients_language(lambda **kwargs: kwargs["user"])
+def invitation_message(
+    *, campaign: Campaign, email: str, user: User | None, ics: str
+) -> EmailMultiAlternatives:
+    context = _invitation_context(campaign=campaign, email=email, user=user)
+    return _invitation(
+        campaign=campaign,
+        email=email,
+        subject=render_to_string("events/email/invitation_subject.txt", context),
+        text=render_to_string("events/email/invitation_body.txt", context),
+        html=render_to_string("events/email/invitation_body.html", context),
+        ics=ics,
+        unsubscribe=context["unsubscribe_url"],
+    )
+
+
+# Stand-ins for what differs between the invitations of one campaign in one language:
+# letters and digits only, so escaping and the templates' filters leave them as they are,
+# and drawn at random, so no event title can contain one.
+_MARK = f"m{secrets.token_hex(8)}"
+_PERSONAL = ("name", "rsvp_url", "unsubscribe_url")
+_MARKS = {key: f"{_MARK}{i}x" for i, key in enumerate(_PERSONAL)}
+_MARKED = re.compile(f"{_MARK}([0-9])x")
+
+
+def invitation_messages(
+    *, campaign: Campaign, people: list[tuple[str, User | None]], ics: str
+) -> list[EmailMultiAlternatives]:
+    """`invitation_message` for many people who read the same language (the active one):
+    the templates are rendered once per kind of recipient (member or not, named or not)
+    with stand-ins for each person's name and links, which are then filled in, escaped
+    for HTML as the template would have. The result is the same as one by one."""
+    rendered: dict[tuple[bool, bool], tuple[str, str, str]] = {}
+    messages = []
+    for email, user in people:
+        context = _invitation_context(campaign=campaign, email=email, user=user)
+        kind = (context["is_member"], bool(context["name"]))
+        if kind not in rendered:
+            marked = {**context, **{key: _MARKS[key] if context[key] else "" for key in _PERSONAL}}
+            rendered[kind] = tuple(
+                render_to_string(f"events/email/invitation_{part}", marked)
+                for part in ("subject.txt", "body.txt", "body.html")
+            )
+        subject, text, html = rendered[kind]
+        values = [str(context[key]) for key in _PERSONAL]
+        messages.append(
+            _invitation(
+                campaign=campaign,
+                email=email,
+                subject=subject,
+                text=_MARKED.sub(lambda m, v=values: v[int(m[1])], text),
+                html=_MARKED.sub(lambda m, v=values: escape(v[int(m[1])]), html),
+                ics=ics,
+                unsubscribe=context["unsubscribe_url"],
+            )
+        )
+    return messages
 
 
 # --- RSVP ----------------------------------------------------------------------------

@@ -77,11 +77,17 @@ def _annotate_viewer(qs: QuerySet[Event], *, user: User) -> QuerySet[Event]:
 # --- the event list ----------------------------------------------------------------------
 
 
-def event_list(*, user: User, past: bool = False, now: dt.datetime | None = None):
+def event_list(
+    *,
+    user: User,
+    past: bool = False,
+    now: dt.datetime | None = None,
+    scope: tuple[list[int], list[int]] | None = None,
+):
     """Events the viewer may see, upcoming (soonest first) or past (latest first)."""
     now = now or timezone.now()
     qs = (
-        events_visible_to(user=user)
+        events_visible_to(user=user, scope=scope)
         .select_related("language")
         .prefetch_related("clusters", "topics")
         .annotate(seats_taken=_seats_taken_subquery(session_level=False))

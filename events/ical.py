@@ -227,6 +227,13 @@ def _observances(key: str, first_year: int, last_year: int) -> tuple:
     return tuple(found)
 
 
+@functools.lru_cache(maxsize=128)
+def _vtimezone_ical(key: str, first_year: int, last_year: int) -> bytes:
+    """The VTIMEZONE block, serialised once per zone and years: building and writing it
+    is most of the cost of a one-event calendar, and every calendar repeats it."""
+    return _vtimezone(key, first_year, last_year).to_ical()
+
+
 def _vtimezone(key: str, first_year: int, last_year: int) -> icalendar.Timezone:
     vtimezone = icalendar.Timezone()
     vtimezone.add("tzid", key)
@@ -303,14 +310,18 @@ class _File:
         if self.name:
             calendar.add("x-wr-calname", self.name)
             calendar.add("name", self.name)
-        for key in sorted(self.zone_years):
-            years = self.zone_years[key]
-            calendar.add_component(
-                _vtimezone(key, min(years) - ZONE_YEARS_BEFORE, max(years) + ZONE_YEARS_AFTER)
-            )
         for vevent in self.vevents:
             calendar.add_component(vevent)
-        return calendar.to_ical()
+        text = calendar.to_ical()
+        zones = b"".join(
+            _vtimezone_ical(key, min(years) - ZONE_YEARS_BEFORE, max(years) + ZONE_YEARS_AFTER)
+            for key, years in sorted(self.zone_years.items())
+        )
+        # The zones go where icalendar would put them, before the first VEVENT: after the
+        # calendar's own properties (a line that is exactly BEGIN:VEVENT starts a component).
+        first = text.find(b"\r\nBEGIN:VEVENT\r\n") + 2
+        at = first if first > 1 else text.rindex(b"END:VCALENDAR")
+        return text[:at] + zones + text[at:]
 
 
 # --- for other apps' entries (brokerage meetings) ----------------------------------------

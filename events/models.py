@@ -115,6 +115,9 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["status", "starts_at"]),
             models.Index(fields=["kind"]),
+            # The event list's "upcoming" (ends_at >= now) is a few hundred rows of tens of
+            # thousands: found through this index, not a scan of every event ever held.
+            models.Index(fields=["ends_at"], name="event_ends_at_idx"),
         ]
         constraints = [
             models.CheckConstraint(

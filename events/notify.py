@@ -1,6 +1,8 @@
 """Messages about registrations, handed to `notifications` (which knows nothing of events).
 
-Called inside the registration transaction; `notifications` sends after commit.
+Called inside the registration transaction; `notifications` sends after commit. A
+registration's message is rendered by the outbox worker (`registration_message`), so the
+seat lock is not held while templates and calendar files are built.
 
 Every message about an event goes to the outbox in the batch `event_batch(event)`, which
 the organiser's dashboard counts and retries, and answers go to the event's organisers
@@ -15,14 +17,15 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.db.models import prefetch_related_objects
 from django.template.loader import render_to_string
 
 from events import ical
 from events.calendar_selectors import event_organisers
 from events.discovery import waitlist_number
 from events.models import Event, Registration, Session
-from members.languages import in_recipients_language
-from notifications.services import email_enqueue, subject_line
+from members.languages import in_language_of, in_recipients_language
+from notifications.services import email_enqueue, email_enqueue_deferred, subject_line
 
 # Reply-To names at most this many organisers: enough to reach someone, not a mailing list.
 REPLY_TO_LIMIT = 3
@@ -77,58 +80,123 @@ def _meetings_ahead(event: Event) -> list[Session]:
     return [meeting for meeting in ical.event_meetings(event) if not meeting.is_cancelled]
 
 
-@in_recipients_language(lambda **kwargs: kwargs["registration"].user)
 def registration_changed(
     *,
     registration: Registration,
     promoted: bool = False,
     approved: bool = False,
-    reply_to: list[str] | None = None,
     seats: Iterable[Registration] = (),
+    queue_number: int | None = None,
 ) -> None:
     """Tell a person what became of their registration (with the calendar invitation).
 
-    Callers that tell many people about one event pass `reply_to` (from
-    `organiser_reply_to`), so the organisers are looked up once. `seats`: the person's
-    session registrations that changed with it (withdrawn with the event), whose
-    calendar entries travel in the same message.
+    Replies go to the organisers as they are when the message is rendered. `seats`: the
+    person's session registrations that changed with it (withdrawn with the event), whose
+    calendar entries travel in the same message. `queue_number`: the waitlist number
+    (`waitlist_number`) when the caller already knows it.
+
+    Called under the capacity lock, so only a small outbox row is written here: the state
+    the message is about, which `registration_message` renders after commit.
     """
     kind = "promoted" if promoted else registration.status
     event = registration.event
     session = registration.session if registration.session_id else None
-    context = {
-        "registration": registration,
-        "event": event,
-        "session": session,
+    params = {
+        "registration": registration.pk,
         "kind": kind,
-        "event_cancelled": event.status == event.Status.CANCELLED,
-        "session_cancelled": bool(session and session.is_cancelled),
-        "when": session or event,
-        "meetings": _meetings_ahead(event) if session is None else [],
         "approved": approved,
-        "waitlist_number": waitlist_number(registration=registration),
-        "site_name": settings.SITE_NAME,
-        "event_url": settings.SITE_URL + event.get_absolute_url(),
+        # As things are now: a later change has its own message and must not alter this one.
+        "status": registration.status,
+        "sequence": registration.sequence,
+        "waitlist_position": registration.waitlist_position,
+        "waitlist_number": (
+            queue_number if queue_number is not None else waitlist_number(registration=registration)
+        ),
+        "event_status": event.status,
+        "event_sequence": event.sequence,
+        "session_state": [session.is_cancelled, session.sequence] if session else None,
+        "seats": [[seat.pk, seat.status, seat.sequence] for seat in seats],
     }
-    subject = render_to_string("events/email/registration_subject.txt", context).strip()
-    message = EmailMultiAlternatives(
-        subject=subject_line(subject),
-        body=render_to_string("events/email/registration_body.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[registration.user.email],
-        reply_to=reply_to if reply_to is not None else organiser_reply_to(event=event),
-    )
-    message.attach_alternative(
-        render_to_string("events/email/registration_body.html", context), "text/html"
-    )
-    attach_invitation(message=message, registration=registration, seats=seats)
-    email_enqueue(
-        message=message,
+    email_enqueue_deferred(
+        recipient=registration.user.email,
+        render="events.notify.registration_message",
+        params=params,
         kind="events.registration",
         # Each state of a registration is told once: status and sequence identify it.
-        idempotency_key=(f"events.registration:{registration.pk}:{kind}:{registration.sequence}"),
+        idempotency_key=f"events.registration:{registration.pk}:{kind}:{registration.sequence}",
         batch=event_batch(event),
     )
+
+
+def _as_it_was(registration: Registration, *, status: str, sequence: int) -> Registration:
+    registration.status, registration.sequence = status, sequence
+    return registration
+
+
+def registration_message(
+    *,
+    registration: int,
+    kind: str,
+    approved: bool,
+    status: str,
+    sequence: int,
+    waitlist_position: int | None,
+    waitlist_number: int | None,
+    event_status: str,
+    event_sequence: int,
+    session_state: list | None,
+    seats: list[list],
+) -> EmailMultiAlternatives:
+    """The message `registration_changed` queued, rendered from its ids in the
+    recipient's language, with the registration as it was when it changed."""
+    registration = _as_it_was(
+        Registration.objects.select_related("user__profile", "event", "session").get(
+            pk=registration
+        ),
+        status=status,
+        sequence=sequence,
+    )
+    registration.waitlist_position = waitlist_position
+    event = registration.event
+    event.status, event.sequence = event_status, event_sequence
+    prefetch_related_objects([event], "sessions")  # read by the text and the calendar: once
+    session = registration.session if registration.session_id else None
+    if session is not None and session_state is not None:
+        session.is_cancelled, session.sequence = session_state
+    loaded = Registration.objects.select_related("session").in_bulk([pk for pk, *_ in seats])
+    seat_rows = []
+    for pk, seat_status, seat_sequence in seats:  # in the caller's order
+        seat = _as_it_was(loaded[pk], status=seat_status, sequence=seat_sequence)
+        seat.event = event
+        seat_rows.append(seat)
+    with in_language_of(registration.user):
+        context = {
+            "registration": registration,
+            "event": event,
+            "session": session,
+            "kind": kind,
+            "event_cancelled": event.status == event.Status.CANCELLED,
+            "session_cancelled": bool(session and session.is_cancelled),
+            "when": session or event,
+            "meetings": _meetings_ahead(event) if session is None else [],
+            "approved": approved,
+            "waitlist_number": waitlist_number,
+            "site_name": settings.SITE_NAME,
+            "event_url": settings.SITE_URL + event.get_absolute_url(),
+        }
+        subject = render_to_string("events/email/registration_subject.txt", context).strip()
+        message = EmailMultiAlternatives(
+            subject=subject_line(subject),
+            body=render_to_string("events/email/registration_body.txt", context),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[registration.user.email],
+            reply_to=organiser_reply_to(event=event),
+        )
+        message.attach_alternative(
+            render_to_string("events/email/registration_body.html", context), "text/html"
+        )
+        attach_invitation(message=message, registration=registration, seats=seat_rows)
+    return message
 
 
 def changed_key(*, registration: Registration, event: Event, session: Session | None) -> str:

@@ -5,16 +5,22 @@ row that carries the capacity (the event, or the session), re-counts the seats a
 all in one transaction. On PostgreSQL the lock wait is bounded by `lock_timeout`; on
 SQLite the IMMEDIATE transaction queues writers for the database timeout. A wait that
 runs out becomes `RegistrationBusy` ("try again"), never a hang or a 500.
+
+The lock is the limit of how many people one event can register per second, so it covers
+only the seat decision and the row writes: who may register is asked before it, and the
+person's message is a small outbox row rendered after commit (`events.notify`). With the
+`events.capacity_lock` logger at DEBUG, each hold (lock granted to commit) is logged.
 """
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import Max
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -23,6 +29,7 @@ from events.models import Event, Registration, Session
 from members.models import User
 
 logger = logging.getLogger(__name__)
+lock_logger = logging.getLogger("events.capacity_lock")
 Status = Registration.Status
 
 
@@ -54,6 +61,15 @@ def capacity_locked(
                 if session
                 else None
             )
+            if lock_logger.isEnabledFor(logging.DEBUG):
+                granted = time.perf_counter()
+                # The first callback of the transaction: it runs once the commit has released
+                # the lock, before the callbacks that send mail.
+                transaction.on_commit(
+                    lambda: lock_logger.debug(
+                        "held %.3f ms", (time.perf_counter() - granted) * 1000
+                    )
+                )
             yield locked_event, locked_session
     except OperationalError as error:
         if "lock" in str(error).lower():
@@ -82,10 +98,25 @@ def _next_waitlist_position(event: Event, session: Session | None) -> int:
     return (qs.aggregate(m=Max("waitlist_position"))["m"] or 0) + 1
 
 
+def _seat_state(*, event: Event, session: Session | None, user: User) -> dict[str, int | None]:
+    """One query under the lock: seats taken, the last waitlist position, how many wait,
+    and this person's earlier registration (its id), if any."""
+    qs = (
+        Registration.objects.filter(session=session)
+        if session
+        else Registration.objects.filter(event=event, session__isnull=True)
+    )
+    return qs.aggregate(
+        taken=Count("pk", filter=Q(status__in=Registration.SEAT_STATUSES)),
+        last_position=Max("waitlist_position"),
+        waiting=Count("pk", filter=Q(status=Status.WAITLISTED)),
+        mine=Max("pk", filter=Q(user=user)),
+    )
+
+
 def _check_open(*, event: Event, user: User, session: Session | None) -> None:
+    """Whether the locked event (and session) take registrations from this person now."""
     now = timezone.now()
-    if not selectors.events_visible_to(user=user).filter(pk=event.pk).exists():
-        raise RegistrationError(_("This event is not open to you."))
     if event.status != Event.Status.PUBLISHED:
         raise RegistrationError(
             _("Registration is closed: the event is not open for registration.")
@@ -133,25 +164,34 @@ def event_register(*, event: Event, user: User, session: Session | None = None) 
 
     Registering again while registered returns the existing registration unchanged.
     """
+    # Who may see the event is the slowest question and no seat depends on it: asked before
+    # the lock. Its status and dates are checked again on the locked row (`_check_open`).
+    visible = selectors.events_visible_to(user=user).filter(pk=event.pk).exists()
     try:
         with capacity_locked(event=event, session=session) as (event, session):
+            # Each round trip under the lock is time the next person waits: one query
+            # decides the seat (and finds an earlier registration of this person).
+            seats = _seat_state(event=event, session=session, user=user)
             existing = (
-                Registration.objects.select_for_update(of=("self",))
-                .filter(event=event, session=session, user=user)
-                .first()
+                Registration.objects.select_for_update(of=("self",)).get(pk=seats["mine"])
+                if seats["mine"] is not None
+                else None
             )
             if existing and existing.status in Registration.ACTIVE_STATUSES:
                 return existing
+            if not visible:
+                raise RegistrationError(_("This event is not open to you."))
             _check_open(event=event, user=user, session=session)
+            capacity = _capacity(event, session)
             if event.approval_required and session is None:
                 status = Status.PENDING
-            elif _has_free_seat(event, session):
+            elif capacity is None or seats["taken"] < capacity:
                 status = Status.CONFIRMED
             else:
                 status = Status.WAITLISTED
-            position = (
-                _next_waitlist_position(event, session) if status == Status.WAITLISTED else None
-            )
+            waitlisted = status == Status.WAITLISTED
+            # At the end of the queue: behind everyone waiting (`discovery.waitlist_number`).
+            position = (seats["last_position"] or 0) + 1 if waitlisted else None
             if existing:
                 existing.status = status
                 existing.waitlist_position = position
@@ -175,7 +215,10 @@ def event_register(*, event: Event, user: User, session: Session | None = None) 
                     status=status,
                     waitlist_position=position,
                 )
-            notify.registration_changed(registration=registration)
+            notify.registration_changed(
+                registration=registration,
+                queue_number=seats["waiting"] + 1 if waitlisted else None,
+            )
             return registration
     except IntegrityError as error:
         # Only reachable if the lock was bypassed; the constraint still holds the line.
@@ -193,7 +236,6 @@ def _fill_from_waitlist(*, event: Event, session: Session | None) -> list[Regist
         return promoted
     if session is not None and (session.is_cancelled or timezone.now() >= session.ends_at):
         return promoted
-    reply_to: list[str] | None = None  # looked up once, when someone is promoted
     for registration in selectors.waitlist(event=event, session=session):
         if not _has_free_seat(event, session):
             break
@@ -201,9 +243,7 @@ def _fill_from_waitlist(*, event: Event, session: Session | None) -> list[Regist
         registration.waitlist_position = None
         registration.sequence += 1
         registration.save(update_fields=["status", "waitlist_position", "sequence", "updated_at"])
-        if reply_to is None:
-            reply_to = notify.organiser_reply_to(event=event)
-        notify.registration_changed(registration=registration, promoted=True, reply_to=reply_to)
+        notify.registration_changed(registration=registration, promoted=True)
         promoted.append(registration)
     return promoted
 

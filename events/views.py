@@ -1,20 +1,23 @@
 """The member-facing event pages: discovery, the event page, one-click registration."""
 
+import hashlib
 import zoneinfo
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import redirect_to_login
+from django.http import Http404
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 
-from events import discovery, ical, selectors, services
+from events import discovery, fragments, ical, selectors, services
 from events.filters import EventFilter
 from events.models import Event, Registration, Session
-from members.selectors import user_is_organiser
 from members.views import paginate, querystring_without_page
 
 PAGE_SIZE = 20
@@ -30,7 +33,8 @@ def _active(registration: Registration | None) -> bool:
 class EventListView(View):
     def get(self, request):
         past = request.GET.get("when") == "past"
-        queryset = discovery.event_list(user=request.user, past=past)
+        scope = selectors.viewer_scope(user=request.user)
+        queryset = discovery.event_list(user=request.user, past=past, scope=scope)
         params = request.GET.copy()
         params.pop("when", None)
         event_filter = EventFilter(params or None, queryset=queryset)
@@ -41,21 +45,38 @@ class EventListView(View):
         filters_only = params.copy()
         filters_only.pop("page", None)
         page_obj = paginate(request, results, per_page=PAGE_SIZE)
-        page_obj.object_list = list(page_obj.object_list)
-        for event in page_obj.object_list:
-            event.my_status_label = Status(event.my_status).label if event.my_status else ""
-        return render(
-            request,
-            "events/event_list.html",
-            {
+        # The page's events and their versions key the cached body: a registration or an
+        # edit of one of them, or another event entering the page, renders it anew.
+        ids = list(page_obj.object_list.values_list("pk", flat=True))
+        versions = fragments.versions(event_ids=ids)
+
+        def render_body() -> str:
+            page_obj.object_list = list(page_obj.object_list)
+            for event in page_obj.object_list:
+                event.my_status_label = Status(event.my_status).label if event.my_status else ""
+            context = {
                 "filter": event_filter,
                 "past": past,
-                "can_create": user_is_organiser(user=request.user),
+                "can_create": bool(scope[1]) or request.user.is_staff,
                 "page_obj": page_obj,
                 "querystring": querystring_without_page(request),
                 "filter_querystring": filters_only.urlencode(),
-            },
+            }
+            return render_to_string("events/includes/event_list_body.html", context, request)
+
+        body = fragments.cached_html(
+            name="event_list",
+            parts=[
+                fragments.viewer_key(user=request.user, clusters=scope[0], managed=scope[1]),
+                sorted(request.GET.lists()),
+                page_obj.number,
+                page_obj.paginator.count,
+                ids,
+                sorted(versions.items(), key=str),
+            ],
+            render=render_body,
         )
+        return render(request, "events/event_list.html", {"past": past, "body": body})
 
 
 class MyEventsView(LoginRequiredMixin, View):
@@ -67,6 +88,38 @@ class MyEventsView(LoginRequiredMixin, View):
 
 class EventDetailView(View):
     def get(self, request, slug: str):
+        scope = selectors.viewer_scope(user=request.user)
+        found = (
+            selectors.events_visible_to(user=request.user, scope=scope)
+            .filter(slug=slug)
+            .values_list("pk", "title", "timezone", "ends_at")
+            .first()
+        )
+        if found is None:
+            raise Http404(_("No such event."))
+        event_id, title, event_zone, ends_at = found
+        if not request.user.is_authenticated:
+            # Visitors have no zone of their own: every time on the page is the event's.
+            timezone.activate(zoneinfo.ZoneInfo(event_zone))
+        viewer = [fragments.viewer_key(user=request.user, clusters=scope[0], managed=scope[1])]
+        if request.user.is_authenticated:
+            # The page's forms carry a CSRF token of this viewer's secret.
+            get_token(request)
+            viewer.append(hashlib.sha256(request.META["CSRF_COOKIE"].encode()).hexdigest())
+        body = fragments.cached_html(
+            name="event_detail",
+            parts=[
+                viewer,
+                sorted(fragments.versions(event_ids=[event_id]).items(), key=str),
+                ends_at <= timezone.now(),  # the register buttons go when it ends
+                request.build_absolute_uri("/"),
+            ],
+            render=lambda: self.render_body(request, slug),
+        )
+        context = {"title": title, "body": body}
+        return render(request, "events/event_detail.html", context)
+
+    def render_body(self, request, slug: str) -> str:
         event = discovery.event_detail(user=request.user, slug=slug)
         mine = discovery.viewer_registrations(user=request.user, event=event)
         registration = mine.get(None)
@@ -78,12 +131,8 @@ class EventDetailView(View):
             )
         now = timezone.now()
         event_url = request.build_absolute_uri(event.get_absolute_url())
-        if not request.user.is_authenticated:
-            # Visitors have no zone of their own: every time on the page is the event's.
-            timezone.activate(zoneinfo.ZoneInfo(event.timezone))
-        return render(
-            request,
-            "events/event_detail.html",
+        return render_to_string(
+            "events/includes/event_detail_body.html",
             {
                 "event": event,
                 "registration": registration,
@@ -110,6 +159,7 @@ class EventDetailView(View):
                 "viewer_has_zone": request.user.is_authenticated,
                 "calendar_links": discovery.calendar_links(event=event, event_url=event_url),
             },
+            request,
         )
 
 

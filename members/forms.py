@@ -1,10 +1,17 @@
+import hashlib
 import zoneinfo
 from functools import cache
 
 from allauth.account.adapter import get_adapter
 from django import forms
 from django.conf import settings
+from django.core.cache import cache as shared_cache
 from django.core.exceptions import ValidationError
+from django.forms.utils import flatatt
+from django.template.loader import render_to_string
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from members import languages, services
@@ -17,7 +24,6 @@ from members.models import (
     Sector,
     Topic,
 )
-from members.widgets import LongSelect
 
 
 def add_service_error(form: forms.Form, error: ValidationError) -> None:
@@ -27,6 +33,124 @@ def add_service_error(form: forms.Form, error: ValidationError) -> None:
             form.add_error(name if name in form.fields else None, errors)
     else:
         form.add_error(None, error)
+
+
+# --- long choice lists, rendered once for everyone -------------------------------------
+# Rendering hundreds of options through Django's widget templates took most of a page's
+# time (/me/edit/, /members/). These widgets write the same options in Python and keep them,
+# rendered, in the shared cache (and a small copy in this process) under a key made of the
+# language, the widget and the choices themselves: a topic, sector or language renamed, added
+# or removed gives a new key, so an entry is never stale and needs no invalidation. Only
+# options common to everyone are cached; which ones a person chose is applied per request.
+
+_rendered_options: dict[str, list[tuple[str, str, str]]] = {}
+
+
+def _options_key(widget: forms.Widget, name: str, attrs: dict, choices: list) -> str:
+    source = repr((type(widget).__name__, name, sorted(attrs.items()), get_language(), choices))
+    return "members:options:" + hashlib.sha256(source.encode()).hexdigest()
+
+
+class CachedOptionsMixin:
+    """For a ChoiceWidget with a flat list of choices: (value, as not chosen, as chosen)
+    for each option, from the caches when the same list was rendered before."""
+
+    def option_rows(self, name: str, attrs: dict) -> list[tuple[str, str, str]] | None:
+        given = list(iter(self.choices))  # iter: no COUNT query for a queryset
+        if any(isinstance(label, list | tuple) for _value, label in given):
+            return None  # option groups: left to Django
+        choices = [(str(value), str(label)) for value, label in given]
+        key = _options_key(self, name, attrs, choices)
+        rows = _rendered_options.get(key) or shared_cache.get(key)
+        if rows is None:
+            rows = [
+                self.render_option(name, attrs, i, v, label) for i, (v, label) in enumerate(choices)
+            ]
+            shared_cache.set(key, rows, 24 * 3600)
+        if len(_rendered_options) > 256:
+            _rendered_options.clear()
+        _rendered_options[key] = rows
+        return rows
+
+    def render(self, name, value, attrs=None, renderer=None):
+        final_attrs = self.build_attrs(self.attrs, attrs)
+        rows = self.option_rows(name, final_attrs)
+        if rows is None:
+            return super().render(name, value, attrs, renderer)
+        chosen = set(self.format_value(value))
+        # Every row was written by format_html (escaped) in render_option.
+        options = mark_safe(  # noqa: S308
+            "".join(as_chosen if v in chosen else plain for v, plain, as_chosen in rows)
+        )
+        return self.wrap(name, final_attrs, options)
+
+
+class CachedSelect(CachedOptionsMixin, forms.Select):
+    def render_option(self, name, attrs, index, value, label) -> tuple[str, str, str]:
+        if value == label:  # an option's value is its text unless it says otherwise (HTML)
+            plain, chosen = "<option>{}</option>", "<option selected>{}</option>"
+            return value, format_html(plain, label), format_html(chosen, label)
+        return (
+            value,
+            format_html('<option value="{}">{}</option>', value, label),
+            format_html('<option value="{}" selected>{}</option>', value, label),
+        )
+
+    def wrap(self, name, attrs, options):
+        return format_html("<select{}>{}</select>", flatatt({**attrs, "name": name}), options)
+
+
+class CachedChoiceList(CachedOptionsMixin):
+    """Radio buttons or checkboxes, each in a labelled `<div>` as Django writes them."""
+
+    def render_option(self, name, attrs, index, value, label) -> tuple[str, str, str]:
+        own = {"type": self.input_type, "name": name, "value": value}
+        own.update({k: v for k, v in attrs.items() if k != "id"})
+        if attrs.get("id"):
+            own["id"] = f"{attrs['id']}_{index}"
+        label_for = flatatt({"for": own["id"]}) if "id" in own else ""
+        return (
+            value,
+            format_html("<div><label{}><input{}> {}</label></div>", label_for, flatatt(own), label),
+            format_html(
+                "<div><label{}><input{} checked> {}</label></div>", label_for, flatatt(own), label
+            ),
+        )
+
+    def wrap(self, name, attrs, options):
+        outer = flatatt({"id": attrs["id"]}) if attrs.get("id") else ""
+        return format_html("<div{}>{}</div>", outer, options)
+
+
+class CachedCheckboxes(CachedChoiceList, forms.CheckboxSelectMultiple):
+    def use_required_attribute(self, initial):
+        return False
+
+
+class CachedRadios(CachedChoiceList, forms.RadioSelect):
+    pass
+
+
+class DirectoryFilterForm(forms.Form):
+    """The directory's filter form (members.filters builds its fields) with cached lists."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if type(field.widget) is forms.Select:
+                widget = CachedSelect(attrs=field.widget.attrs)
+                widget.choices, widget.is_required = field.widget.choices, field.required
+                field.widget = widget
+
+    def use_choice_lists(self, choice_lists: dict) -> None:
+        """Show the topics and sectors read by `selectors.choice_lists` (no query of their own)."""
+        for name, source in (("topic", "topics"), ("sector", "sectors")):
+            field = self.fields[name]
+            empty = [("", field.empty_label)] if field.empty_label is not None else []
+            field.widget.choices = [
+                *empty,
+                *((slug, label) for _pk, label, slug in choice_lists[source]),
+            ]
 
 
 @cache
@@ -57,8 +181,15 @@ class SignupExtraForm(forms.Form):
         )
 
 
+LIST_SOURCES = {"languages": "languages", "sectors": "sectors", "expertise": "topics",
+                "interests": "topics"}  # fmt: skip
+CHOICE_LISTS = list(LIST_SOURCES)
+
+
 class ProfileForm(forms.ModelForm):
-    timezone = forms.ChoiceField(choices=timezone_choices, label=_("Time zone"), widget=LongSelect)
+    timezone = forms.ChoiceField(
+        choices=timezone_choices, label=_("Time zone"), widget=CachedSelect
+    )
     preferred_language = forms.ChoiceField(
         choices=[("", _("As my browser asks")), *settings.LANGUAGES],
         required=False,
@@ -67,40 +198,38 @@ class ProfileForm(forms.ModelForm):
     languages = forms.ModelMultipleChoiceField(
         Language.objects.all(),
         required=False,
-        widget=forms.CheckboxSelectMultiple,
+        widget=CachedCheckboxes,
         label=_("Languages I speak"),
     )
     sectors = forms.ModelMultipleChoiceField(
         Sector.objects.all(),
         required=False,
-        widget=forms.CheckboxSelectMultiple,
+        widget=CachedCheckboxes,
         label=_("Sectors I work in"),
     )
     expertise = forms.ModelMultipleChoiceField(
         Topic.objects.all(),
         required=False,
-        widget=forms.CheckboxSelectMultiple,
+        widget=CachedCheckboxes,
         label=_("Expertise — what I can offer"),
     )
     interests = forms.ModelMultipleChoiceField(
         Topic.objects.all(),
         required=False,
-        widget=forms.CheckboxSelectMultiple,
+        widget=CachedCheckboxes,
         label=_("Interests — what I am looking for"),
     )
 
     class Meta:
         model = Profile
+        # The four lists of choices are plain fields of this form: their initial values come
+        # from `selectors.choice_lists`, in one query with the lists themselves.
         fields = [
             "display_name",
             "job_title",
             "country",
             "timezone",
             "preferred_language",
-            "languages",
-            "sectors",
-            "expertise",
-            "interests",
             "bio",
             "photo",
             "mentoring_stance",
@@ -108,11 +237,11 @@ class ProfileForm(forms.ModelForm):
             "contact_policy",
         ]
         widgets = {
-            "country": LongSelect,
+            "country": CachedSelect,
             "bio": forms.Textarea(attrs={"rows": 5, "maxlength": 2000}),
-            "mentoring_stance": forms.RadioSelect,
-            "visibility": forms.RadioSelect,
-            "contact_policy": forms.RadioSelect,
+            "mentoring_stance": CachedRadios,
+            "visibility": CachedRadios,
+            "contact_policy": CachedRadios,
             "photo": forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
         }
         labels = {
@@ -126,18 +255,69 @@ class ProfileForm(forms.ModelForm):
             )
         }
 
-    def __init__(self, *args, **kwargs):
+    field_order = [*Meta.fields[:5], *CHOICE_LISTS, *Meta.fields[5:]]
+
+    def __init__(self, *args, choice_lists: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         # A form posted without it (an older page) leaves the choice as it was.
         self.fields["contact_policy"].required = False
+        if choice_lists:  # read in one query with the person's choices (to show, not to check)
+            for name, source in LIST_SOURCES.items():
+                self.fields[name].widget.choices = [
+                    (pk, label) for pk, label, _code in choice_lists[source]
+                ]
 
     def changes(self) -> dict:
-        changes = {name: self.cleaned_data[name] for name in self.Meta.fields}
+        changes = {name: self.cleaned_data[name] for name in [*self.Meta.fields, *CHOICE_LISTS]}
         if not changes["contact_policy"]:
             del changes["contact_policy"]
         if changes["photo"] is False:  # "Clear" ticked: no photo any more
             changes["photo"] = ""
         return changes
+
+
+# Bump when the profile or filter form's fields, labels or markup change: cached forms are
+# then unused.
+PROFILE_FORM_VERSION = 1
+
+
+def profile_form_html(form: ProfileForm) -> str:
+    """The unbound profile form as HTML, rendered once per state of its owner's profile.
+
+    The key is the person's own (their user id) with a digest of all the form shows: their
+    current values and choices, the lists to choose from and the language. Any edit — theirs,
+    a renamed or new topic — gives a new key, so what is served is never stale. Nothing
+    else personal is in it (the CSRF token is outside, in the page).
+    """
+    assert not form.is_bound
+    lists = [(name, list(form.fields[name].widget.choices)) for name in CHOICE_LISTS]
+    source = repr((PROFILE_FORM_VERSION, get_language(), sorted(form.initial.items()), lists))
+    key = (
+        f"members:profile-form:{form.instance.user_id}:"
+        + hashlib.sha256(source.encode()).hexdigest()
+    )
+    html = shared_cache.get(key)
+    if html is None:
+        html = str(form)
+        shared_cache.set(key, html, 3600)
+    return html
+
+
+def directory_filter_html(*, form: forms.Form, choice_lists: dict) -> str:
+    """The directory's filter fields as HTML, rendered once per language, lists and choice
+    of filters (the same for everyone). A free-text search is rendered each time: its words
+    are not worth a cache entry."""
+    data = sorted(form.data.lists()) if form.is_bound else []
+    if any(name == "q" and any(v.strip() for v in values) for name, values in data):
+        return render_to_string("includes/filter_fields.html", {"form": form})
+    lists = (choice_lists["topics"], choice_lists["sectors"])
+    source = repr((PROFILE_FORM_VERSION, get_language(), data, lists))
+    key = "members:directory-filter:" + hashlib.sha256(source.encode()).hexdigest()
+    html = shared_cache.get(key)
+    if html is None:
+        html = render_to_string("includes/filter_fields.html", {"form": form})
+        shared_cache.set(key, html, 3600)
+    return html
 
 
 class GenderForm(forms.Form):

@@ -39,7 +39,7 @@ from members.models import (
 )
 from notifications.redaction import Redactor
 from notifications.selectors import messages_to
-from notifications.services import outbox_erase_person
+from notifications.services import outbox_erase_person, outbox_rendered
 
 logger = logging.getLogger(__name__)
 
@@ -234,7 +234,10 @@ def personal_data_export(*, user: User) -> dict[str, Any]:
                     message.purged_at.isoformat() if message.purged_at else None
                 ),
             }
-            for message in messages_to(emails=identifiers.emails)
+            # A message queued but not rendered yet is shown as it will be sent.
+            for message in (
+                outbox_rendered(message=row) for row in messages_to(emails=identifiers.emails)
+            )
         ],
     }
     if profile:

@@ -1,5 +1,6 @@
 import json
 
+import django_filters
 from allauth.account.decorators import reauthentication_required
 from allauth.core import ratelimit
 from django.contrib import messages
@@ -19,19 +20,24 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import TemplateView
 from django.views.i18n import set_language
+from django_countries import countries
 
 from members import api_tokens, contact, languages, preferences, privacy, selectors, services
 from members.filters import DirectoryFilter
 from members.forms import (
+    CHOICE_LISTS,
     AccountDeleteForm,
     ClusterTargetsForm,
+    DirectoryFilterForm,
     GenderForm,
     MessagePreferencesForm,
     ProfileForm,
     TopicForm,
     add_service_error,
+    directory_filter_html,
+    profile_form_html,
 )
-from members.models import Organisation, User
+from members.models import Organisation, Profile, User
 
 PAGE_SIZE = 24
 
@@ -44,6 +50,14 @@ def querystring_without_page(request) -> str:
     params = request.GET.copy()
     params.pop("page", None)
     return params.urlencode()
+
+
+def own_profile(user: User):
+    """The signed-in person's profile: the one the middleware already loaded, if any."""
+    try:
+        return user.profile
+    except Profile.DoesNotExist:
+        return services.profile_ensure(user=user)
 
 
 class HomeView(TemplateView):
@@ -60,10 +74,29 @@ class HomeView(TemplateView):
         return context
 
 
+def _countries() -> list[tuple[str, str]]:
+    return list(countries)
+
+
+class DirectoryPageFilter(DirectoryFilter):
+    # The countries as a callable: the filters are deep-copied for every request, and
+    # copying 250 lazily translated names took most of the page's time.
+    country = django_filters.ChoiceFilter(
+        choices=_countries,
+        label=DirectoryFilter.base_filters["country"].label,
+        empty_label=DirectoryFilter.base_filters["country"].extra["empty_label"],
+    )
+
+    class Meta(DirectoryFilter.Meta):
+        form = DirectoryFilterForm  # its long lists rendered from the shared cache
+
+
 class DirectoryView(LoginRequiredMixin, View):
     def get(self, request):
-        queryset = selectors.profile_list_for_directory(viewer=request.user)
-        directory_filter = DirectoryFilter(request.GET or None, queryset=queryset)
+        queryset, is_member = selectors.directory_cards(viewer=request.user)
+        directory_filter = DirectoryPageFilter(request.GET or None, queryset=queryset)
+        lists = selectors.choice_lists()
+        directory_filter.form.use_choice_lists(lists)
         if directory_filter.is_bound and not directory_filter.is_valid():
             results = queryset.none()
         else:
@@ -72,8 +105,10 @@ class DirectoryView(LoginRequiredMixin, View):
             request,
             "members/directory.html",
             {
-                "filter": directory_filter,
-                "is_member": selectors.user_is_member(user=request.user),
+                "filter_fields": directory_filter_html(
+                    form=directory_filter.form, choice_lists=lists
+                ),
+                "is_member": is_member,
                 "page_obj": paginate(request, results),
                 "querystring": querystring_without_page(request),
             },
@@ -132,11 +167,15 @@ class ProfileEditView(LoginRequiredMixin, View):
     template_name = "members/profile_edit.html"
 
     def get(self, request):
-        profile = services.profile_ensure(user=request.user)
-        return render(request, self.template_name, {"form": ProfileForm(instance=profile)})
+        profile = own_profile(request.user)
+        lists = selectors.choice_lists(profile=profile)
+        initial = {name: lists[f"chosen:{name}"] for name in CHOICE_LISTS}
+        form = ProfileForm(instance=profile, initial=initial, choice_lists=lists)
+        context = {"form": form, "form_html": profile_form_html(form)}
+        return render(request, self.template_name, context)
 
     def post(self, request):
-        profile = services.profile_ensure(user=request.user)
+        profile = own_profile(request.user)
         form = ProfileForm(request.POST, request.FILES, instance=profile)
         if form.is_valid():
             try:

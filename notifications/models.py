@@ -42,6 +42,11 @@ class OutboxMessage(models.Model):
     batch = models.CharField(_("batch"), max_length=80, blank=True, db_index=True)
     # Fixed when the row is written, so a resend carries the same Message-ID.
     message_id = models.CharField(_("message id"), max_length=255)
+    # A message rendered by the worker (`email_enqueue_deferred`): the dotted path of
+    # `f(**render_params) -> EmailMessage`. The first send stores what it rendered in the
+    # fields above and clears both, so a resend sends the same content; "" = rendered.
+    render_with = models.CharField(_("render with"), max_length=255, blank=True)
+    render_params = models.JSONField(_("render parameters"), default=dict, blank=True)
 
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED

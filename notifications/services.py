@@ -13,6 +13,7 @@ message per dead worker.
 """
 
 import base64
+import contextlib
 import logging
 import re
 import smtplib
@@ -22,11 +23,13 @@ from email.utils import formatdate, getaddresses, make_msgid, parseaddr
 from typing import TypedDict
 from urllib.parse import urlsplit
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.module_loading import import_string
 
 from notifications.broker import broker_started_at
 from notifications.models import OutboxMessage
@@ -141,6 +144,66 @@ def subject_line(text: str) -> str:
     return _SUBJECT_SPACE.sub(" ", text).strip(" ")
 
 
+def _content(message: EmailMessage) -> dict:
+    """What an outbox row stores of `message` to send it later (one recipient)."""
+    recipients = message.recipients()
+    if len(recipients) != 1 or message.cc or message.bcc:
+        raise ValueError(f"an outbox message has exactly one recipient, got {recipients}")
+    body_html, alternatives = _alternatives_as_data(message)
+    return {
+        "recipient": recipients[0],
+        # One line whatever went into it (an older event title with a line break): a
+        # subject with CR/LF could never be sent (BadHeaderError).
+        "subject": subject_line(str(message.subject)),
+        "body_text": message.body,
+        "body_html": body_html,
+        "from_email": message.from_email or settings.DEFAULT_FROM_EMAIL,
+        "reply_to": ", ".join(message.reply_to),
+        "headers": dict(message.extra_headers),
+        "alternatives": alternatives,
+        "attachments": _attachments_as_data(message),
+    }
+
+
+def _check_batch(batch: str) -> None:
+    if len(batch) > OutboxMessage._meta.get_field("batch").max_length:
+        raise ValueError(f"a batch name is at most 80 characters, got {batch!r}")
+
+
+def _insert(row: OutboxMessage) -> OutboxMessage:
+    """Save a new row and send it after commit; an idempotency key already taken returns
+    the row that holds it."""
+    if row.idempotency_key is None:
+        row.save(force_insert=True)
+    else:
+        row.pk = _insert_unless_key_taken(row)
+        if row.pk is None:
+            # Another message holds the key (if it was being written by a concurrent
+            # transaction, the insert waited for its commit): that row is the message.
+            return OutboxMessage.objects.get(idempotency_key=row.idempotency_key)
+    _enqueue_after_commit([row.pk])
+    return row
+
+
+def _insert_unless_key_taken(row: OutboxMessage) -> int | None:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id: the new row's id, or None when the
+    key is taken. One round trip where a lookup, a savepoint, the insert and its release
+    took four: registrations write their message while holding the event's seat lock."""
+    fields = [field for field in OutboxMessage._meta.concrete_fields if not field.primary_key]
+    quote = connection.ops.quote_name
+    table, key, pk = (quote(OutboxMessage._meta.db_table), quote("idempotency_key"),
+                      quote(OutboxMessage._meta.pk.column))  # fmt: skip
+    columns = ", ".join(quote(field.column) for field in fields)
+    slots = ", ".join(["%s"] * len(fields))
+    # Names from the model's metadata; every value is a parameter.
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({slots}) ON CONFLICT ({key}) WHERE {key} IS NOT NULL DO NOTHING RETURNING {pk}"  # noqa: E501, S608
+    values = [field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        found = cursor.fetchone()
+    return found[0] if found else None
+
+
 def email_enqueue(
     *,
     message: EmailMessage,
@@ -156,44 +219,101 @@ def email_enqueue(
     message belongs to for its sender (e.g. "event:12"), who can then count and retry
     those messages through `notifications.selectors` and `outbox_retry_failed`.
     """
-    if len(batch) > OutboxMessage._meta.get_field("batch").max_length:
-        raise ValueError(f"a batch name is at most 80 characters, got {batch!r}")
-    recipients = message.recipients()
-    if len(recipients) != 1 or message.cc or message.bcc:
-        raise ValueError(f"an outbox message has exactly one recipient, got {recipients}")
-    if idempotency_key is not None:
-        existing = OutboxMessage.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing
-    body_html, alternatives = _alternatives_as_data(message)
-    row = OutboxMessage(
-        recipient=recipients[0],
-        kind=kind,
-        # One line whatever went into it (an older event title with a line break): a
-        # subject with CR/LF could never be sent (BadHeaderError).
-        subject=subject_line(str(message.subject)),
-        body_text=message.body,
-        body_html=body_html,
-        from_email=message.from_email or settings.DEFAULT_FROM_EMAIL,
-        reply_to=", ".join(message.reply_to),
-        headers=dict(message.extra_headers),
-        alternatives=alternatives,
-        attachments=_attachments_as_data(message),
-        idempotency_key=idempotency_key,
-        batch=batch,
-        message_id=make_msgid(domain=_message_id_domain()),
+    _check_batch(batch)
+    return _insert(
+        OutboxMessage(
+            **_content(message),
+            kind=kind,
+            idempotency_key=idempotency_key,
+            batch=batch,
+            message_id=make_msgid(domain=_message_id_domain()),
+        )
     )
+
+
+def email_enqueue_deferred(
+    *,
+    recipient: str,
+    render: str,
+    params: dict,
+    kind: str,
+    idempotency_key: str | None = None,
+    batch: str = "",
+) -> OutboxMessage:
+    """Like `email_enqueue`, but the worker renders the message when it first sends it.
+
+    For callers that must not spend their transaction on templates and calendar files
+    (a registration holding its event's seat lock). `render` is the dotted path of a
+    callable `f(**params) -> EmailMessage` addressed to `recipient` alone; `params` is
+    JSON (ids and a snapshot of what the message must say, so a later change cannot make
+    it lie). The row is written in the caller's transaction like any other; the first
+    send stores what the callable returned, so a resend sends the same content. A
+    callable that raises leaves the row queued with the error for the sweeper to retry.
+    """
+    _check_batch(batch)
+    if not render or not recipient or len(getaddresses([recipient])) != 1:
+        raise ValueError(f"a deferred message needs a render path and one recipient, got "
+                         f"{render!r} for {recipient!r}")  # fmt: skip
+    return _insert(
+        OutboxMessage(
+            recipient=recipient,
+            kind=kind,
+            render_with=render,
+            render_params=params,
+            idempotency_key=idempotency_key,
+            batch=batch,
+            message_id=make_msgid(domain=_message_id_domain()),
+        )
+    )
+
+
+def email_enqueue_many(
+    *,
+    messages: Sequence[EmailMessage],
+    idempotency_keys: Sequence[str],
+    kind: str = "mail",
+    batch: str = "",
+) -> list[OutboxMessage]:
+    """`email_enqueue` for many messages at once (a campaign's chunk): one insert, and
+    after commit one send task per `SEND_BATCH` rows, each sent over one SMTP connection.
+
+    `idempotency_keys[i]` is the key of `messages[i]`; messages whose key the outbox
+    already holds are left out. Returns the rows written.
+    """
+    if len(messages) != len(idempotency_keys):
+        raise ValueError("one idempotency key per message")
+    _check_batch(batch)
+    done = keys_already_queued(keys=list(idempotency_keys))
+    rows, seen = [], set()
+    for message, key in zip(messages, idempotency_keys, strict=True):
+        if key in done or key in seen:
+            continue
+        seen.add(key)
+        rows.append(
+            OutboxMessage(
+                **_content(message),
+                kind=kind,
+                idempotency_key=key,
+                batch=batch,
+                message_id=make_msgid(domain=_message_id_domain()),
+            )
+        )
     try:
         with transaction.atomic():
-            row.save(force_insert=True)
+            OutboxMessage.objects.bulk_create(rows, batch_size=500)
     except IntegrityError:
-        # A concurrent transaction wrote the same key first (PostgreSQL made us wait for
-        # its commit); that row is the message.
-        if idempotency_key is None:
-            raise
-        return OutboxMessage.objects.get(idempotency_key=idempotency_key)
-    _enqueue_after_commit([row.pk])
-    return row
+        # A concurrent transaction wrote one of the keys first: one by one, so that
+        # message is the one already there and the others are written.
+        written = []
+        for row in rows:
+            row.pk = None  # a first insert batch may have set it before the rollback
+            if _insert(row) is row:
+                written.append(row)
+        return written
+    for start in range(0, len(rows), SEND_BATCH):
+        ids = [row.pk for row in rows[start : start + SEND_BATCH]]
+        _send_batch_after_commit(ids)
+    return rows
 
 
 def keys_already_queued(*, keys: list[str], batch: int = 500) -> set[str]:
@@ -206,6 +326,17 @@ def keys_already_queued(*, keys: list[str], batch: int = 500) -> set[str]:
             ).values_list("idempotency_key", flat=True)
         )
     return found
+
+
+# The most rows one send task delivers over one SMTP connection: small enough that a
+# batch takes seconds (far below the task time limit, and two workers share a chunk).
+SEND_BATCH = 50
+
+
+def _send_batch_after_commit(ids: list[int]) -> None:
+    from notifications.tasks import outbox_send_batch_task
+
+    transaction.on_commit(lambda: outbox_send_batch_task.delay(message_ids=ids), robust=True)
 
 
 def _enqueue_after_commit(ids: list[int]) -> None:
@@ -305,21 +436,60 @@ def _finish(row: OutboxMessage, **fields) -> None:
     ).update(updated_at=timezone.now(), **fields)
 
 
-def outbox_send(*, message_id: int) -> None:
-    """Send one outbox row; running it twice sends once.
+def _rendered_content(row: OutboxMessage) -> dict:
+    """What a deferred row's callable renders, as row fields (nothing stored)."""
+    render = import_string(row.render_with)
+    # The callable may switch to the recipient's language; the worker's stays as it was.
+    with translation.override(translation.get_language()):
+        message = render(**row.render_params)
+    content = _content(message)
+    if content.pop("recipient").lower() != row.recipient.lower():
+        raise ValueError(f"{row.render_with} rendered a message to someone else")
+    return content
 
-    The SMTP conversation happens outside any transaction, between marking the row
-    `sending` and marking it `sent`. A crash inside that window leaves the row `sending`;
-    the sweeper re-queues it once stale, so the message is never lost but may go out twice
-    (see the module docstring).
-    """
-    row = _claim(message_id=message_id)
-    if row is None:
-        return
+
+def outbox_rendered(*, message: OutboxMessage) -> OutboxMessage:
+    """`message` with its content, for reading it (a person's data export): a deferred
+    message not sent yet is rendered in memory now; nothing is stored."""
+    if message.render_with:
+        try:
+            content = _rendered_content(message)
+        except Exception:  # a message that cannot be rendered must not stop the reader
+            logger.exception("outbox message %s could not be rendered for reading", message.pk)
+            return message
+        for field, value in content.items():
+            setattr(message, field, value)
+    return message
+
+
+def _render(row: OutboxMessage) -> bool:
+    """Render a deferred row with its callable and store the content in it; False when
+    another worker took the row over meanwhile. Raises whatever the callable raises."""
+    content = _rendered_content(row)
+    content.update(render_with="", render_params={})
+    stored = OutboxMessage.objects.filter(
+        pk=row.pk, status=Status.SENDING, sending_started_at=row.sending_started_at
+    ).update(**content, updated_at=timezone.now())
+    for field, value in content.items():
+        setattr(row, field, value)
+    return bool(stored)
+
+
+def _deliver(row: OutboxMessage, connection) -> None:
+    """Send one claimed row over `connection` (opened here if it is not yet) and record
+    the outcome. Raises TransientDeliveryError after putting the row back in `queued`,
+    and any other exception (a bug) likewise."""
     try:
+        if row.render_with and not _render(row):
+            return
         email = _email_from_row(row)
-        with get_connection() as connection:
-            connection.send_messages([email])
+    except Exception as error:
+        # A bug, not the mail server: queue it again for the sweeper and let it surface.
+        _finish(row, status=Status.QUEUED, last_error=f"{type(error).__name__}: {error}"[:2000])
+        raise
+    try:
+        connection.open()
+        connection.send_messages([email])
     except (smtplib.SMTPException, OSError, ValueError) as error:
         reason = f"{type(error).__name__}: {error}"[:2000]
         if _is_transient(error):
@@ -329,13 +499,69 @@ def outbox_send(*, message_id: int) -> None:
         _finish(row, status=Status.FAILED, last_error=reason)
         return
     except Exception as error:
-        # A bug, not the mail server: queue it again for the sweeper and let it surface.
         _finish(row, status=Status.QUEUED, last_error=f"{type(error).__name__}: {error}"[:2000])
         raise
     # Sent is sent: record it even if the sweeper re-queued the row meanwhile.
     OutboxMessage.objects.filter(pk=row.pk).exclude(status=Status.SENT).update(
         status=Status.SENT, sent_at=timezone.now(), updated_at=timezone.now(), last_error=""
     )
+
+
+def _close(connection) -> None:
+    with contextlib.suppress(smtplib.SMTPException, OSError):
+        connection.close()
+
+
+def outbox_send(*, message_id: int) -> None:
+    """Send one outbox row; running it twice sends once.
+
+    The SMTP conversation happens outside any transaction, between marking the row
+    `sending` and marking it `sent`. A crash inside that window leaves the row `sending`;
+    the sweeper re-queues it once stale, so the message is never lost but may go out twice
+    (see the module docstring). A deferred row is rendered first (`email_enqueue_deferred`).
+    """
+    row = _claim(message_id=message_id)
+    if row is None:
+        return
+    connection = get_connection()
+    try:
+        _deliver(row, connection)
+    finally:
+        _close(connection)
+
+
+def outbox_send_batch(*, message_ids: list[int]) -> None:
+    """Send these rows over one SMTP connection; running it twice sends each once.
+
+    Each row is claimed just before its own send and marked sent just after, exactly as
+    `outbox_send` does, so a dead worker leaves at most the one message it was sending to
+    the sweeper; rows another worker holds, or already sent, are passed by. A row the
+    server refuses for now goes back to `queued`; when the server or the connection is
+    the trouble, the rest of the batch is left queued and untouched. Either way this
+    raises TransientDeliveryError at the end, so the task retries the batch (rows sent
+    meanwhile are passed by). A bug in one message is logged, and the others go out.
+    """
+    connection = get_connection()
+    retry: TransientDeliveryError | None = None
+    try:
+        for message_id in message_ids:
+            row = _claim(message_id=message_id)
+            if row is None:
+                continue
+            try:
+                _deliver(row, connection)
+            except TransientDeliveryError as error:
+                retry = error
+                if not isinstance(error.__cause__, smtplib.SMTPRecipientsRefused):
+                    break  # the server or the connection: the others would fail alike
+            except SoftTimeLimitExceeded:
+                raise
+            except Exception:
+                logger.exception("outbox message %s: not sent, queued again", row.pk)
+    finally:
+        _close(connection)
+    if retry is not None:
+        raise retry
 
 
 # --- repair --------------------------------------------------------------------------
@@ -445,6 +671,7 @@ _PURGED_CONTENT = {
     "alternatives": [],
     "attachments": [],
     "headers": {},
+    "render_params": {},
 }
 PURGE_BATCH = 1000
 

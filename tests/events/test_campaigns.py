@@ -661,3 +661,42 @@ def test_each_invitation_and_its_calendar_speak_the_recipients_language(
         [attachment] = [a for a in message.attachments if a[0] == "event.ics"]
         location = icalendar.Calendar.from_ical(attachment[1]).walk("VEVENT")[0]["LOCATION"]
         assert location.startswith(online_word), (address, location)
+
+
+def test_invitations_rendered_together_are_the_ones_rendered_one_by_one(
+    cluster, organiser, member, colleague
+):
+    from django.utils import translation
+
+    event = EventFactory(clusters=[cluster], title="Cobots & <Co>", venue_name="Halle 1")
+    member.display_name = 'Anna "A&B" <Keller>'
+    member.save()
+    colleague.display_name = ""
+    colleague.save()
+    campaign = make_campaign(event, organiser, clusters=[cluster], emails="guest@example.org")
+    people = [
+        (member.user.email, member.user),
+        (colleague.user.email, colleague.user),
+        ("guest@example.org", None),
+        ("other@example.org", None),
+    ]
+    for language in ("de", "fr"):
+        member.user.profile.preferred_language = colleague.user.profile.preferred_language = (
+            language
+        )
+        with translation.override(language):
+            together = campaigns.invitation_messages(campaign=campaign, people=people, ics="ICS")
+        for (email, user), message in zip(people, together, strict=True):
+            alone = campaigns.invitation_message(
+                campaign=campaign, email=email, user=user, ics="ICS"
+            )
+            if user is None:  # a non-member reads the site's default; compare in the same
+                with translation.override(language):
+                    alone = campaigns.invitation_message.__wrapped__(
+                        campaign=campaign, email=email, user=user, ics="ICS"
+                    )
+            for part in ("subject", "body", "alternatives", "attachments", "to", "reply_to"):
+                assert getattr(message, part) == getattr(alone, part), (language, email, part)
+            assert message.extra_headers == alone.extra_headers
+    assert "Anna &quot;A&amp;B&quot; &lt;Keller&gt;" in together[0].alternatives[0][0]
+    assert 'Anna "A&B" <Keller>' in together[0].body

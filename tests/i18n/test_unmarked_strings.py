@@ -55,8 +55,14 @@ SHOWN_ARGUMENT = re.compile(r"""\|(?:default|default_if_none|yesno):("[^"]*"|'[^
 
 # (template, literal): why it stays as written in every language.
 ALLOWLIST = {
-    ("events/event_detail.html", "Google"): "brand: the link adds the event to Google Calendar",
-    ("events/event_detail.html", "Outlook"): "brand: the link adds the event to Outlook",
+    (
+        "events/includes/event_detail_body.html",
+        "Google",
+    ): "brand: the link adds the event to Google Calendar",
+    (
+        "events/includes/event_detail_body.html",
+        "Outlook",
+    ): "brand: the link adds the event to Outlook",
     ("rest_framework/api.html", "GET"): "HTTP method: the request the API button sends",
     ("rest_framework/api.html", "OPTIONS"): "HTTP method: the request the API button sends",
     ("rest_framework/api.html", "DELETE"): "HTTP method: the request the API button sends",

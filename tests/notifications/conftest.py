@@ -15,11 +15,15 @@ class ScriptedSMTP:
     def __init__(self) -> None:
         self.rcpt_reply: str | None = None
         self.data_reply: str | None = None
+        # Replies to RCPT for some addresses only: {address: "550 No such user"}.
+        self.rcpt_replies: dict[str, str] = {}
         self.received: list[bytes] = []
+        # The client's (host, port) of each accepted message: one port, one connection.
+        self.peers: list[tuple] = []
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
-        if self.rcpt_reply:
-            return self.rcpt_reply
+        if self.rcpt_reply or address in self.rcpt_replies:
+            return self.rcpt_reply or self.rcpt_replies[address]
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -27,6 +31,7 @@ class ScriptedSMTP:
         if self.data_reply:
             return self.data_reply
         self.received.append(envelope.content)
+        self.peers.append(session.peer)
         return "250 Message accepted for delivery"
 
 

@@ -1,0 +1,144 @@
+"""Cached HTML of the event pages, invalidated exactly by per-event versions.
+
+Every event has a version in the cache. Any write that can change what a page shows of an
+event (the event, its sessions, stage roles, invitations, registrations, clusters, topics, a
+speaker's profile) gives it a new version once its transaction commits; the names of
+clusters, topics, languages and organisations, and who organises a cluster, share one more
+version. A fragment's key holds
+the versions of every event it shows, so a registration or an organiser's edit is visible on
+the next request, and a stale fragment is never read again (it expires on its own).
+
+A fragment's key also holds the viewer (id, staff flag, clusters they belong to and
+manage), the language, time zone and query: what one viewer may see is never served to
+another, and per-viewer content (their status, CSRF token) may sit in the fragment.
+The versions are set by signals (`connect`, from `events.apps`), the one place that sees
+every write of these models through the ORM. `QuerySet.update()` and `bulk_create` send no
+signals: code that writes these models in bulk calls `event_changed` itself.
+"""
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.utils import timezone, translation
+from django.utils.safestring import SafeString, mark_safe
+
+FRAGMENT_TIMEOUT = 60 * 60  # seconds; a stale entry is never read, this only frees memory
+_EVENT = "events:v:{}"
+_NAMES = "events:v:names"
+
+
+def _new_version() -> int:
+    # Unique, even after the cache lost a version: never an older fragment's version.
+    return time.time_ns()
+
+
+def versions(*, event_ids: Iterable[int]) -> dict[int | None, int]:
+    """The current version of each event, and under None the version of the names of
+    clusters, topics, languages and organisations (one cache round trip when all are known).
+    """
+    keys = {_EVENT.format(pk): pk for pk in event_ids}
+    found = cache.get_many([*keys, _NAMES])
+    missing = {key: _new_version() for key in [*keys, _NAMES] if key not in found}
+    if missing:
+        for key, value in missing.items():
+            cache.add(key, value, timeout=None)
+        found.update(cache.get_many(list(missing)))
+    return {pk: found[key] for key, pk in keys.items()} | {None: found[_NAMES]}
+
+
+def _bump(keys: list[str]) -> None:
+    """New versions now and again once the transaction commits: the first makes the change
+    visible inside the transaction, the second drops what another request rendered from
+    the database as it was before the commit."""
+
+    def bump() -> None:
+        cache.set_many({key: _new_version() for key in keys}, timeout=None)
+
+    if transaction.get_connection().in_atomic_block:
+        bump()
+    transaction.on_commit(bump)
+
+
+def event_changed(*, event_ids: Iterable[int]) -> None:
+    """New versions for these events."""
+    keys = [_EVENT.format(pk) for pk in {pk for pk in event_ids if pk}]
+    if keys:
+        _bump(keys)
+
+
+def names_changed() -> None:
+    _bump([_NAMES])
+
+
+def viewer_key(*, user, clusters: Iterable[int] = (), managed: Iterable[int] = ()) -> str:
+    if not user.is_authenticated:
+        return "anon"
+    return f"u{user.pk}:{int(user.is_staff)}:{sorted(clusters)}:{sorted(managed)}"
+
+
+def cached_html(*, name: str, parts: Iterable, render: Callable[[], str]) -> SafeString:
+    """The fragment for these key parts, rendered (and stored) when missing."""
+    parts = [*parts, translation.get_language(), timezone.get_current_timezone_name()]
+    digest = hashlib.sha256(repr(parts).encode()).hexdigest()
+    key = f"events:fragment:{name}:{digest}"
+    html = cache.get(key)
+    if html is None:
+        html = str(render())
+        cache.set(key, html, timeout=FRAGMENT_TIMEOUT)
+    # A template's output, escaped when it was rendered; only this module writes these keys.
+    return mark_safe(html)  # noqa: S308
+
+
+# --- signals -------------------------------------------------------------------------------
+
+
+def _on_event_row(sender, instance, **kwargs) -> None:
+    event_changed(event_ids=[instance.pk])
+
+
+def _on_child_row(sender, instance, **kwargs) -> None:
+    event_changed(event_ids=[instance.event_id])
+
+
+def _on_event_m2m(sender, instance, action, reverse, pk_set, **kwargs) -> None:
+    if not action.startswith("post_"):
+        return
+    if not reverse:
+        event_changed(event_ids=[instance.pk])
+    elif pk_set:  # e.g. cluster.events.add(...): the events are in pk_set
+        event_changed(event_ids=pk_set)
+    else:  # cluster.events.clear(): which events is unknown now, so all of them
+        names_changed()
+
+
+def _on_profile(sender, instance, **kwargs) -> None:
+    from events.models import StageRole
+
+    event_changed(
+        event_ids=list(
+            StageRole.objects.filter(profile=instance).values_list("event_id", flat=True)
+        )
+    )
+
+
+def _on_names(sender, **kwargs) -> None:
+    names_changed()
+
+
+def connect() -> None:
+    from events.models import Event, Invitation, Registration, Session, StageRole
+    from members.models import Cluster, ClusterOrganiser, Language, Organisation, Profile, Topic
+
+    for signal in (post_save, post_delete):
+        signal.connect(_on_event_row, sender=Event, dispatch_uid=f"fragments-event-{signal}")
+        for model in (Session, StageRole, Invitation, Registration):
+            signal.connect(_on_child_row, sender=model, dispatch_uid=f"fragments-{model}-{signal}")
+        signal.connect(_on_profile, sender=Profile, dispatch_uid=f"fragments-profile-{signal}")
+        for model in (Cluster, ClusterOrganiser, Topic, Language, Organisation):
+            signal.connect(_on_names, sender=model, dispatch_uid=f"fragments-{model}-{signal}")
+    for through in (Event.clusters.through, Event.topics.through):
+        m2m_changed.connect(_on_event_m2m, sender=through, dispatch_uid=f"fragments-{through}")

@@ -1,0 +1,118 @@
+"""The cached event list and event page: every change shows on the next request, and no
+viewer is ever served what another viewer may see."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from events import authoring, services
+from events.models import Event
+from tests.events.factories import EventFactory, SessionFactory
+
+pytestmark = pytest.mark.django_db
+
+LIST = reverse("events:list")
+
+
+def html(client: Client, url: str) -> str:
+    response = client.get(url)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_a_registration_changes_the_seats_left_on_the_next_request(client_for, cluster, member,
+                                                                   colleague):  # fmt: skip
+    event = EventFactory(title="Cobots", clusters=[cluster], capacity=2)
+    viewer = client_for(colleague.user)
+    url = event.get_absolute_url()
+    assert "2 seats left" in html(viewer, url)
+    assert "Full — waitlist open" not in html(viewer, LIST)
+
+    services.event_register(event=event, user=member.user)
+    assert "1 seat left" in html(viewer, url)
+
+    services.event_register(event=event, user=colleague.user)
+    page = html(viewer, url)
+    assert "Full — new registrations join the waitlist" in page
+    assert "Your registration:" in page
+    assert "You:" in html(viewer, LIST)  # the viewer's own status on their list
+
+
+def test_a_session_registration_changes_the_session_seats(client_for, cluster, member, colleague):
+    event = EventFactory(title="Days", clusters=[cluster])
+    session = SessionFactory(event=event, title="Workshop", capacity=3)
+    viewer = client_for(colleague.user)
+    assert "3 seats left" in html(viewer, event.get_absolute_url())
+    services.event_register(event=event, user=member.user)
+    services.event_register(event=event, user=member.user, session=session)
+    assert "2 seats left" in html(viewer, event.get_absolute_url())
+
+
+def test_an_organisers_edit_shows_at_once_on_the_list_and_the_page(client_for, cluster, organiser,
+                                                                   member):  # fmt: skip
+    event = EventFactory(title="Cobots webinar", clusters=[cluster])
+    viewer = client_for(member.user)
+    assert "Cobots webinar" in html(viewer, LIST)
+    assert "Cobots webinar" in html(viewer, event.get_absolute_url())
+
+    authoring.event_update(event=event, by=organiser, changes={"title": "Cobots in practice"})
+    listed = html(viewer, LIST)
+    assert "Cobots in practice" in listed and "Cobots webinar" not in listed
+    assert "Cobots in practice" in html(viewer, event.get_absolute_url())
+
+
+def test_a_members_only_event_never_reaches_an_outsider_or_a_visitor_from_the_cache(
+    client_for, cluster, member, outsider
+):
+    EventFactory(title="Open day", clusters=[cluster], audience=Event.Audience.PUBLIC)
+    secret = EventFactory(title="Members' dinner", clusters=[cluster])
+    assert "Members&#x27; dinner" in html(client_for(member.user), LIST)
+    assert "Members&#x27; dinner" in html(client_for(member.user), secret.get_absolute_url())
+
+    for viewer in (client_for(outsider.user), client_for()):
+        listed = html(viewer, LIST)
+        assert "Open day" in listed and "dinner" not in listed
+        assert viewer.get(secret.get_absolute_url()).status_code == 404
+
+
+def test_a_viewer_who_leaves_the_cluster_no_longer_sees_its_events(client_for, cluster, member):
+    secret = EventFactory(title="Members' dinner", clusters=[cluster])
+    viewer = client_for(member.user)
+    assert "dinner" in html(viewer, LIST)
+    member.organisation = None
+    member.save(update_fields=["organisation"])
+    assert "dinner" not in html(viewer, LIST)
+    assert viewer.get(secret.get_absolute_url()).status_code == 404
+
+
+def test_the_cached_page_holds_nothing_of_another_viewer(client_for, cluster, member, colleague):
+    event = EventFactory(title="Cobots", clusters=[cluster], capacity=10)
+    services.event_register(event=event, user=member.user)
+    mine = client_for(member.user)
+    assert "Your registration:" in html(mine, event.get_absolute_url())
+    assert "You:" in html(mine, LIST)
+
+    theirs = client_for(colleague.user)
+    page = html(theirs, event.get_absolute_url())
+    assert "Your registration:" not in page and "Anna Keller" not in page
+    assert "You:" not in html(theirs, LIST)
+    # Their form carries their own CSRF token, so registering from the page works.
+    checked = Client(enforce_csrf_checks=True)
+    checked.force_login(colleague.user)
+    checked.get(event.get_absolute_url())
+    page = html(checked, event.get_absolute_url())
+    token = page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+    response = checked.post(
+        reverse("events:register", args=[event.slug]), {"csrfmiddlewaretoken": token}
+    )
+    assert response.status_code == 302
+    assert event.registrations.filter(user=colleague.user).exists()
+
+
+def test_a_cluster_rename_shows_on_the_list(client_for, cluster, member):
+    EventFactory(title="Cobots", clusters=[cluster])
+    viewer = client_for(member.user)
+    assert cluster.name in html(viewer, LIST)
+    cluster.name = "Mechatronics Renamed"
+    cluster.save(update_fields=["name"])
+    assert "Mechatronics Renamed" in html(viewer, LIST)
