@@ -347,7 +347,10 @@ class _RegistrationActionAPI(generics.GenericAPIView):
     parser_classes = [JSONParser]
 
     def event_and_session(self, request, pk: int) -> tuple[Event, int | None]:
-        event = selectors.events_visible_to(user=request.user).filter(pk=pk).first()
+        # The viewer's clusters, looked up once for this check and the service's own.
+        self.scope = selectors.viewer_scope(user=request.user)
+        visible = selectors.events_visible_to(user=request.user, scope=self.scope)
+        event = visible.filter(pk=pk).first()
         if event is None:
             raise Http404(_("No such event."))
         serializer = self.get_serializer(data=request.data)
@@ -397,7 +400,9 @@ class EventRegisterAPI(_RegistrationActionAPI):
         before = selectors.registration_for(event=event, user=request.user, session=session)
         already = before is not None and before.status in Registration.ACTIVE_STATUSES
         try:
-            registration = services.event_register(event=event, user=request.user, session=session)
+            registration = services.event_register(
+                event=event, user=request.user, session=session, scope=self.scope
+            )
         except services.RegistrationError as error:
             return _error(error)
         return Response(

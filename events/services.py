@@ -159,14 +159,21 @@ def _check_open(*, event: Event, user: User, session: Session | None) -> None:
             )
 
 
-def event_register(*, event: Event, user: User, session: Session | None = None) -> Registration:
+def event_register(
+    *,
+    event: Event,
+    user: User,
+    session: Session | None = None,
+    scope: tuple[list[int], list[int]] | None = None,
+) -> Registration:
     """Register a person for an event (or one of its sessions): confirmed, waitlisted or pending.
 
     Registering again while registered returns the existing registration unchanged.
+    `scope` is `selectors.viewer_scope(user=user)` when the caller already has it.
     """
     # Who may see the event is the slowest question and no seat depends on it: asked before
     # the lock. Its status and dates are checked again on the locked row (`_check_open`).
-    visible = selectors.events_visible_to(user=user).filter(pk=event.pk).exists()
+    visible = selectors.events_visible_to(user=user, scope=scope).filter(pk=event.pk).exists()
     try:
         with capacity_locked(event=event, session=session) as (event, session):
             # Each round trip under the lock is time the next person waits: one query
