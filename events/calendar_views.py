@@ -25,6 +25,31 @@ def calendar_response(content: bytes, *, filename: str, private: bool = False) -
     return response
 
 
+def conditional_calendar(
+    request, *, parts: list, build, filename: str, private: bool = False
+) -> HttpResponse:
+    """A calendar file with an ETag of `parts` (what the file is made of: rows, versions of
+    its events from `events.fragments`), answered 304 when the client has it already.
+
+    The caller has checked who may have the file; `build()` makes it only when needed.
+    Calendar apps poll subscriptions every few minutes: most polls then cost the tag.
+    """
+    parts = [*parts, get_language(), request.build_absolute_uri("/")]
+    etag = '"' + hashlib.sha256(repr(parts).encode()).hexdigest()[:40] + '"'
+    response = get_conditional_response(request, etag=etag)
+    if response is None:
+        response = calendar_response(build(), filename=filename, private=private)
+    else:
+        response["Cache-Control"] = "private, no-store" if private else "public, max-age=300"
+    response["ETag"] = etag
+    patch_vary_headers(response, ["Cookie", "Accept-Language"])
+    return response
+
+
+def _versions(event_ids) -> list:
+    return sorted(fragments.versions(event_ids=event_ids).items(), key=str)
+
+
 class EventCalendarView(View):
     """The event (a conference with its sessions) for anyone allowed to see it."""
 
@@ -32,24 +57,15 @@ class EventCalendarView(View):
         event = selectors.event_get_visible(user=request.user, slug=slug)
         # Who may see it is settled above; the file is the same for all who may, so the tag
         # is the event's version (a change to it or its sessions gives a new one).
-        parts = [
-            sorted(fragments.versions(event_ids=[event.pk]).items(), key=str),
-            get_language(),
-            request.build_absolute_uri("/"),
-        ]
-        etag = '"' + hashlib.sha256(repr(parts).encode()).hexdigest()[:40] + '"'
-        private = event.audience != event.Audience.PUBLIC
-        response = get_conditional_response(request, etag=etag)
-        if response is None:
-            sessions = calendar_selectors.sessions_for_calendar(event=event)
-            response = calendar_response(
-                ical.event_calendar(event, sessions), filename=f"{event.slug}.ics", private=private
-            )
-        else:
-            response["Cache-Control"] = "private, no-store" if private else "public, max-age=300"
-        response["ETag"] = etag
-        patch_vary_headers(response, ["Cookie", "Accept-Language"])
-        return response
+        return conditional_calendar(
+            request,
+            parts=[_versions([event.pk])],
+            build=lambda: ical.event_calendar(
+                event, calendar_selectors.sessions_for_calendar(event=event)
+            ),
+            filename=f"{event.slug}.ics",
+            private=event.audience != event.Audience.PUBLIC,
+        )
 
 
 class InvitationView(LoginRequiredMixin, View):
@@ -73,19 +89,33 @@ class PersonalFeedView(View):
     def get(self, request, token: str):
         user = calendar_selectors.feed_owner(token=token)
         registrations = calendar_selectors.registrations_for_feed(user=user)
+        rows = list(
+            registrations.prefetch_related(None).values_list(
+                "pk", "status", "sequence", "event_id", "session_id"
+            )
+        )
         # A calendar app fetches it, usually asking for no language: in the owner's.
         with in_language_of(user):
-            content = ical.registrations_feed(
-                registrations, name=_("My events · %(site)s") % {"site": settings.SITE_NAME}
+            return conditional_calendar(
+                request,
+                parts=[token, rows, _versions({row[3] for row in rows})],
+                build=lambda: ical.registrations_feed(
+                    registrations, name=_("My events · %(site)s") % {"site": settings.SITE_NAME}
+                ),
+                filename="my-events.ics",
+                private=True,
             )
-        return calendar_response(content, filename="my-events.ics", private=True)
 
 
 class ClusterFeedView(View):
     def get(self, request, cluster_slug: str):
         cluster, events = calendar_selectors.cluster_feed_events(cluster_slug=cluster_slug)
-        return calendar_response(
-            ical.feed_calendar(events, name=cluster.name), filename=f"{cluster.slug}.ics"
+        event_ids = list(events.prefetch_related(None).values_list("pk", flat=True))
+        return conditional_calendar(
+            request,
+            parts=[cluster.pk, event_ids, _versions(event_ids)],
+            build=lambda: ical.feed_calendar(events, name=cluster.name),
+            filename=f"{cluster.slug}.ics",
         )
 
 

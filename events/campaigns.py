@@ -528,7 +528,7 @@ def invitation_messages(
             _invitation(
                 campaign=campaign,
                 email=email,
-                subject=subject,
+                subject=_MARKED.sub(lambda m, v=values: v[int(m[1])], subject),
                 text=_MARKED.sub(lambda m, v=values: v[int(m[1])], text),
                 html=_MARKED.sub(lambda m, v=values: escape(v[int(m[1])]), html),
                 ics=ics,

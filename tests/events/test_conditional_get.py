@@ -1,10 +1,11 @@
-"""Conditional GETs of the events API: 304 while nothing the requester sees has changed,
-a full answer after a registration or an edit, and never one viewer's tag for another."""
+"""Conditional GETs of the events API and the calendar files and feeds: 304 while nothing
+the requester sees has changed, a full answer after a registration or an edit, and never one
+viewer's tag for another."""
 
 import pytest
 from django.urls import reverse
 
-from events import authoring, services
+from events import authoring, calendar_services, services
 from events.models import Event
 from tests.events.factories import EventFactory
 
@@ -94,3 +95,47 @@ def test_a_members_only_calendar_file_is_404_for_an_outsider_even_with_the_tag(
     url = reverse("events:calendar", args=[event.slug])
     tag = client_for(member.user).get(url)["ETag"]
     assert client_for(outsider.user).get(url, HTTP_IF_NONE_MATCH=tag).status_code == 404
+
+
+def test_the_personal_feed_is_304_until_the_owner_registers_or_an_event_moves(
+    client_for, cluster, member, organiser
+):
+    first_event = EventFactory(title="Cobots", clusters=[cluster], capacity=10)
+    second_event = EventFactory(title="Welding", clusters=[cluster], capacity=10)
+    services.event_register(event=first_event, user=member.user)
+    feed = calendar_services.calendar_feed_ensure(user=member.user)
+    url = reverse("events:feed_personal", args=[feed.token])
+    app = client_for()  # a calendar app: no session, the token is the credential
+    first = app.get(url)
+    assert first.status_code == 200 and "Cobots" in first.content.decode()
+    assert app.get(url, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+
+    services.event_register(event=second_event, user=member.user)
+    registered = app.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert registered.status_code == 200 and "Welding" in registered.content.decode()
+
+    authoring.event_update(event=first_event, by=organiser, changes={"title": "Cobots today"})
+    moved = app.get(url, HTTP_IF_NONE_MATCH=registered["ETag"])
+    assert moved.status_code == 200 and "Cobots today" in moved.content.decode()
+
+
+def test_a_reset_feed_token_is_404_even_with_the_old_tag(client_for, cluster, member):
+    services.event_register(event=EventFactory(clusters=[cluster]), user=member.user)
+    old = calendar_services.calendar_feed_ensure(user=member.user)
+    url = reverse("events:feed_personal", args=[old.token])
+    tag = client_for().get(url)["ETag"]
+    calendar_services.calendar_feed_reset(user=member.user)
+    assert client_for().get(url, HTTP_IF_NONE_MATCH=tag).status_code == 404
+
+
+def test_the_cluster_feed_is_304_until_a_public_event_is_added(client_for, cluster, organiser):
+    EventFactory(title="Open day", clusters=[cluster], audience=Event.Audience.PUBLIC)
+    url = reverse("events:feed_cluster", args=[cluster.slug])
+    app = client_for()
+    first = app.get(url)
+    assert first.status_code == 200 and "Open day" in first.content.decode()
+    assert app.get(url, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+
+    EventFactory(title="Robot fair", clusters=[cluster], audience=Event.Audience.PUBLIC)
+    added = app.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert added.status_code == 200 and "Robot fair" in added.content.decode()
