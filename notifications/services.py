@@ -275,7 +275,7 @@ def email_enqueue_many(
     batch: str = "",
 ) -> list[OutboxMessage]:
     """`email_enqueue` for many messages at once (a campaign's chunk): one insert, and
-    after commit one send task per `SEND_BATCH` rows, each sent over one SMTP connection.
+    after commit one send task per `OUTBOX_SEND_BATCH` rows, each sent over one SMTP connection.
 
     `idempotency_keys[i]` is the key of `messages[i]`; messages whose key the outbox
     already holds are left out. Returns the rows written.
@@ -310,8 +310,9 @@ def email_enqueue_many(
             if _insert(row) is row:
                 written.append(row)
         return written
-    for start in range(0, len(rows), SEND_BATCH):
-        ids = [row.pk for row in rows[start : start + SEND_BATCH]]
+    size = getattr(settings, "OUTBOX_SEND_BATCH", SEND_BATCH)
+    for start in range(0, len(rows), size):
+        ids = [row.pk for row in rows[start : start + size]]
         _send_batch_after_commit(ids)
     return rows
 

@@ -289,6 +289,8 @@ OUTBOX_MAX_AGE_SECONDS = env.int("OUTBOX_MAX_AGE_SECONDS", default=2 * 24 * 60 *
 # Sent messages keep their bodies, calendar parts and attachments this many days (for
 # support questions); then only who got what, when, and its subject remain.
 OUTBOX_BODY_RETENTION_DAYS = env.int("OUTBOX_BODY_RETENTION_DAYS", default=30)
+# A campaign's messages are sent this many at a time over one SMTP connection, one task each.
+OUTBOX_SEND_BATCH = env.int("OUTBOX_SEND_BATCH", default=50)
 
 # --- I18N / time ----------------------------------------------------------------------
 # Each language is complete: every string the project marks is translated (tests/i18n).

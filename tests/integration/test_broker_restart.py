@@ -160,6 +160,11 @@ def test_a_broker_restart_mid_campaign_delays_each_invitation_by_at_most_two_min
     campaign = campaigns.campaign_create(event=event, by=organiser, clusters=[cluster])
     batch = OutboxMessage.objects.filter(batch=campaigns.campaign_batch(campaign))
 
+    # One send task per invitation, as before campaigns were sent in batches: the kill must
+    # find the fan-out's next chunk waiting behind a queue of sends, and with 25-invitation
+    # chunks sent 50 at a time that queue rarely holds more than one task. Batches under a
+    # killed worker: tests/notifications/test_batch_delivery.py and test_outbox_delivery.py.
+    processes.env["OUTBOX_SEND_BATCH"] = "1"
     workers = [processes.start() for _ in range(WORKERS)]
     beat = processes.start_beat(tmp_path / "celerybeat-schedule")
     press_send(env=processes.env, campaign=campaign, organiser=organiser)
