@@ -282,7 +282,9 @@ class EventListAPI(_ConditionalMixin, generics.ListAPIView):
         try:
             number = int(request.query_params.get(self.paginator.page_query_param, 1))
         except ValueError:
-            return super().list(request, *args, **kwargs)  # its 404
+            number = 0
+        if number < 1:  # "last", "0", "-1", text: the paginator answers as it always did
+            return super().list(request, *args, **kwargs)
         size = self.paginator.get_page_size(request)
         ids = list(queryset.values_list("pk", flat=True)[(number - 1) * size : number * size])
 

@@ -139,3 +139,10 @@ def test_the_cluster_feed_is_304_until_a_public_event_is_added(client_for, clust
     EventFactory(title="Robot fair", clusters=[cluster], audience=Event.Audience.PUBLIC)
     added = app.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
     assert added.status_code == 200 and "Robot fair" in added.content.decode()
+
+
+@pytest.mark.parametrize("page", ["0", "-1", "last", "x"])
+def test_odd_page_numbers_of_the_list_get_the_paginators_answer_not_a_500(client_for, page):
+    EventFactory(audience=Event.Audience.PUBLIC)
+    response = client_for().get(LIST, {"page": page})
+    assert response.status_code in (200, 404)
