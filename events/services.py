@@ -89,24 +89,22 @@ def _has_free_seat(event: Event, session: Session | None) -> bool:
     return capacity is None or selectors.seats_taken(event=event, session=session) < capacity
 
 
+def _registrations_holding(event: Event, session: Session | None):
+    """The registrations that share this capacity: the session's, or the event's own."""
+    if session:
+        return Registration.objects.filter(session=session)
+    return Registration.objects.filter(event=event, session__isnull=True)
+
+
 def _next_waitlist_position(event: Event, session: Session | None) -> int:
-    qs = (
-        Registration.objects.filter(session=session)
-        if session
-        else Registration.objects.filter(event=event, session__isnull=True)
-    )
+    qs = _registrations_holding(event, session)
     return (qs.aggregate(m=Max("waitlist_position"))["m"] or 0) + 1
 
 
 def _seat_state(*, event: Event, session: Session | None, user: User) -> dict[str, int | None]:
     """One query under the lock: seats taken, the last waitlist position, how many wait,
     and this person's earlier registration (its id), if any."""
-    qs = (
-        Registration.objects.filter(session=session)
-        if session
-        else Registration.objects.filter(event=event, session__isnull=True)
-    )
-    return qs.aggregate(
+    return _registrations_holding(event, session).aggregate(
         taken=Count("pk", filter=Q(status__in=Registration.SEAT_STATUSES)),
         last_position=Max("waitlist_position"),
         waiting=Count("pk", filter=Q(status=Status.WAITLISTED)),
