@@ -454,6 +454,9 @@ def _measure(sizes: dict[str, dict], ports: dict[str, int]) -> dict:
 
 
 def main() -> None:
+    # The pages are cached as in production: in a cache both gunicorn workers share (a
+    # per-process cache caches nothing, see events.fragments.enabled).
+    os.environ.setdefault("BENCH_CACHE_URL", "redis://127.0.0.1:6379/8")
     sizes = {tag: _prepare(tag, events) for tag, events in SIZES.items()}
     ports: dict[str, int] = {}
     try:

@@ -256,10 +256,11 @@ class _ConditionalMixin:
         etag = '"' + hashlib.sha256(repr(parts).encode()).hexdigest()[:40] + '"'
         response = get_conditional_response(request, etag=etag)
         if response is None:
-            data = cache.get(f"events:api:{etag}")
+            data = cache.get(f"events:api:{etag}") if fragments.enabled() else None
             if data is None:
                 data = answer()
-                cache.set(f"events:api:{etag}", data, timeout=fragments.FRAGMENT_TIMEOUT)
+                if fragments.enabled():
+                    cache.set(f"events:api:{etag}", data, timeout=fragments.FRAGMENT_TIMEOUT)
             response = Response(data)
         response["ETag"] = etag
         patch_vary_headers(response, ["Cookie", "Authorization", "Accept-Language"])

@@ -57,7 +57,7 @@ from django.utils import timezone, translation
 from django.utils.html import escape
 from django.utils.translation import gettext as _
 
-from events import ical, selectors, services
+from events import fragments, ical, selectors, services
 from events.models import Campaign, CampaignRecipient, Event, Invitation, Registration
 from members.languages import in_recipients_language, language_of
 from members.models import Cluster, Organisation, Profile, Sector, Topic, User
@@ -416,6 +416,7 @@ def _invite(*, campaign: Campaign, people: list[tuple[str, User | None]]) -> Non
             [Invitation(event=event, email=email) for email, _user in people],
             ignore_conflicts=True,
         )
+        fragments.event_changed(event_ids=[event.pk])  # bulk_create sends no signal
     keys = {email: invitation_key(campaign=campaign, email=email) for email, _user in people}
     done = keys_already_queued(keys=list(keys.values()))
     # By language: one calendar per language, and each group rendered in one go.

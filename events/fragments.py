@@ -11,6 +11,10 @@ the next request, and a stale fragment is never read again (it expires on its ow
 A fragment's key also holds the viewer (id, staff flag, clusters they belong to and
 manage), the language, time zone and query: what one viewer may see is never served to
 another, and per-viewer content (their status, CSRF token) may sit in the fragment.
+The versions must be seen by every process that writes or serves these models (web
+processes, Celery workers, management commands): with a per-process cache (LocMem, the
+default without CACHE_URL) one process would serve what another has changed, so nothing is
+cached or tagged then (`enabled`). Setting EVENT_PAGE_CACHE forces it on or off.
 The versions are set by signals (`connect`, from `events.apps`), the one place that sees
 every write of these models through the ORM. `QuerySet.update()` and `bulk_create` send no
 signals: code that writes these models in bulk calls `event_changed` itself.
@@ -20,7 +24,10 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable
 
-from django.core.cache import cache
+from django.conf import settings
+from django.core.cache import cache, caches
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.locmem import LocMemCache
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone, translation
@@ -36,10 +43,23 @@ def _new_version() -> int:
     return time.time_ns()
 
 
+def enabled() -> bool:
+    """Whether pages may be cached and tagged: the setting, or else whether the cache is
+    one all processes share (not a per-process or dummy one)."""
+    forced = getattr(settings, "EVENT_PAGE_CACHE", None)
+    if forced is not None:
+        return forced
+    return not isinstance(caches["default"], (LocMemCache, DummyCache))
+
+
 def versions(*, event_ids: Iterable[int]) -> dict[int | None, int]:
     """The current version of each event, and under None the version of the names of
     clusters, topics, languages and organisations (one cache round trip when all are known).
+    Without a shared cache each call gives new versions, so no key or tag is ever reused.
     """
+    if not enabled():
+        now = _new_version()
+        return dict.fromkeys(event_ids, now) | {None: now}
     keys = {_EVENT.format(pk): pk for pk in event_ids}
     found = cache.get_many([*keys, _NAMES])
     missing = {key: _new_version() for key in [*keys, _NAMES] if key not in found}
@@ -54,6 +74,8 @@ def _bump(keys: list[str]) -> None:
     """New versions now and again once the transaction commits: the first makes the change
     visible inside the transaction, the second drops what another request rendered from
     the database as it was before the commit."""
+    if not enabled():
+        return
 
     def bump() -> None:
         cache.set_many({key: _new_version() for key in keys}, timeout=None)
@@ -82,6 +104,8 @@ def viewer_key(*, user, clusters: Iterable[int] = (), managed: Iterable[int] = (
 
 def cached_html(*, name: str, parts: Iterable, render: Callable[[], str]) -> SafeString:
     """The fragment for these key parts, rendered (and stored) when missing."""
+    if not enabled():
+        return mark_safe(str(render()))  # noqa: S308 (as below)
     parts = [*parts, translation.get_language(), timezone.get_current_timezone_name()]
     digest = hashlib.sha256(repr(parts).encode()).hexdigest()
     key = f"events:fragment:{name}:{digest}"

@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from django.db.models import Q
 from django.utils import timezone
 
+from events import fragments
 from events.models import (
     CalendarFeed,
     Campaign,
@@ -202,6 +203,8 @@ def _stage_roles_erase(*, user: User, redactor: Redactor) -> None:
         guest_gender="",
         guest_gender_consent=False,
     )
+    # .update() sends no signal: cached pages and API answers naming them go now.
+    fragments.event_changed(event_ids=event_ids)
 
 
 def _campaigns_redact(*, emails: list[str], redactor: Redactor) -> None:

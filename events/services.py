@@ -24,7 +24,7 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from events import ical, notify, selectors
+from events import fragments, ical, notify, selectors
 from events.models import Event, Registration, Session
 from members.models import User
 
@@ -428,6 +428,8 @@ def attendance_close(*, event: Event) -> int:
     if timezone.now() < event.ends_at:
         raise RegistrationError(_("The event has not ended yet."))
     with transaction.atomic():
-        return Registration.objects.filter(event=event, status=Status.CONFIRMED).update(
+        closed = Registration.objects.filter(event=event, status=Status.CONFIRMED).update(
             status=Status.NO_SHOW, updated_at=timezone.now()
         )
+        fragments.event_changed(event_ids=[event.pk])  # .update() sends no signal
+    return closed

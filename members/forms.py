@@ -14,7 +14,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from members import languages, services
+from members import form_cache, languages, services
 from members.models import (
     ClusterMembership,
     GenderIdentity,
@@ -287,7 +287,8 @@ def profile_form_html(form: ProfileForm) -> str:
     The key is the person's own (their user id) with a digest of all the form shows: their
     current values and choices, the lists to choose from and the language. Any edit — theirs,
     a renamed or new topic — gives a new key, so what is served is never stale. Nothing
-    else personal is in it (the CSRF token is outside, in the page).
+    else personal is in it (the CSRF token is outside, in the page). Only the newest is
+    kept, and erasing the account deletes it (members.form_cache).
     """
     assert not form.is_bound
     lists = [(name, list(form.fields[name].widget.choices)) for name in CHOICE_LISTS]
@@ -296,10 +297,10 @@ def profile_form_html(form: ProfileForm) -> str:
         f"members:profile-form:{form.instance.user_id}:"
         + hashlib.sha256(source.encode()).hexdigest()
     )
-    html = shared_cache.get(key)
+    html = form_cache.get(key=key)
     if html is None:
         html = str(form)
-        shared_cache.set(key, html, 3600)
+        form_cache.put(user_id=form.instance.user_id, key=key, html=html)
     return html
 
 

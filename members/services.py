@@ -21,6 +21,7 @@ from rest_framework.authtoken.models import Token
 
 from members import (
     api_tokens,
+    form_cache,
     languages,
     membership,
     personal_data,
@@ -308,6 +309,7 @@ def account_erase(*, user: User) -> None:
         if photo:
             transaction.on_commit(lambda: storage.delete(photo))
     privacy.gender_clear(user=user)
+    transaction.on_commit(lambda: form_cache.forget(user_id=user.pk))
     preferences.preferences_erase(user=user)
     EmailAddress.objects.filter(user=user).delete()
     ClusterOrganiser.objects.filter(user=user).delete()

@@ -115,6 +115,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # allauth's rate limits live in the cache; production points CACHE_URL at Redis so the
 # limits hold across every web process.
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://clusterhub")}
+# Event pages and API answers are cached, and tagged for conditional GETs, under versions
+# that every process must see (events.fragments): unset, that is on with a shared cache
+# (Redis, the production file cache) and off with a per-process one (the in-memory default).
+EVENT_PAGE_CACHE = env.bool("EVENT_PAGE_CACHE", default=None)
 
 # --- Accounts -------------------------------------------------------------------------
 AUTH_USER_MODEL = "members.User"

@@ -12,3 +12,6 @@ STORAGES["staticfiles"] = {  # noqa: F405
     "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
 }
 MEDIA_ROOT = VAR_DIR / "test-media"  # noqa: F405
+# The suite serves pages in its own process, so its in-memory cache is shared by all it
+# runs; the integration run points CACHE_URL at Redis for its worker processes.
+EVENT_PAGE_CACHE = True

@@ -1,13 +1,17 @@
 """The cached event list and event page: every change shows on the next request, and no
 viewer is ever served what another viewer may see."""
 
+from datetime import timedelta
+
 import pytest
+from django.db.models.signals import post_save
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from events import authoring, services
-from events.models import Event
-from tests.events.factories import EventFactory, SessionFactory
+from events.models import Event, Registration
+from tests.events.factories import EventFactory, SessionFactory, StageRoleFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -116,3 +120,95 @@ def test_a_cluster_rename_shows_on_the_list(client_for, cluster, member):
     cluster.name = "Mechatronics Renamed"
     cluster.save(update_fields=["name"])
     assert "Mechatronics Renamed" in html(viewer, LIST)
+
+
+def test_an_erased_speaker_leaves_the_cached_page_and_api_at_once(client_for, cluster, member,
+                                                                  colleague):  # fmt: skip
+    from members.services import account_erase
+
+    colleague.display_name = "Ottilie Quast"
+    colleague.save(update_fields=["display_name"])
+    # The event's own texts do not name her: only her stage role shows her.
+    event = EventFactory(title="Cobots", clusters=[cluster])
+    StageRoleFactory(event=event, profile=colleague, guest_name="")
+    viewer = client_for(member.user)
+    api = reverse("events_api:event_detail", args=[event.pk])
+    assert "Ottilie Quast" in html(viewer, event.get_absolute_url())
+    assert "Ottilie Quast" in viewer.get(api).content.decode()
+
+    account_erase(user=colleague.user)
+
+    assert "Ottilie Quast" not in html(viewer, event.get_absolute_url())
+    assert "Ottilie Quast" not in viewer.get(api).content.decode()
+
+
+def test_closing_attendance_shows_the_no_shows_at_once(client_for, cluster, member):
+    event = EventFactory(title="Cobots", clusters=[cluster])
+    services.event_register(event=event, user=member.user)
+    viewer = client_for(member.user)
+    assert "Confirmed" in html(viewer, event.get_absolute_url())
+    Event.objects.filter(pk=event.pk).update(
+        starts_at=timezone.now() - timedelta(hours=3), ends_at=timezone.now() - timedelta(hours=1)
+    )
+    event.refresh_from_db()
+    html(viewer, event.get_absolute_url())  # the ended page, cached
+
+    services.attendance_close(event=event)
+
+    assert "No-show" in html(viewer, event.get_absolute_url())
+
+
+# --- only with a cache every process shares ------------------------------------------------
+
+SHARED = {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache"}
+PER_PROCESS = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+
+
+@pytest.mark.parametrize(
+    ("backend", "forced", "expected"),
+    [
+        (PER_PROCESS, None, False),  # another web process or a worker would not see a change
+        ({"BACKEND": "django.core.cache.backends.dummy.DummyCache"}, None, False),
+        (SHARED, None, True),
+        (PER_PROCESS, True, True),  # the setting wins: one process, as in this suite
+        (SHARED, False, False),
+    ],
+)
+def test_pages_are_cached_only_with_a_shared_cache_unless_the_setting_says(
+    settings, tmp_path, backend, forced, expected
+):
+    from events import fragments
+
+    settings.CACHES = {"default": {**backend, "LOCATION": str(tmp_path)}}
+    settings.EVENT_PAGE_CACHE = forced
+    assert fragments.enabled() is expected
+
+
+def test_without_a_shared_cache_every_request_renders_the_page_afresh(settings, client_for,
+                                                                      cluster, member):  # fmt: skip
+    from events import fragments
+
+    settings.CACHES = {"default": {**PER_PROCESS, "LOCATION": "per-process-test"}}
+    settings.EVENT_PAGE_CACHE = None
+    event = EventFactory(title="Cobots", clusters=[cluster], capacity=2)
+    versions = fragments.versions(event_ids=[event.pk])
+    assert fragments.versions(event_ids=[event.pk]) != versions  # never the same key twice
+
+    # A registration written where this process's signals never ran (another process):
+    # the page still shows it, since nothing of the page was kept.
+    viewer = client_for(member.user)
+    assert "2 seats left" in html(viewer, event.get_absolute_url())
+    post_save.disconnect(sender=Registration, dispatch_uid=f"fragments-{Registration}-{post_save}")
+    try:
+        services.event_register(event=event, user=member.user)
+    finally:
+        fragments.connect()
+    assert "1 seat left" in html(viewer, event.get_absolute_url())
+    response = viewer.get(reverse("events_api:event_detail", args=[event.pk]))
+    assert response.status_code == 200
+    assert (
+        viewer.get(
+            reverse("events_api:event_detail", args=[event.pk]), HTTP_IF_NONE_MATCH=response["ETag"]
+        ).status_code
+        == 200
+    )  # no 304 from a tag another process could not have checked

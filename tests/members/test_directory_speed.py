@@ -161,3 +161,40 @@ def test_topic_names_are_escaped_in_the_cached_lists(client_for, member, organis
         page = client.get(url).content.decode()
         assert "<img src=x" not in page
         assert "&lt;img src=x" in page
+
+
+def cached_values_holding(text: str) -> list[str]:
+    """The keys of this process's cache whose stored value contains `text`."""
+    from django.core.cache import cache
+
+    return [key for key, value in cache._cache.items() if text.encode() in value]
+
+
+def test_erasing_the_account_deletes_the_cached_form_with_its_text(
+    client_for, member, django_capture_on_commit_callbacks
+):
+    from members.services import account_erase
+
+    member.job_title = "Chief Hydrogen Whisperer"
+    member.save(update_fields=["job_title"])
+    client = client_for(member.user)
+    client.get("/me/edit/")
+    client.get("/me/edit/?lang=de", HTTP_ACCEPT_LANGUAGE="de")
+    assert cached_values_holding("Chief Hydrogen Whisperer")  # the cache holds their form
+
+    with django_capture_on_commit_callbacks(execute=True):
+        account_erase(user=member.user)
+
+    assert cached_values_holding("Chief Hydrogen Whisperer") == []
+
+
+def test_an_edit_replaces_the_cached_form_rather_than_adding_one(client_for, member):
+    client = client_for(member.user)
+    client.get("/me/edit/")
+    client.post("/me/edit/", edit_form(member, job_title="Welder of hulls"))
+    client.get("/me/edit/")
+    client.post("/me/edit/", edit_form(member, job_title="Inspector of welds"))
+    client.get("/me/edit/")
+
+    assert cached_values_holding("Welder of hulls") == []  # the text they replaced
+    assert cached_values_holding("Inspector of welds")
