@@ -10,7 +10,8 @@ the next request, and a stale fragment is never read again (it expires on its ow
 
 A fragment's key also holds the viewer (id, staff flag, clusters they belong to and
 manage), the language, time zone and query: what one viewer may see is never served to
-another, and per-viewer content (their status, CSRF token) may sit in the fragment.
+another, and per-viewer content (their status, their forms) may sit in the fragment; the
+forms' CSRF tokens are written anew into every response (events.views.with_fresh_csrf_tokens).
 The versions must be seen by every process that writes or serves these models (web
 processes, Celery workers, management commands): with a per-process cache (LocMem, the
 default without CACHE_URL) one process would serve what another has changed, so nothing is

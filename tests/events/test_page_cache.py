@@ -113,6 +113,34 @@ def test_the_cached_page_holds_nothing_of_another_viewer(client_for, cluster, me
     assert event.registrations.filter(user=colleague.user).exists()
 
 
+def csrf_token_in(page: str, *, form: str) -> str:
+    """The token in the form posting to `form` (the page's header has a form of its own)."""
+    after = page.split(f'action="{form}">')[1]
+    return after.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+
+
+def test_every_response_carries_its_own_working_csrf_token(cluster, member):
+    event = EventFactory(title="Cobots", clusters=[cluster], capacity=10)
+    first_session, second_session = (Client(enforce_csrf_checks=True) for _ in range(2))
+    for client in (first_session, second_session):
+        client.force_login(member.user)
+    url = event.get_absolute_url()
+    register = reverse("events:register", args=[event.slug])
+    one = csrf_token_in(html(first_session, url), form=register)
+    two = csrf_token_in(html(first_session, url), form=register)
+    assert one != two  # masked anew for each response, as on an uncached page
+    # The same person's other session is served the same cached page, with a token of its
+    # own secret: registering from one and cancelling from the other both work.
+    assert first_session.post(register, {"csrfmiddlewaretoken": one}).status_code == 302
+    assert event.registrations.filter(user=member.user, status="confirmed").exists()
+    cancel = reverse("events:cancel", args=[event.slug])
+    from_second = csrf_token_in(html(second_session, url), form=cancel)
+    assert second_session.post(cancel, {"csrfmiddlewaretoken": from_second}).status_code == 302
+    assert not event.registrations.filter(user=member.user, status="confirmed").exists()
+    # A token of the first session is no good in the second.
+    assert second_session.post(register, {"csrfmiddlewaretoken": two}).status_code == 403
+
+
 def test_a_cluster_rename_shows_on_the_list(client_for, cluster, member):
     EventFactory(title="Cobots", clusters=[cluster])
     viewer = client_for(member.user)
