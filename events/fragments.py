@@ -57,6 +57,7 @@ def versions(*, event_ids: Iterable[int]) -> dict[int | None, int]:
     """The current version of each event, and under None the version of the names of
     clusters, topics, languages and organisations (one cache round trip when all are known).
     Without a shared cache each call gives new versions, so no key or tag is ever reused.
+    What this transaction has changed and not yet committed has a version of its own (`_Bump`).
     """
     if not enabled():
         now = _new_version()
@@ -68,22 +69,45 @@ def versions(*, event_ids: Iterable[int]) -> dict[int | None, int]:
         for key, value in missing.items():
             cache.add(key, value, timeout=None)
         found.update(cache.get_many(list(missing)))
+    found.update(_changed_in_this_transaction())
     return {pk: found[key] for key, pk in keys.items()} | {None: found[_NAMES]}
 
 
+class _Bump:
+    """New versions for `keys`, written to the cache once the transaction commits.
+
+    Until then the change is visible only inside the transaction, as the rows are: while
+    this waits among the connection's commit callbacks, `versions` gives those keys this
+    bump's own version, which no other transaction ever sees, so nothing rendered from
+    uncommitted rows is read outside it. The commit writes a newer one still (another
+    transaction may have committed meanwhile). A rollback drops the callback and with it
+    the change: nothing reached the cache. And a registration's seat lock is not held for
+    a cache round trip.
+    """
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = keys
+        self.version = _new_version()
+
+    def __call__(self) -> None:
+        cache.set_many({key: _new_version() for key in self.keys}, timeout=None)
+
+
+def _changed_in_this_transaction() -> dict[str, int]:
+    """Key → version of what the open transaction changed, the latest change last."""
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        return {}
+    # Django keeps the commit callbacks of the open transaction here, in order, and drops
+    # those of a savepoint or transaction rolled back.
+    return {key: bump.version for _, bump, _ in connection.run_on_commit
+            if isinstance(bump, _Bump) for key in bump.keys}  # fmt: skip
+
+
 def _bump(keys: list[str]) -> None:
-    """New versions now and again once the transaction commits: the first makes the change
-    visible inside the transaction, the second drops what another request rendered from
-    the database as it was before the commit."""
-    if not enabled():
-        return
-
-    def bump() -> None:
-        cache.set_many({key: _new_version() for key in keys}, timeout=None)
-
-    if transaction.get_connection().in_atomic_block:
-        bump()
-    transaction.on_commit(bump)
+    """New versions for these keys once the transaction commits (at once outside one)."""
+    if enabled():
+        transaction.on_commit(_Bump(keys))
 
 
 def event_changed(*, event_ids: Iterable[int]) -> None:

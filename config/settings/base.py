@@ -295,6 +295,10 @@ OUTBOX_MAX_AGE_SECONDS = env.int("OUTBOX_MAX_AGE_SECONDS", default=2 * 24 * 60 *
 OUTBOX_BODY_RETENTION_DAYS = env.int("OUTBOX_BODY_RETENTION_DAYS", default=30)
 # A campaign's messages are sent this many at a time over one SMTP connection, one task each.
 OUTBOX_SEND_BATCH = env.int("OUTBOX_SEND_BATCH", default=50)
+# PostgreSQL: the worker's claim/sent commits do not wait for the disk (two per message).
+# A database crash may then send again what was marked sent in its last ~0.6 s; False
+# flushes every commit (notifications.services._asynchronous_commit).
+OUTBOX_ASYNCHRONOUS_COMMIT = env.bool("OUTBOX_ASYNCHRONOUS_COMMIT", default=True)
 
 # --- I18N / time ----------------------------------------------------------------------
 # Each language is complete: every string the project marks is translated (tests/i18n).

@@ -240,3 +240,32 @@ def test_without_a_shared_cache_every_request_renders_the_page_afresh(settings, 
         ).status_code
         == 200
     )  # no 304 from a tag another process could not have checked
+
+
+def test_a_change_reaches_the_shared_cache_only_when_its_transaction_commits(
+    client_for, cluster, member, colleague, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+    from django.db import transaction
+
+    event = EventFactory(title="Cobots", clusters=[cluster], capacity=2)
+    viewer = client_for(colleague.user)
+    url = event.get_absolute_url()
+    key = f"events:v:{event.pk}"
+    assert "2 seats left" in html(viewer, url)
+    shared = cache.get(key)
+    assert shared is not None
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.event_register(event=event, user=member.user)
+        assert "1 seat left" in html(viewer, url)  # its own change, inside the transaction
+        assert cache.get(key) == shared  # nothing written while the seat was locked
+        raise RuntimeError("the action fails: everything is rolled back")
+    assert cache.get(key) == shared
+    assert "2 seats left" in html(viewer, url)  # nothing of the rolled-back registration
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.event_register(event=event, user=member.user)
+        assert cache.get(key) == shared
+    assert cache.get(key) not in (None, shared)  # the commit gives every process a new one
+    assert "1 seat left" in html(viewer, url)

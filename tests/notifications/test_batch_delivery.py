@@ -9,7 +9,7 @@ import pytest
 from django.core import mail
 from django.core.mail import EmailMessage
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from notifications.models import OutboxMessage
@@ -172,6 +172,45 @@ def test_a_message_whose_render_fails_does_not_hold_back_the_others(smtp):
     broken.refresh_from_db()
     assert (broken.status, broken.attempts) == (Status.QUEUED, 1)
     assert "ImportError" in broken.last_error or "ModuleNotFoundError" in broken.last_error
+
+
+commit_modes: list[str] = []
+
+
+def reading_the_commit_mode(*, to: str) -> EmailMessage:
+    """A deferred message's render, run by the worker between its claim and its send."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        commit_modes.append(cursor.fetchone()[0])
+    return invitation(to)
+
+
+@pytest.mark.parametrize(("setting", "while_sending"), [(True, "off"), (False, "on")])
+def test_on_postgresql_the_workers_marks_do_not_wait_for_the_disk_unless_told(
+    smtp, settings, setting, while_sending
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("synchronous_commit is PostgreSQL's; the PostgreSQL run covers it")
+    settings.OUTBOX_ASYNCHRONOUS_COMMIT = setting
+    commit_modes.clear()
+    rows = [
+        email_enqueue_deferred(
+            recipient=email,
+            render=f"{__name__}.reading_the_commit_mode",
+            params={"to": email},
+            kind="events.invitation",
+        )  # fmt: skip
+        for email in addresses(2)
+    ]
+
+    outbox_send_batch(message_ids=ids(rows))
+
+    assert commit_modes == [while_sending, while_sending]
+    assert sorted(received_by(smtp)) == addresses(2)
+    assert {row.status for row in OutboxMessage.objects.filter(pk__in=ids(rows))} == {Status.SENT}
+    with connection.cursor() as cursor:  # the connection is as it was for whatever runs next
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
 
 
 class KilledOnTheThirdMessage(LocmemBackend):
