@@ -287,12 +287,12 @@ class EventListAPI(_ConditionalMixin, generics.ListAPIView):
         if number < 1:  # "last", "0", "-1", text: the paginator answers as it always did
             return super().list(request, *args, **kwargs)
         size = self.paginator.get_page_size(request)
-        ids = list(queryset.values_list("pk", flat=True)[(number - 1) * size : number * size])
+        ids, count = selectors.page_ids_and_count(queryset, number=number, size=size)
 
         def answer():
             return super(EventListAPI, self).list(request, *args, **kwargs).data
 
-        return self.conditional(request, event_ids=ids, extra=queryset.count(), answer=answer)
+        return self.conditional(request, event_ids=ids, extra=count, answer=answer)
 
 
 class EventDetailAPI(_ConditionalMixin, generics.RetrieveAPIView):

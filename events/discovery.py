@@ -84,18 +84,27 @@ def event_list(
     now: dt.datetime | None = None,
     scope: tuple[list[int], list[int]] | None = None,
 ):
-    """Events the viewer may see, upcoming (soonest first) or past (latest first)."""
+    """Events the viewer may see, upcoming (soonest first) or past (latest first): the rows
+    to filter, count and page. `event_cards` loads what a page shows of them, so a page
+    served from the cache builds none of that."""
     now = now or timezone.now()
+    qs = events_visible_to(user=user, scope=scope)
+    if past:
+        return qs.filter(ends_at__lt=now).order_by("-starts_at", "-pk")
+    return qs.filter(ends_at__gte=now).order_by("starts_at", "pk")
+
+
+def event_cards(*, user: User, ids: list[int]) -> list[Event]:
+    """These events in this order, with what a card shows: language, clusters, topics, seats
+    taken and the viewer's own status (`my_status`). Visibility was decided by `event_list`."""
     qs = (
-        events_visible_to(user=user, scope=scope)
+        Event.objects.filter(pk__in=ids)
         .select_related("language")
         .prefetch_related("clusters", "topics")
         .annotate(seats_taken=_seats_taken_subquery(session_level=False))
     )
-    qs = _annotate_viewer(qs, user=user)
-    if past:
-        return qs.filter(ends_at__lt=now).order_by("-starts_at", "-pk")
-    return qs.filter(ends_at__gte=now).order_by("starts_at", "pk")
+    found = {event.pk: event for event in _annotate_viewer(qs, user=user)}
+    return [found[pk] for pk in ids if pk in found]
 
 
 # --- the event page ----------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Reads of events, already scoped to what the requesting user may see."""
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.lookups import IsNull
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -41,10 +41,28 @@ def viewer_scope(*, user: User) -> tuple[list[int], list[int]]:
     their invitations and registrations decide what they see; empty for visitors and staff."""
     if not user.is_authenticated or user.is_staff:
         return [], []
-    return (
-        list(clusters_for_user(user=user).values_list("pk", flat=True)),
-        list(clusters_managed_by(user=user).values_list("pk", flat=True)),
-    )
+    # One query: a cluster someone organises is one of theirs (`clusters_for_user`).
+    managed = clusters_managed_by(user=user).filter(pk=OuterRef("pk"))
+    rows = clusters_for_user(user=user).annotate(manages=Exists(managed)).order_by("pk")
+    pairs = list(rows.values_list("pk", "manages"))
+    return [pk for pk, _ in pairs], [pk for pk, manages in pairs if manages]
+
+
+def page_ids_and_count(queryset: QuerySet, *, number: int, size: int) -> tuple[list[int], int]:
+    """The ids on page `number` (from 1) of `queryset` and how many rows it has in all, in
+    one query: COUNT(*) OVER () beside the page's ids, where a count and the page took two
+    full passes over the visibility rules. A page out of range (no row to carry the
+    total), or DISTINCT (which the window would not see), costs a second query: the count.
+    """
+    if number < 1:
+        return [], queryset.count()
+    offset = (number - 1) * size
+    if not queryset.query.distinct:
+        counted = queryset.annotate(total_rows=Window(Count("pk")))
+        rows = list(counted.values_list("pk", "total_rows")[offset : offset + size])
+        if rows:
+            return [pk for pk, _ in rows], rows[0][1]
+    return list(queryset.values_list("pk", flat=True)[offset : offset + size]), queryset.count()
 
 
 def events_visible_to(

@@ -6,6 +6,7 @@ import zoneinfo
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,7 +20,7 @@ from django.views import View
 from events import discovery, fragments, ical, selectors, services
 from events.filters import EventFilter
 from events.models import Event, Registration, Session
-from members.views import paginate, querystring_without_page
+from members.views import querystring_without_page
 
 PAGE_SIZE = 20
 Status = Registration.Status
@@ -46,6 +47,14 @@ def with_fresh_csrf_tokens(request, html: str) -> SafeString:
     return mark_safe(_CSRF_INPUT.sub(lambda found: found[1] + token + found[2], html))  # noqa: S308
 
 
+def _page_number(request) -> int:
+    """The page asked for, as `Paginator.get_page` reads it; 0 for anything else."""
+    try:
+        return int(request.GET.get("page") or 1)
+    except ValueError:
+        return 0
+
+
 class EventListView(View):
     def get(self, request):
         past = request.GET.get("when") == "past"
@@ -60,14 +69,18 @@ class EventListView(View):
             results = event_filter.qs
         filters_only = params.copy()
         filters_only.pop("page", None)
-        page_obj = paginate(request, results, per_page=PAGE_SIZE)
         # The page's events and their versions key the cached body: a registration or an
         # edit of one of them, or another event entering the page, renders it anew.
-        ids = list(page_obj.object_list.values_list("pk", flat=True))
+        paginator = Paginator(results, PAGE_SIZE)
+        number = _page_number(request)
+        ids, paginator.count = selectors.page_ids_and_count(results, number=number, size=PAGE_SIZE)
+        page_obj = paginator.get_page(request.GET.get("page"))
+        if page_obj.number != number:  # past the end, or no number: the page shown instead
+            ids = list(page_obj.object_list.values_list("pk", flat=True))
         versions = fragments.versions(event_ids=ids)
 
         def render_body() -> str:
-            page_obj.object_list = list(page_obj.object_list)
+            page_obj.object_list = discovery.event_cards(user=request.user, ids=ids)
             for event in page_obj.object_list:
                 event.my_status_label = Status(event.my_status).label if event.my_status else ""
             context = {

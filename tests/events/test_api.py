@@ -141,6 +141,17 @@ def test_the_list_is_paginated(cluster):
     assert page["next"]
 
 
+def test_each_page_has_its_own_events_and_the_whole_count(cluster):
+    for n in range(27):
+        make_event(cluster, title=f"Event {n:02}")
+    for _ in range(2):  # answered, then from the cache
+        first, second = api().get(LIST).json(), api().get(LIST, {"page": 2}).json()
+        assert [row["title"] for row in first["results"]] == [f"Event {n:02}" for n in range(25)]
+        assert [row["title"] for row in second["results"]] == ["Event 25", "Event 26"]
+        assert first["count"] == second["count"] == 27
+        assert api().get(LIST, {"page": 3}).status_code == 404
+
+
 def test_the_list_costs_the_same_queries_for_1_or_30_events(cluster, django_assert_max_num_queries):
     make_event(cluster)
     with django_assert_max_num_queries(6) as one:

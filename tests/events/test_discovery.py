@@ -193,9 +193,29 @@ def test_the_event_list_marks_the_viewers_own_status(cluster, member, colleague)
     EventFactory(clusters=[cluster], starts_at=timezone.now() + timedelta(days=2))
     services.event_register(event=mine, user=member.user)
 
-    rows = list(discovery.event_list(user=member.user))
+    ids = list(discovery.event_list(user=member.user).values_list("pk", flat=True))
+    rows = discovery.event_cards(user=member.user, ids=ids)
 
     assert [(e.pk == mine.pk, e.my_status) for e in rows] == [
         (True, Status.CONFIRMED),
         (False, None),
     ]
+
+
+def test_the_viewers_clusters_and_those_they_manage_come_in_one_query(
+    cluster, other_cluster, other_organisation, organiser, outsider, staff,
+    django_assert_num_queries,
+):  # fmt: skip
+    from events.selectors import viewer_scope
+    from tests.factories import ClusterOrganiserFactory
+
+    ClusterOrganiserFactory(cluster=other_cluster, user=outsider.user)  # a member who organises
+    with django_assert_num_queries(1):
+        assert viewer_scope(user=outsider.user) == ([other_cluster.pk], [other_cluster.pk])
+    assert viewer_scope(user=organiser) == ([cluster.pk], [cluster.pk])  # organiser, no firm
+    both = ProfileFactory(display_name="Both", organisation=other_organisation)
+    ClusterOrganiserFactory(cluster=cluster, user=both.user)
+    assert viewer_scope(user=both.user) == (sorted([cluster.pk, other_cluster.pk]), [cluster.pk])
+    nobody = ProfileFactory(display_name="No firm")
+    assert viewer_scope(user=nobody.user) == ([], [])
+    assert viewer_scope(user=staff) == ([], [])  # staff see everything without a scope

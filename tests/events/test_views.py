@@ -1,5 +1,6 @@
 """The event pages as members see them: finding events, reading them, registering in one click."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -125,6 +126,29 @@ def test_the_list_shows_twenty_events_a_page(client_for, cluster, member):
 
     assert len(titles(client.get(reverse("events:list")))) == 20
     assert len(titles(client.get(reverse("events:list"), {"page": 2}))) == 1
+
+
+def test_every_page_number_shows_the_page_the_paginator_means_with_the_right_count(
+    client_for, cluster, member
+):
+    start = timezone.now() + timedelta(days=1)
+    for i in range(45):
+        EventFactory(
+            clusters=[cluster], title=f"Event {i:02}", starts_at=start + timedelta(hours=i)
+        )
+    client = client_for(member.user)
+    pages = {
+        "1": [f"Event {i:02}" for i in range(20)],
+        "3": [f"Event {i:02}" for i in range(40, 45)],
+        "99": [f"Event {i:02}" for i in range(40, 45)],  # past the end: the last page
+        "0": [f"Event {i:02}" for i in range(40, 45)],
+        "two": [f"Event {i:02}" for i in range(20)],  # not a number: the first
+    }
+    for _ in range(2):  # rendered, then from the cache (no context then: read the page)
+        for number, expected in pages.items():
+            page = client.get(reverse("events:list"), {"page": number}).content.decode()
+            assert re.findall(r'event-card">\s*<h3><a href="[^"]*">([^<]*)</a>', page) == expected
+            assert "45 events found" in page, number
 
 
 def test_an_invalid_filter_value_shows_no_results_rather_than_an_error(client_for, cluster, member):
