@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 
 from events.models import Event, Invitation, Registration, Session
 from members.models import User
-from members.selectors import clusters_for_user, clusters_managed_by
+from members.selectors import clusters_managed_by, viewer_clusters
 
 
 def _organising_cluster_is_one_of(cluster_ids: list[int]) -> Q:
@@ -42,10 +42,8 @@ def viewer_scope(*, user: User) -> tuple[list[int], list[int]]:
     if not user.is_authenticated or user.is_staff:
         return [], []
     # One query: a cluster someone organises is one of theirs (`clusters_for_user`).
-    managed = clusters_managed_by(user=user).filter(pk=OuterRef("pk"))
-    rows = clusters_for_user(user=user).annotate(manages=Exists(managed)).order_by("pk")
-    pairs = list(rows.values_list("pk", "manages"))
-    return [pk for pk, _ in pairs], [pk for pk, manages in pairs if manages]
+    rows = viewer_clusters(user=user)
+    return [pk for pk, _ in rows], [pk for pk, organises in rows if organises]
 
 
 def page_ids_and_count(queryset: QuerySet, *, number: int, size: int) -> tuple[list[int], int]:

@@ -36,16 +36,58 @@ def current_memberships_prefetch(prefix: str = "") -> Prefetch:
     )
 
 
-def clusters_for_user(*, user: User) -> QuerySet[Cluster]:
-    """Clusters a person belongs to today: through the organisation their confirmed
-    affiliation is with, while its membership of the cluster is in force; or as organiser."""
+def clusters_for_user(*, user: User, day: date | None = None) -> QuerySet[Cluster]:
+    """Clusters a person belongs to on `day` (today): through the organisation their
+    confirmed affiliation is with, while its membership of the cluster is in force; or as
+    organiser."""
     if not user.is_authenticated or not user.is_active:
         return Cluster.objects.none()
-    via_organisation = active_memberships().filter(
+    via_organisation = active_memberships(day=day).filter(
         cluster_id=OuterRef("pk"), organisation__profiles__user=user
     )
     as_organiser = ClusterOrganiser.objects.filter(cluster_id=OuterRef("pk"), user=user)
     return Cluster.objects.filter(Q(Exists(via_organisation)) | Q(Exists(as_organiser)))
+
+
+# Stand-ins for the person and the day in the SQL `viewer_clusters` compiles once.
+_ANY_PERSON, _ANY_DAY = -4_242_424_242, date(1000, 1, 1)
+
+
+@cache
+def _viewer_clusters_sql(vendor: str) -> tuple[str, tuple]:
+    person = User(pk=_ANY_PERSON, is_active=True)
+    organises = clusters_managed_by(user=person).filter(pk=OuterRef("pk"))
+    rows = (
+        clusters_for_user(user=person, day=_ANY_DAY)
+        .annotate(organises=Exists(organises))
+        .order_by("pk")
+        .values_list("pk", "organises")
+    )
+    sql, params = rows.query.get_compiler(connection=connection).as_sql()
+    day = connection.ops.adapt_datefield_value(_ANY_DAY)
+    if _ANY_PERSON not in params or day not in params:  # then the stand-ins would stay
+        raise AssertionError("clusters_for_user no longer takes the person and the day")
+    return sql, tuple(params)
+
+
+def viewer_clusters(*, user: User) -> list[tuple[int, bool]]:
+    """(id, whether they organise it) of each cluster this person belongs to today, as
+    `clusters_for_user` and `clusters_managed_by` say; [] for visitors and inactive accounts.
+
+    Every page and API answer asks this first. It is their query, compiled once per process
+    with stand-ins for the person and the day: Django took 2–3 ms to compile it on every
+    request, more than the database takes to answer it.
+    """
+    if not user.is_authenticated or not user.is_active:
+        return []
+    sql, params = _viewer_clusters_sql(connection.vendor)
+    day, any_day = (
+        connection.ops.adapt_datefield_value(d) for d in (timezone.localdate(), _ANY_DAY)
+    )
+    values = [user.pk if p == _ANY_PERSON else day if p == any_day else p for p in params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        return [(pk, bool(organises)) for pk, organises in cursor.fetchall()]
 
 
 def user_is_member(*, user: User) -> bool:
@@ -209,7 +251,7 @@ def cluster_get_managed(*, user: User, slug: str) -> Cluster:
 
 def viewer_cluster_ids(*, viewer: User) -> list[int]:
     """The clusters `profiles_visible_to` opens to this person (read once per page)."""
-    return list(clusters_for_user(user=viewer).values_list("pk", flat=True))
+    return [pk for pk, _organises in viewer_clusters(user=viewer)]
 
 
 def profiles_visible_to(

@@ -220,3 +220,30 @@ def test_organisation_page_lists_only_the_colleagues_the_viewer_may_see(
     assert "Mia Members" in content
     assert member.display_name not in content
     assert "Hannes Hidden" not in content
+
+
+def test_viewer_clusters_are_those_in_force_today_with_the_ones_they_organise(
+    django_assert_num_queries,
+):
+    from members.selectors import viewer_clusters
+
+    today = timezone.localdate()
+    now, ended, coming, organised = (ClusterFactory() for _ in range(4))
+    firm = OrganisationFactory(clusters=[])
+    for cluster, joined, left in (
+        (now, today - timedelta(days=30), today + timedelta(days=30)),
+        (ended, today - timedelta(days=30), today),  # left today: no longer
+        (coming, today + timedelta(days=1), None),  # joins tomorrow: not yet
+    ):
+        ClusterMembership.objects.create(
+            cluster=cluster, organisation=firm, joined_on=joined, left_on=left
+        )
+    person = ProfileFactory(organisation=firm).user
+    ClusterOrganiserFactory(cluster=organised, user=person)
+
+    with django_assert_num_queries(1):
+        rows = viewer_clusters(user=person)
+    assert rows == sorted([(now.pk, False), (organised.pk, True)])
+    assert viewer_clusters(user=ProfileFactory(organisation=firm).user) == [(now.pk, False)]
+    person.is_active = False
+    assert viewer_clusters(user=person) == []
