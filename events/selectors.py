@@ -55,12 +55,13 @@ def page_ids_and_count(queryset: QuerySet, *, number: int, size: int) -> tuple[l
     if number < 1:
         return [], queryset.count()
     offset = (number - 1) * size
-    if not queryset.query.distinct:
-        counted = queryset.annotate(total_rows=Window(Count("pk")))
-        rows = list(counted.values_list("pk", "total_rows")[offset : offset + size])
-        if rows:
-            return [pk for pk, _ in rows], rows[0][1]
-    return list(queryset.values_list("pk", flat=True)[offset : offset + size]), queryset.count()
+    if queryset.query.distinct:
+        return list(queryset.values_list("pk", flat=True)[offset : offset + size]), queryset.count()
+    counted = queryset.annotate(total_rows=Window(Count("pk")))
+    rows = list(counted.values_list("pk", "total_rows")[offset : offset + size])
+    if not rows:  # past the end: no row carries the total
+        return [], queryset.count()
+    return [pk for pk, _ in rows], rows[0][1]
 
 
 def events_visible_to(

@@ -54,7 +54,8 @@ _ANY_PERSON, _ANY_DAY = -4_242_424_242, date(1000, 1, 1)
 
 
 @cache
-def _viewer_clusters_sql(vendor: str) -> tuple[str, tuple]:
+def _viewer_clusters_sql(vendor: str) -> tuple[str, tuple, object]:
+    """The SQL, its parameters, and the day's stand-in as the database adapter writes it."""
     person = User(pk=_ANY_PERSON, is_active=True)
     organises = clusters_managed_by(user=person).filter(pk=OuterRef("pk"))
     rows = (
@@ -67,7 +68,7 @@ def _viewer_clusters_sql(vendor: str) -> tuple[str, tuple]:
     day = connection.ops.adapt_datefield_value(_ANY_DAY)
     if _ANY_PERSON not in params or day not in params:  # then the stand-ins would stay
         raise AssertionError("clusters_for_user no longer takes the person and the day")
-    return sql, tuple(params)
+    return sql, tuple(params), day
 
 
 def viewer_clusters(*, user: User) -> list[tuple[int, bool]]:
@@ -80,10 +81,8 @@ def viewer_clusters(*, user: User) -> list[tuple[int, bool]]:
     """
     if not user.is_authenticated or not user.is_active:
         return []
-    sql, params = _viewer_clusters_sql(connection.vendor)
-    day, any_day = (
-        connection.ops.adapt_datefield_value(d) for d in (timezone.localdate(), _ANY_DAY)
-    )
+    sql, params, any_day = _viewer_clusters_sql(connection.vendor)
+    day = connection.ops.adapt_datefield_value(timezone.localdate())
     values = [user.pk if p == _ANY_PERSON else day if p == any_day else p for p in params]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
