@@ -400,17 +400,18 @@ class EventRegisterAPI(_RegistrationActionAPI):
         session = _session_of(event, session_id)
         if session_id and session is None:
             return _refused(_("This event has no such session."))
-        before = selectors.registration_for(event=event, user=request.user, session=session)
-        already = before is not None and before.status in Registration.ACTIVE_STATUSES
         try:
-            registration = services.event_register(
-                event=event, user=request.user, session=session, scope=self.scope
+            registered = services.event_register_outcome(
+                event=event, user=request.user, session=session, scope=self.scope, visible=True
             )
         except services.RegistrationError as error:
             return _error(error)
         return Response(
-            _status_body(registration),
-            status=status.HTTP_200_OK if already else status.HTTP_201_CREATED,
+            {
+                "status": registered.registration.status,
+                "waitlist_position": registered.waitlist_number,
+            },
+            status=status.HTTP_201_CREATED if registered.changed else status.HTTP_200_OK,
         )
 
 

@@ -25,10 +25,20 @@ from events.calendar_selectors import event_organisers
 from events.discovery import waitlist_number
 from events.models import Event, Registration, Session
 from members.languages import in_language_of, in_recipients_language
-from notifications.services import email_enqueue, email_enqueue_deferred, subject_line
+from members.models import User
+from notifications.services import (
+    email_enqueue,
+    email_enqueue_deferred,
+    email_enqueue_deferred_sql,
+    subject_line,
+)
 
 # Reply-To names at most this many organisers: enough to reach someone, not a mailing list.
 REPLY_TO_LIMIT = 3
+
+# The outbox's name for a registration's message, and how it is rendered.
+REGISTRATION_KIND = "events.registration"
+REGISTRATION_RENDER = "events.notify.registration_message"
 
 # What happened to a session (or the event) in an `event_changed` message.
 CHANGE_MOVED = "moved"
@@ -119,12 +129,42 @@ def registration_changed(
     }
     email_enqueue_deferred(
         recipient=registration.user.email,
-        render="events.notify.registration_message",
+        render=REGISTRATION_RENDER,
         params=params,
-        kind="events.registration",
+        kind=REGISTRATION_KIND,
         # Each state of a registration is told once: status and sequence identify it.
-        idempotency_key=f"events.registration:{registration.pk}:{kind}:{registration.sequence}",
+        idempotency_key=f"{REGISTRATION_KIND}:{registration.pk}:{kind}:{registration.sequence}",
         batch=event_batch(event),
+    )
+
+
+def registration_new_sql(*, event: Event, user: User) -> tuple[str, list]:
+    """`registration_changed` for a person's new registration for the event itself, as
+    the SQL of the statement that writes the registration (`events.services`): over its
+    relations `registration` (the new row) and `decision` (`waitlist_number`,
+    `event_status`, `event_sequence`). It writes the row `registration_changed` would
+    (`tests/events/test_registration_statement.py` compares them)."""
+    return email_enqueue_deferred_sql(
+        recipient=user.email,
+        render=REGISTRATION_RENDER,
+        params={"approved": False, "session_state": None, "seats": []},
+        selected_params={
+            "registration": "registration.id",
+            "kind": "registration.status",
+            "status": "registration.status",
+            "sequence": "registration.sequence",
+            "waitlist_position": "registration.waitlist_position",
+            "waitlist_number": "decision.waitlist_number",
+            "event_status": "decision.event_status",
+            "event_sequence": "decision.event_sequence",
+        },
+        idempotency_key_sql=(
+            f"'{REGISTRATION_KIND}:' || registration.id || ':' || registration.status"
+            " || ':' || registration.sequence"
+        ),
+        kind=REGISTRATION_KIND,
+        batch=event_batch(event),
+        source="registration, decision",
     )
 
 

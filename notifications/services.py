@@ -183,7 +183,7 @@ def _insert(row: OutboxMessage) -> OutboxMessage:
             # Another message holds the key (if it was being written by a concurrent
             # transaction, the insert waited for its commit): that row is the message.
             return OutboxMessage.objects.get(idempotency_key=row.idempotency_key)
-    _enqueue_after_commit([row.pk])
+    send_after_commit([row.pk])
     return row
 
 
@@ -191,19 +191,35 @@ def _insert_unless_key_taken(row: OutboxMessage) -> int | None:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id: the new row's id, or None when the
     key is taken. One round trip where a lookup, a savepoint, the insert and its release
     took four: registrations write their message while holding the event's seat lock."""
+    sql, values = _insert_sql(row, slots={}, source="")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        found = cursor.fetchone()
+    return found[0] if found else None
+
+
+def _insert_sql(row: OutboxMessage, *, slots: dict[str, str], source: str) -> tuple[str, list]:
+    """`row`'s INSERT … ON CONFLICT (key) DO NOTHING RETURNING id, and its parameters.
+
+    `slots` replaces a column's parameter by an SQL expression (which may hold `%s`
+    for the column's own value); with a `source`, the values are selected from it."""
     fields = [field for field in OutboxMessage._meta.concrete_fields if not field.primary_key]
     quote = connection.ops.quote_name
     table, key, pk = (quote(OutboxMessage._meta.db_table), quote("idempotency_key"),
                       quote(OutboxMessage._meta.pk.column))  # fmt: skip
     columns = ", ".join(quote(field.column) for field in fields)
-    slots = ", ".join(["%s"] * len(fields))
-    # Names from the model's metadata; every value is a parameter.
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({slots}) ON CONFLICT ({key}) WHERE {key} IS NOT NULL DO NOTHING RETURNING {pk}"  # noqa: E501, S608
-    values = [field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        found = cursor.fetchone()
-    return found[0] if found else None
+    expressions, values = [], []
+    for field in fields:
+        expression = slots.get(field.column, "%s")
+        expressions.append(expression)
+        if "%s" in expression:
+            values.append(field.get_db_prep_save(getattr(row, field.attname), connection))
+    values_sql = ", ".join(expressions)
+    selected = f"SELECT {values_sql} FROM {source}" if source else f"VALUES ({values_sql})"  # noqa: S608
+    # Names from the model's metadata, expressions from the calling code; every value is
+    # a parameter.
+    sql = f"INSERT INTO {table} ({columns}) {selected} ON CONFLICT ({key}) WHERE {key} IS NOT NULL DO NOTHING RETURNING {pk}"  # noqa: E501, S608
+    return sql, values
 
 
 def email_enqueue(
@@ -252,21 +268,68 @@ def email_enqueue_deferred(
     send stores what the callable returned, so a resend sends the same content. A
     callable that raises leaves the row queued with the error for the sweeper to retry.
     """
+    return _insert(
+        _deferred_row(
+            recipient=recipient,
+            render=render,
+            params=params,
+            kind=kind,
+            idempotency_key=idempotency_key,
+            batch=batch,
+        )
+    )
+
+
+def _deferred_row(**fields) -> OutboxMessage:
+    recipient, render, batch = fields["recipient"], fields["render"], fields["batch"]
     _check_batch(batch)
     if not render or not recipient or len(getaddresses([recipient])) != 1:
         raise ValueError(f"a deferred message needs a render path and one recipient, got "
                          f"{render!r} for {recipient!r}")  # fmt: skip
-    return _insert(
-        OutboxMessage(
-            recipient=recipient,
-            kind=kind,
-            render_with=render,
-            render_params=params,
-            idempotency_key=idempotency_key,
-            batch=batch,
-            message_id=make_msgid(domain=_message_id_domain()),
-        )
+    return OutboxMessage(
+        recipient=recipient,
+        kind=fields["kind"],
+        render_with=render,
+        render_params=fields["params"],
+        idempotency_key=fields["idempotency_key"],
+        batch=batch,
+        message_id=make_msgid(domain=_message_id_domain()),
     )
+
+
+_JSON_MEMBER = re.compile(r"[a-z_]+")
+
+
+def email_enqueue_deferred_sql(
+    *,
+    recipient: str,
+    render: str,
+    params: dict,
+    selected_params: dict[str, str],
+    idempotency_key_sql: str,
+    kind: str,
+    batch: str = "",
+    source: str,
+) -> tuple[str, list]:
+    """`email_enqueue_deferred` as SQL: `INSERT … SELECT … FROM source … RETURNING id`.
+
+    For a caller that writes its own row and the message about it in one statement (a
+    registration, whose seat lock must not wait on round trips): `source` names that
+    statement's relations, `selected_params` adds JSON members to `params` as SQL
+    expressions over them, and `idempotency_key_sql` is the key's expression. The
+    expressions are the caller's code, never input. Returns the SQL and its parameters;
+    the caller passes the id the statement returns to `send_after_commit`.
+    """
+    if not all(_JSON_MEMBER.fullmatch(name) for name in selected_params):
+        raise ValueError(f"JSON member names are lowercase words, got {list(selected_params)}")
+    row = _deferred_row(recipient=recipient, render=render, params=params, kind=kind,
+                        idempotency_key="", batch=batch)  # fmt: skip
+    members = ", ".join(f"'{name}', {sql}" for name, sql in selected_params.items())
+    slots = {
+        "render_params": f"%s::jsonb || jsonb_build_object({members})",
+        "idempotency_key": idempotency_key_sql,
+    }
+    return _insert_sql(row, slots=slots, source=source)
 
 
 def email_enqueue_many(
@@ -342,7 +405,8 @@ def _send_batch_after_commit(ids: list[int]) -> None:
     transaction.on_commit(lambda: outbox_send_batch_task.delay(message_ids=ids), robust=True)
 
 
-def _enqueue_after_commit(ids: list[int]) -> None:
+def send_after_commit(ids: list[int]) -> None:
+    """Send these outbox rows once the caller's transaction commits (at once outside one)."""
     from notifications.tasks import outbox_send_task
 
     for pk in ids:
@@ -687,7 +751,7 @@ def outbox_retry_failed(*, ids: list[int] | None = None, batch: str | None = Non
     OutboxMessage.objects.filter(pk__in=retry_ids).update(
         status=Status.QUEUED, queued_at=now, updated_at=now
     )
-    _enqueue_after_commit(retry_ids)
+    send_after_commit(retry_ids)
     return len(retry_ids)
 
 

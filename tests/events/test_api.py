@@ -230,6 +230,10 @@ def test_register_when_full_joins_the_waitlist_with_a_place_in_line(cluster, org
     response = api(third).post(register(event))
     assert response.status_code == 201
     assert response.json() == {"status": "waitlisted", "waitlist_position": 2}
+    assert api(second).post(cancel(event)).status_code == 200
+    again = api(third).post(register(event))  # asked again: the place in line as it is now
+    assert again.status_code == 200
+    assert again.json() == {"status": "waitlisted", "waitlist_position": 1}
 
 
 def test_register_for_an_approval_event_is_pending(cluster, member):
@@ -292,7 +296,7 @@ def test_a_busy_registration_is_a_409_with_retry_after(cluster, member, monkeypa
     def busy(**kwargs):
         raise services.RegistrationBusy("Many people are registering right now.")
 
-    monkeypatch.setattr(services, "event_register", busy)
+    monkeypatch.setattr(services, "event_register_outcome", busy)
     response = api(member.user).post(register(event))
     assert response.status_code == 409
     assert response["Retry-After"] == "2"

@@ -8,18 +8,17 @@ the invitation that reached the member's mailbox through the worker and the SMTP
 
 import logging
 import smtplib
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
 
 from events import authoring, replies, reply_addresses, services
-from events.models import Event, Registration
+from events.models import Registration
 from tests.events.factories import EventFactory
 from tests.events.test_replies import DOMAIN, gmail_reply, invitations_in, outlook_reply
 from tests.factories import ProfileFactory
 from tests.integration.conftest import free_port
+from tests.integration.threads import seat_lock_held
 
 pytestmark = pytest.mark.integration
 
@@ -193,28 +192,11 @@ def test_a_reply_that_meets_a_locked_seat_is_deferred_and_acts_when_delivered_ag
     to = reply_addresses.reply_address(registration=seat)
     raw = outlook_reply(invitation, to=to, attendee=member.user.email, name="Anna Keller")
 
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_the_seat_lock() -> None:
-        try:
-            with transaction.atomic():
-                Event.objects.select_for_update().get(pk=event.pk)
-                locked.set()
-                release.wait(30)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold_the_seat_lock)
-    holder.start()
-    try:
-        assert locked.wait(10)
+    with seat_lock_held(event):
         code, _ = lmtp_send(receiver, raw, to)
         assert code == 451  # the mail server keeps the reply and delivers it again later
         seat.refresh_from_db()
         assert seat.status == Status.CONFIRMED
-    finally:
-        release.set()
-        holder.join(10)
 
     assert lmtp_send(receiver, raw, to)[0] == 250
     seat.refresh_from_db()

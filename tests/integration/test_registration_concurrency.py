@@ -6,9 +6,10 @@ import pytest
 from django.utils import timezone
 
 from events.models import Event, Registration
-from events.services import event_register
+from events.services import RegistrationBusy, event_register
+from notifications.models import OutboxMessage
 from tests.factories import UserFactory
-from tests.integration.threads import run_together
+from tests.integration.threads import run_together, seat_lock_held
 
 pytestmark = pytest.mark.integration
 
@@ -49,6 +50,35 @@ def test_fifty_people_for_ten_seats_get_ten_seats_and_an_ordered_waitlist(
     assert sorted(waitlisted.values_list("waitlist_position", flat=True)) == list(
         range(1, THREADS - SEATS + 1)
     )
+    # Each person is told what they got: one message each, with their place in the queue.
+    told = {
+        message.render_params["registration"]: message.render_params
+        for message in OutboxMessage.objects.filter(batch=f"event:{event.pk}")
+    }
+    assert len(told) == THREADS
+    for registration in rows:
+        said = told[registration.pk]
+        assert (said["status"], said["waitlist_position"]) == (
+            registration.status,
+            registration.waitlist_position,
+        )
+        assert said["waitlist_number"] == registration.waitlist_position  # nobody left
+
+
+def test_a_registration_that_cannot_have_the_lock_in_time_writes_nothing(
+    postgres, transactional_db, settings
+):
+    settings.EVENTS_LOCK_TIMEOUT_MS = 200
+    event = _event(capacity=SEATS)
+    user = UserFactory()
+    with seat_lock_held(event):
+        with pytest.raises(RegistrationBusy):
+            event_register(event=event, user=user)
+        assert not Registration.objects.filter(event=event).exists()
+        assert not OutboxMessage.objects.exists()
+    # The connection is usable and unlocked afterwards: the person's next try gets the seat.
+    assert event_register(event=event, user=user).status == Registration.Status.CONFIRMED
+    assert OutboxMessage.objects.count() == 1
 
 
 def test_fifty_simultaneous_clicks_of_one_person_make_one_registration(postgres, transactional_db):

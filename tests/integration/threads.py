@@ -1,8 +1,12 @@
 """Real threads released together, each with its own database connection."""
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from django.db import connection
+from django.db import connection, transaction
+
+from events.models import Event
 
 
 def run_together(calls: list) -> tuple[list, list[BaseException]]:
@@ -29,3 +33,27 @@ def run_together(calls: list) -> tuple[list, list[BaseException]]:
         thread.join(timeout=120)
     assert not any(thread.is_alive() for thread in threads), "a thread hung"
     return results, errors
+
+
+@contextmanager
+def seat_lock_held(event: Event) -> Iterator[None]:
+    """Another connection holds `event`'s seat lock (its row, FOR UPDATE) for the block."""
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                Event.objects.select_for_update().get(pk=event.pk)
+                locked.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(10), "the lock was not taken"
+        yield
+    finally:
+        release.set()
+        holder.join(10)
