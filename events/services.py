@@ -371,7 +371,7 @@ def _register_in_one_statement(*, event: Event, user: User) -> Registered | None
     post_save.send(sender=Registration, instance=registration, created=True, update_fields=None,
                    raw=False, using=connection.alias)  # fmt: skip
     if message_id is not None:
-        send_after_commit([message_id])
+        send_after_commit(ids=[message_id])
     return Registered(registration, True, number)
 
 

@@ -183,7 +183,7 @@ def _insert(row: OutboxMessage) -> OutboxMessage:
             # Another message holds the key (if it was being written by a concurrent
             # transaction, the insert waited for its commit): that row is the message.
             return OutboxMessage.objects.get(idempotency_key=row.idempotency_key)
-    send_after_commit([row.pk])
+    send_after_commit(ids=[row.pk])
     return row
 
 
@@ -280,18 +280,19 @@ def email_enqueue_deferred(
     )
 
 
-def _deferred_row(**fields) -> OutboxMessage:
-    recipient, render, batch = fields["recipient"], fields["render"], fields["batch"]
+def _deferred_row(
+    *, recipient: str, render: str, params: dict, kind: str, idempotency_key: str | None, batch: str
+) -> OutboxMessage:
     _check_batch(batch)
     if not render or not recipient or len(getaddresses([recipient])) != 1:
         raise ValueError(f"a deferred message needs a render path and one recipient, got "
                          f"{render!r} for {recipient!r}")  # fmt: skip
     return OutboxMessage(
         recipient=recipient,
-        kind=fields["kind"],
+        kind=kind,
         render_with=render,
-        render_params=fields["params"],
-        idempotency_key=fields["idempotency_key"],
+        render_params=params,
+        idempotency_key=idempotency_key,
         batch=batch,
         message_id=make_msgid(domain=_message_id_domain()),
     )
@@ -405,7 +406,7 @@ def _send_batch_after_commit(ids: list[int]) -> None:
     transaction.on_commit(lambda: outbox_send_batch_task.delay(message_ids=ids), robust=True)
 
 
-def send_after_commit(ids: list[int]) -> None:
+def send_after_commit(*, ids: list[int]) -> None:
     """Send these outbox rows once the caller's transaction commits (at once outside one)."""
     from notifications.tasks import outbox_send_task
 
@@ -751,7 +752,7 @@ def outbox_retry_failed(*, ids: list[int] | None = None, batch: str | None = Non
     OutboxMessage.objects.filter(pk__in=retry_ids).update(
         status=Status.QUEUED, queued_at=now, updated_at=now
     )
-    send_after_commit(retry_ids)
+    send_after_commit(ids=retry_ids)
     return len(retry_ids)
 
 
