@@ -208,11 +208,11 @@ def event_register_outcome(
     visible = (
         visible or selectors.events_visible_to(user=user, scope=scope).filter(pk=event.pk).exists()
     )
-    if visible and session is None and connection.vendor == "postgresql":
-        registered = _register_in_one_statement(event=event, user=user)
-        if registered is not None:
-            return registered
     try:
+        if visible and session is None and connection.vendor == "postgresql":
+            registered = _register_in_one_statement(event=event, user=user)
+            if registered is not None:
+                return registered
         with capacity_locked(event=event, session=session) as (event, session):
             # Each round trip under the lock is time the next person waits: one query
             # decides the seat (and finds an earlier registration of this person).

@@ -1,12 +1,14 @@
 """Registration never overbooks: real threads, each with its own PostgreSQL connection."""
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from events.models import Event, Registration
-from events.services import RegistrationBusy, event_register
+from events.services import RegistrationBusy, RegistrationError, event_register
 from notifications.models import OutboxMessage
 from tests.factories import UserFactory
 from tests.integration.threads import run_together, seat_lock_held
@@ -79,6 +81,50 @@ def test_a_registration_that_cannot_have_the_lock_in_time_writes_nothing(
     # The connection is usable and unlocked afterwards: the person's next try gets the seat.
     assert event_register(event=event, user=user).status == Registration.Status.CONFIRMED
     assert OutboxMessage.objects.count() == 1
+
+
+def test_a_registration_written_past_the_lock_meanwhile_leaves_one_registration(
+    postgres, transactional_db
+):
+    # Someone (an import, the admin) writes this person's registration without the seat
+    # lock while they register. The two transactions wait for each other (the other's
+    # foreign-key check on the event is deferred to its commit), and PostgreSQL ends one.
+    # Usually ours: the person is asked to try again, and nothing of it is left behind.
+    event = _event(capacity=SEATS)
+    user = UserFactory()
+    written, release = threading.Event(), threading.Event()
+
+    def write_without_the_lock() -> None:
+        try:
+            with transaction.atomic():
+                Registration.objects.create(
+                    event=event, user=user, status=Registration.Status.CONFIRMED
+                )
+                written.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=write_without_the_lock)
+    writer.start()
+    try:
+        assert written.wait(10)
+        threading.Timer(0.5, release.set).start()  # commits while the registration waits
+        try:
+            mine = event_register(event=event, user=user)
+        except RegistrationError as error:
+            assert "try again" in str(error)
+            mine = None
+    finally:
+        release.set()
+        writer.join(10)
+    # Either way: one registration, and a message only if it was this person's.
+    (registration,) = Registration.objects.filter(event=event, user=user)
+    assert mine in (None, registration)
+    assert OutboxMessage.objects.count() == (0 if mine is None else 1)
+    # Trying again finds that registration, unchanged.
+    assert event_register(event=event, user=user) == registration
+    assert OutboxMessage.objects.count() == (0 if mine is None else 1)
 
 
 def test_fifty_simultaneous_clicks_of_one_person_make_one_registration(postgres, transactional_db):
