@@ -4,14 +4,13 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
 from django.utils import timezone
 
 from events.models import Event, Registration
 from events.services import RegistrationBusy, RegistrationError, event_register
 from notifications.models import OutboxMessage
 from tests.factories import UserFactory
-from tests.integration.threads import run_together, seat_lock_held
+from tests.integration.threads import run_together, seat_lock_held, transaction_held_open
 
 pytestmark = pytest.mark.integration
 
@@ -92,32 +91,17 @@ def test_a_registration_written_past_the_lock_meanwhile_leaves_one_registration(
     # Usually ours: the person is asked to try again, and nothing of it is left behind.
     event = _event(capacity=SEATS)
     user = UserFactory()
-    written, release = threading.Event(), threading.Event()
 
     def write_without_the_lock() -> None:
-        try:
-            with transaction.atomic():
-                Registration.objects.create(
-                    event=event, user=user, status=Registration.Status.CONFIRMED
-                )
-                written.set()
-                release.wait(30)
-        finally:
-            connection.close()
+        Registration.objects.create(event=event, user=user, status=Registration.Status.CONFIRMED)
 
-    writer = threading.Thread(target=write_without_the_lock)
-    writer.start()
-    try:
-        assert written.wait(10)
+    with transaction_held_open(write_without_the_lock) as release:
         threading.Timer(0.5, release.set).start()  # commits while the registration waits
         try:
             mine = event_register(event=event, user=user)
         except RegistrationError as error:
             assert "try again" in str(error)
             mine = None
-    finally:
-        release.set()
-        writer.join(10)
     # Either way: one registration, and a message only if it was this person's.
     (registration,) = Registration.objects.filter(event=event, user=user)
     assert mine in (None, registration)

@@ -1,7 +1,7 @@
 """Real threads released together, each with its own database connection."""
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from django.db import connection, transaction
@@ -36,15 +36,16 @@ def run_together(calls: list) -> tuple[list, list[BaseException]]:
 
 
 @contextmanager
-def seat_lock_held(event: Event) -> Iterator[None]:
-    """Another connection holds `event`'s seat lock (its row, FOR UPDATE) for the block."""
-    locked, release = threading.Event(), threading.Event()
+def transaction_held_open(work: Callable[[], object]) -> Iterator[threading.Event]:
+    """`work` runs in a transaction on another connection, which stays open through the
+    block, or until the event it yields is set; then it commits."""
+    done, release = threading.Event(), threading.Event()
 
     def hold() -> None:
         try:
             with transaction.atomic():
-                Event.objects.select_for_update().get(pk=event.pk)
-                locked.set()
+                work()
+                done.set()
                 release.wait(30)
         finally:
             connection.close()
@@ -52,8 +53,13 @@ def seat_lock_held(event: Event) -> Iterator[None]:
     holder = threading.Thread(target=hold)
     holder.start()
     try:
-        assert locked.wait(10), "the lock was not taken"
-        yield
+        assert done.wait(10), "the other transaction did not get going"
+        yield release
     finally:
         release.set()
         holder.join(10)
+
+
+def seat_lock_held(event: Event):
+    """Another connection holds `event`'s seat lock (its row, FOR UPDATE) for the block."""
+    return transaction_held_open(lambda: Event.objects.select_for_update().get(pk=event.pk))
