@@ -26,6 +26,7 @@ from rest_framework.response import Response
 from events import discovery, fragments, selectors, services
 from events.filters import EventFilter
 from events.models import Event, Registration, Session, StageRole
+from members import page_cache
 from members.api_schema import ClosedSerializer, ErrorSerializer
 from members.models import Cluster, Topic
 
@@ -256,11 +257,11 @@ class _ConditionalMixin:
         etag = '"' + hashlib.sha256(repr(parts).encode()).hexdigest()[:40] + '"'
         response = get_conditional_response(request, etag=etag)
         if response is None:
-            data = cache.get(f"events:api:{etag}") if fragments.enabled() else None
+            data = cache.get(f"events:api:{etag}") if page_cache.enabled() else None
             if data is None:
                 data = answer()
-                if fragments.enabled():
-                    cache.set(f"events:api:{etag}", data, timeout=fragments.FRAGMENT_TIMEOUT)
+                if page_cache.enabled():
+                    cache.set(f"events:api:{etag}", data, timeout=page_cache.TIMEOUT)
             response = Response(data)
         response["ETag"] = etag
         patch_vary_headers(response, ["Cookie", "Authorization", "Accept-Language"])

@@ -12,29 +12,22 @@ A fragment's key also holds the viewer (id, staff flag, clusters they belong to 
 manage), the language, time zone and query: what one viewer may see is never served to
 another, and per-viewer content (their status, their forms) may sit in the fragment; the
 forms' CSRF tokens are written anew into every response (events.views.with_fresh_csrf_tokens).
-The versions must be seen by every process that writes or serves these models (web
-processes, Celery workers, management commands): with a per-process cache (LocMem, the
-default without CACHE_URL) one process would serve what another has changed, so nothing is
-cached or tagged then (`enabled`). Setting EVENT_PAGE_CACHE forces it on or off.
+The fragments are stored by `members.page_cache` (`cached_html`): with a per-process
+cache nothing is cached or tagged (`enabled`; the setting PAGE_CACHE forces it on or off).
 The versions are set by signals (`connect`, from `events.apps`), the one place that sees
 every write of these models through the ORM. `QuerySet.update()` and `bulk_create` send no
 signals: code that writes these models in bulk calls `event_changed` itself.
 """
 
-import hashlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
-from django.conf import settings
-from django.core.cache import cache, caches
-from django.core.cache.backends.dummy import DummyCache
-from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
-from django.utils import timezone, translation
-from django.utils.safestring import SafeString, mark_safe
 
-FRAGMENT_TIMEOUT = 60 * 60  # seconds; a stale entry is never read, this only frees memory
+from members.page_cache import enabled
+
 _EVENT = "events:v:{}"
 _NAMES = "events:v:names"
 
@@ -42,15 +35,6 @@ _NAMES = "events:v:names"
 def _new_version() -> int:
     # Unique, even after the cache lost a version: never an older fragment's version.
     return time.time_ns()
-
-
-def enabled() -> bool:
-    """Whether pages may be cached and tagged: the setting, or else whether the cache is
-    one all processes share (not a per-process or dummy one)."""
-    forced = getattr(settings, "EVENT_PAGE_CACHE", None)
-    if forced is not None:
-        return forced
-    return not isinstance(caches["default"], (LocMemCache, DummyCache))
 
 
 def versions(*, event_ids: Iterable[int]) -> dict[int | None, int]:
@@ -125,21 +109,6 @@ def viewer_key(*, user, clusters: Iterable[int] = (), managed: Iterable[int] = (
     if not user.is_authenticated:
         return "anon"
     return f"u{user.pk}:{int(user.is_staff)}:{sorted(clusters)}:{sorted(managed)}"
-
-
-def cached_html(*, name: str, parts: Iterable, render: Callable[[], str]) -> SafeString:
-    """The fragment for these key parts, rendered (and stored) when missing."""
-    if not enabled():
-        return mark_safe(str(render()))  # noqa: S308 (as below)
-    parts = [*parts, translation.get_language(), timezone.get_current_timezone_name()]
-    digest = hashlib.sha256(repr(parts).encode()).hexdigest()
-    key = f"events:fragment:{name}:{digest}"
-    html = cache.get(key)
-    if html is None:
-        html = str(render())
-        cache.set(key, html, timeout=FRAGMENT_TIMEOUT)
-    # A template's output, escaped when it was rendered; only this module writes these keys.
-    return mark_safe(html)  # noqa: S308
 
 
 # --- signals -------------------------------------------------------------------------------

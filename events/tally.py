@@ -32,12 +32,12 @@ import hashlib
 import logging
 from collections.abc import Sequence
 
-from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from events.models import Registration, RegistrationTally
 from members import privacy
+from members.db_triggers import check_vendor, postgresql_function_comment, sqlite_has
 from members.models import GenderIdentity, User
 
 logger = logging.getLogger(__name__)
@@ -197,13 +197,6 @@ def _recount_sql(vendor: str) -> list[str]:
     ]
 
 
-def _check_vendor(connection: BaseDatabaseWrapper) -> None:
-    if connection.vendor not in ("postgresql", "sqlite"):
-        raise ImproperlyConfigured(
-            f"Clusterhub runs on PostgreSQL or SQLite, not {connection.display_name}."
-        )
-
-
 def _trigger_names(vendor: str) -> list[str]:
     if vendor == "sqlite":
         return [name for name, _ in _sqlite_triggers()]
@@ -218,24 +211,20 @@ def _version() -> str:
 
 def installed(connection: BaseDatabaseWrapper) -> bool:
     """Whether every trigger is in place, as this code writes it."""
-    _check_vendor(connection)
+    check_vendor(connection)
+    if connection.vendor == "sqlite":
+        return sqlite_has(connection, list(_sqlite_triggers()))
     with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
-            return dict(_sqlite_triggers()).items() <= dict(cursor.fetchall()).items()
         cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
         names = {name for (name,) in cursor.fetchall()}
-        cursor.execute(
-            "SELECT obj_description(oid, 'pg_proc') FROM pg_proc "
-            "WHERE proname = 'events_tally_registration'"
-        )
-        version = cursor.fetchone()
-    return set(_trigger_names("postgresql")) <= names and version == (_version(),)
+    return set(_trigger_names("postgresql")) <= names and (
+        postgresql_function_comment(connection, "events_tally_registration") == _version()
+    )
 
 
 def drop(connection: BaseDatabaseWrapper) -> None:
     """Remove the triggers (before migrations change the tables they watch)."""
-    _check_vendor(connection)
+    check_vendor(connection)
     tables = set(connection.introspection.table_names())
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         if connection.vendor == "sqlite":
@@ -253,7 +242,7 @@ def install(connection: BaseDatabaseWrapper) -> None:
     and gender records wait meanwhile (seconds per million registrations), and so does
     another install (two web containers migrating at once): the lock conflicts with
     itself. Without the tables (a partial or backward migrate) nothing is installed."""
-    _check_vendor(connection)
+    check_vendor(connection)
     if not {TALLY, REGISTRATIONS, RECORDS} <= set(connection.introspection.table_names()):
         drop(connection)
         return
@@ -270,7 +259,7 @@ def drift(connection: BaseDatabaseWrapper) -> dict[tuple, tuple[int, int]]:
     """Where the tallies disagree with a count of the registrations themselves:
     {(event id, status, category): (tallied, counted)} — empty when all is well. Reads
     a million registrations: for an operator's check, not for pages."""
-    _check_vendor(connection)
+    check_vendor(connection)
     with connection.cursor() as cursor:  # one statement: both sides from one snapshot
         cursor.execute(
             f"SELECT event_id, status, category, SUM(tallied), SUM(counted) FROM ("  # noqa: S608
@@ -290,7 +279,7 @@ def compact(connection: BaseDatabaseWrapper, *, events: Sequence[int] | None = N
     is not rewritten wholesale. Given `events` (a person's, after their gender record
     changed), every row of those events is rewritten: what is left shows the events'
     counts, not which categories moved. Returns how many rows were folded."""
-    _check_vendor(connection)
+    check_vendor(connection)
     keys = "(event_id, status, category)"
     if events is not None and not events:
         return 0

@@ -20,6 +20,7 @@ from django.views import View
 from events import discovery, fragments, ical, selectors, services
 from events.filters import EventFilter
 from events.models import Event, Registration, Session
+from members import page_cache
 from members.views import querystring_without_page
 
 PAGE_SIZE = 20
@@ -41,7 +42,7 @@ def with_fresh_csrf_tokens(request, html: str) -> SafeString:
     been rendered in another session of the same person, and every response gets a newly
     masked token (as an uncached page does, against BREACH)."""
     if "csrfmiddlewaretoken" not in html:
-        return mark_safe(html)  # noqa: S308 (a rendered template, see fragments.cached_html)
+        return mark_safe(html)  # noqa: S308 (a rendered template, see members.page_cache)
     token = get_token(request)
     # Only the token changes; the rest of the body is the template's escaped output.
     return mark_safe(_CSRF_INPUT.sub(lambda found: found[1] + token + found[2], html))  # noqa: S308
@@ -93,7 +94,7 @@ class EventListView(View):
             }
             return render_to_string("events/includes/event_list_body.html", context, request)
 
-        body = fragments.cached_html(
+        body = page_cache.cached_html(
             name="event_list",
             parts=[
                 fragments.viewer_key(user=request.user, clusters=scope[0], managed=scope[1]),
@@ -130,7 +131,7 @@ class EventDetailView(View):
         if not request.user.is_authenticated:
             # Visitors have no zone of their own: every time on the page is the event's.
             timezone.activate(zoneinfo.ZoneInfo(event_zone))
-        body = fragments.cached_html(
+        body = page_cache.cached_html(
             name="event_detail",
             parts=[
                 fragments.viewer_key(user=request.user, clusters=scope[0], managed=scope[1]),

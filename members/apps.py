@@ -1,4 +1,6 @@
 from django.apps import AppConfig
+from django.db import connections
+from django.db.models.signals import post_migrate, pre_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -22,3 +24,21 @@ class MembersConfig(AppConfig):
 
         register_exporter("contact", export_contact)
         register_eraser("contact", erase_contact)
+        pre_migrate.connect(_drop_directory_triggers, sender=self)
+        post_migrate.connect(_install_directory_triggers, sender=self)
+
+
+def _drop_directory_triggers(using: str, plan: list, **kwargs) -> None:
+    """Before migrations run: no trigger may stand in the way of a change to the tables
+    it watches (as events.tally's)."""
+    if plan:
+        from members import directory_version
+
+        directory_version.drop(connections[using])
+
+
+def _install_directory_triggers(using: str, **kwargs) -> None:
+    from members import directory_version
+
+    if not directory_version.installed(connections[using]):
+        directory_version.install(connections[using])

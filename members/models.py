@@ -969,3 +969,22 @@ class ContactReport(models.Model):
 
     def __str__(self):
         return f"Report #{self.pk} of contact message #{self.message_id}"
+
+
+class DirectoryChange(models.Model):
+    """One committed change to what the member directory shows or whom it shows it to,
+    written only by database triggers (`members.directory_version`). Never updated in
+    place: the directory's version is the sum of these rows, so it grows with every commit
+    and no two writers wait for the same row. The hourly fold keeps the table small."""
+
+    changes = models.BigIntegerField(_("changes"))  # 1, or a folded sum
+    # A random number per change (a folded row: their sum): after a rollback, or a restore
+    # from a backup, the same count of changes still gives another version.
+    token = models.BigIntegerField(_("token"))
+
+    class Meta:
+        verbose_name = _("directory change")
+        verbose_name_plural = _("directory changes")
+
+    def __str__(self):
+        return f"Directory change #{self.pk}"

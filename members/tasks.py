@@ -1,8 +1,9 @@
 """Thin Celery tasks for members: ids in, call a service."""
 
 from celery import shared_task
+from django.db import connection
 
-from members import contact, crm_import, imports
+from members import contact, crm_import, directory_version, imports
 
 
 @shared_task
@@ -28,3 +29,9 @@ def import_jobs_sweep_task() -> tuple[int, int, int]:
 def contact_messages_purge_task() -> int:
     """Delete the text of contact messages past their retention. Beat: nightly."""
     return contact.contact_messages_purge()
+
+
+@shared_task
+def directory_changes_fold_task() -> int:
+    """Fold the directory's change rows into one (its version unchanged). Beat: hourly."""
+    return directory_version.fold(connection)

@@ -12,6 +12,7 @@ from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
@@ -22,7 +23,17 @@ from django.views.generic import TemplateView
 from django.views.i18n import set_language
 from django_countries import countries
 
-from members import api_tokens, contact, languages, preferences, privacy, selectors, services
+from members import (
+    api_tokens,
+    contact,
+    directory_version,
+    languages,
+    page_cache,
+    preferences,
+    privacy,
+    selectors,
+    services,
+)
 from members.filters import DirectoryFilter
 from members.forms import (
     CHOICE_LISTS,
@@ -93,6 +104,26 @@ class DirectoryPageFilter(DirectoryFilter):
 
 class DirectoryView(LoginRequiredMixin, View):
     def get(self, request):
+        if not page_cache.enabled():
+            body = self.render_body(request)
+        else:
+            body = page_cache.cached_html(
+                name="directory",
+                # The version changes with every write to what the page shows and to whom
+                # (members.directory_version). What one sees depends on their own profile,
+                # staff flag and clusters (all behind the version), and on which
+                # memberships are in force today.
+                parts=[
+                    directory_version.current(),
+                    request.user.pk,
+                    timezone.localdate(),
+                    sorted(request.GET.lists()),
+                ],
+                render=lambda: self.render_body(request),
+            )
+        return render(request, "members/directory.html", {"body": body})
+
+    def render_body(self, request) -> str:
         queryset, is_member = selectors.directory_cards(viewer=request.user)
         directory_filter = DirectoryPageFilter(request.GET or None, queryset=queryset)
         lists = selectors.choice_lists()
@@ -101,18 +132,13 @@ class DirectoryView(LoginRequiredMixin, View):
             results = queryset.none()
         else:
             results = directory_filter.qs
-        return render(
-            request,
-            "members/directory.html",
-            {
-                "filter_fields": directory_filter_html(
-                    form=directory_filter.form, choice_lists=lists
-                ),
-                "is_member": is_member,
-                "page_obj": paginate(request, results),
-                "querystring": querystring_without_page(request),
-            },
-        )
+        context = {
+            "filter_fields": directory_filter_html(form=directory_filter.form, choice_lists=lists),
+            "is_member": is_member,
+            "page_obj": paginate(request, results),
+            "querystring": querystring_without_page(request),
+        }
+        return render_to_string("members/includes/directory_body.html", context, request)
 
 
 class ProfileDetailView(LoginRequiredMixin, View):

@@ -115,10 +115,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # allauth's rate limits live in the cache; production points CACHE_URL at Redis so the
 # limits hold across every web process.
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://clusterhub")}
-# Event pages and API answers are cached, and tagged for conditional GETs, under versions
-# that every process must see (events.fragments): unset, that is on with a shared cache
+# Event pages, API answers and the member directory are cached, and tagged for conditional
+# GETs, under versions that every process must see (members.page_cache, events.fragments,
+# members.directory_version): unset, that is on with a shared cache
 # (Redis, the production file cache) and off with a per-process one (the in-memory default).
-EVENT_PAGE_CACHE = env.bool("EVENT_PAGE_CACHE", default=None)
+PAGE_CACHE = env.bool("PAGE_CACHE", default=None)
 
 # --- Accounts -------------------------------------------------------------------------
 AUTH_USER_MODEL = "members.User"
@@ -490,6 +491,12 @@ CONTACT_MESSAGES_PER_DAY = env.int("CONTACT_MESSAGES_PER_DAY", default=20)
 # The site keeps a copy of each message for reports; its subject and text are deleted this
 # many days after sending (a message with an open report keeps them until it is handled).
 CONTACT_MESSAGE_RETENTION_DAYS = env.int("CONTACT_MESSAGE_RETENTION_DAYS", default=90)
+# The member directory's version is a sum of change rows (members.directory_version);
+# folding them hourly keeps the sum read on every directory page short.
+CELERY_BEAT_SCHEDULE["members-directory-changes-fold"] = {
+    "task": "members.tasks.directory_changes_fold_task",
+    "schedule": crontab(minute=25),
+}
 CELERY_BEAT_SCHEDULE["members-contact-purge"] = {
     "task": "members.tasks.contact_messages_purge_task",
     "schedule": crontab(hour=3, minute=50),

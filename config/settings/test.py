@@ -14,4 +14,4 @@ STORAGES["staticfiles"] = {  # noqa: F405
 MEDIA_ROOT = VAR_DIR / "test-media"  # noqa: F405
 # The suite serves pages in its own process, so its in-memory cache is shared by all it
 # runs; the integration run points CACHE_URL at Redis for its worker processes.
-EVENT_PAGE_CACHE = True
+PAGE_CACHE = True

@@ -208,7 +208,7 @@ def test_pages_are_cached_only_with_a_shared_cache_unless_the_setting_says(
     from events import fragments
 
     settings.CACHES = {"default": {**backend, "LOCATION": str(tmp_path)}}
-    settings.EVENT_PAGE_CACHE = forced
+    settings.PAGE_CACHE = forced
     assert fragments.enabled() is expected
 
 
@@ -217,7 +217,7 @@ def test_without_a_shared_cache_every_request_renders_the_page_afresh(settings, 
     from events import fragments
 
     settings.CACHES = {"default": {**PER_PROCESS, "LOCATION": "per-process-test"}}
-    settings.EVENT_PAGE_CACHE = None
+    settings.PAGE_CACHE = None
     event = EventFactory(title="Cobots", clusters=[cluster], capacity=2)
     versions = fragments.versions(event_ids=[event.pk])
     assert fragments.versions(event_ids=[event.pk]) != versions  # never the same key twice

@@ -20,7 +20,7 @@ from rest_framework.authtoken.models import Token
 
 from events.models import Event
 from tests.events.factories import EventFactory
-from tests.factories import UserFactory
+from tests.factories import ClusterFactory, UserFactory
 from tests.integration.conftest import ROOT, free_port
 
 pytestmark = pytest.mark.integration
@@ -50,7 +50,7 @@ def _server_env(cache_url: str | None) -> dict[str, str]:
         ),
         "PYTHONUNBUFFERED": "1",
     }
-    for name in ("CELERY_BROKER_URL", "EMAIL_URL", "CACHE_URL", "EVENT_PAGE_CACHE"):
+    for name in ("CELERY_BROKER_URL", "EMAIL_URL", "CACHE_URL", "PAGE_CACHE"):
         env.pop(name, None)  # tasks in-process, mail to the console, the default cache
     if cache_url:
         env["CACHE_URL"] = cache_url
@@ -112,6 +112,56 @@ def test_every_worker_shows_the_seats_left_after_each_registration(
                 assert expected in html, f"after {taken} registrations, GET {attempt + 1}"
                 if left:
                     assert _seats_text(left + 1) not in html
+    finally:
+        server.terminate()
+        server.wait(20)
+
+
+def test_every_worker_shows_a_profile_hidden_by_raw_sql_at_once(
+    postgres, transactional_db, redis_url, settings
+):
+    """The member directory, cached in Redis: another process's write that no Django
+    signal sees (raw SQL, as a script or a database console would) shows on the next page
+    from either worker (members.directory_version)."""
+    from django.test import Client
+
+    from tests.factories import OrganisationFactory, ProfileFactory
+
+    organisation = OrganisationFactory(name="Keller Antriebstechnik", clusters=[ClusterFactory()])
+    viewer = ProfileFactory(display_name="Bruno Weiss", organisation=organisation)
+    shown = ProfileFactory(display_name="Anna Keller", organisation=organisation)
+    signed_in = Client()
+    signed_in.force_login(viewer.user)
+    cookie = {"Cookie": f"sessionid={signed_in.cookies['sessionid'].value}",
+              "Accept-Language": "en"}  # fmt: skip
+    cache_url = redis_url.rsplit("/", 1)[0] + "/15"
+    import redis
+
+    redis.Redis.from_url(cache_url).flushdb()
+    env = {**_server_env(cache_url), "SECRET_KEY": settings.SECRET_KEY}
+    port = free_port()
+    server = _serve(env, port)
+    url = f"http://127.0.0.1:{port}/members/"
+
+    def pages() -> list[str]:
+        # A fresh connection each time: either worker process may answer.
+        answers = [_fetch(url, headers=cookie) for _ in range(GETS)]
+        assert {status for status, _ in answers} == {200}, answers[0][1][:500]
+        return [html for _, html in answers]
+
+    try:
+        assert all("Anna Keller" in html for html in pages())
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE members_profile SET visibility = 'hidden' WHERE id = %s", [shown.pk]
+            )
+        assert not any("Anna Keller" in html for html in pages())
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE members_organisation SET name = 'Keller Drives' WHERE id = %s",
+                [organisation.pk],
+            )
+        assert all("Keller Drives" in html for html in pages())
     finally:
         server.terminate()
         server.wait(20)

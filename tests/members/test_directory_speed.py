@@ -65,7 +65,8 @@ def test_the_profile_form_takes_four_queries_however_long_its_lists(client_for, 
     assert few == many == 4
 
 
-def test_the_directory_query_count_is_fixed(client_for, colleague, organisation):
+def test_the_directory_query_count_is_fixed(settings, client_for, colleague, organisation):
+    settings.PAGE_CACHE = False  # every request renders the page
     client = client_for(colleague.user)
     robotics = Topic.objects.get(slug="robotics")
     few = count_queries(client, "/members/")
@@ -78,6 +79,13 @@ def test_the_directory_query_count_is_fixed(client_for, colleague, organisation)
     assert few == 8
     assert many == few + 1  # the chosen topic looked up by its slug
     assert client.get("/members/?q=Anna&topic=robotics").content.decode().count("Anna ") >= 24
+
+
+def test_the_cached_directory_takes_four_queries(settings, client_for, colleague):
+    settings.PAGE_CACHE = True
+    client = client_for(colleague.user)
+    # session, user, profile (as on every page), then the directory's version
+    assert count_queries(client, "/members/?topic=robotics") == 4
 
 
 def test_a_saved_edit_shows_at_once_on_the_cached_form(client_for, member):
