@@ -19,8 +19,8 @@ class EventsConfig(AppConfig):
         register_exporter("calendar_feed", personal_data.export_calendar_feed)
         register_exporter("event_organising", personal_data.export_organising)
         register_eraser("event_registrations", personal_data.erase)
-        pre_migrate.connect(_drop_tally_triggers, sender=self)
-        post_migrate.connect(_install_tally_triggers, sender=self)
+        pre_migrate.connect(_drop_triggers, sender=self)
+        post_migrate.connect(_install_triggers, sender=self)
         from members.models import GenderIdentity
 
         post_save.connect(_fold_after_gender_change, sender=GenderIdentity)
@@ -30,22 +30,25 @@ class EventsConfig(AppConfig):
         fragments.connect()
 
 
-def _drop_tally_triggers(using: str, plan: list, **kwargs) -> None:
+def _drop_triggers(using: str, plan: list, **kwargs) -> None:
     """Before migrations run: no trigger may stand in the way of a change to the tables
     it watches (SQLite rebuilds a table to alter it; PostgreSQL refuses to alter a
     column a trigger names)."""
     if plan:
-        from events import tally
+        from events import list_version, tally
 
         tally.drop(connections[using])
+        list_version.drop(connections[using])
 
 
-def _install_tally_triggers(using: str, **kwargs) -> None:
-    """After migrate: missing triggers are installed, and every tally recounted."""
-    from events import tally
+def _install_triggers(using: str, **kwargs) -> None:
+    """After migrate: missing triggers are installed (every tally then recounted)."""
+    from events import list_version, tally
 
     if not tally.installed(connections[using]):
         tally.install(connections[using])
+    if not list_version.installed(connections[using]):
+        list_version.install(connections[using])
 
 
 def _fold_after_gender_change(instance, using: str, **kwargs) -> None:

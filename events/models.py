@@ -12,7 +12,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from members.models import Cluster, GenderIdentity, Language, Profile, Sector, Topic
+from members.models import Cluster, GenderIdentity, Language, Profile, Sector, TableChange, Topic
 from members.validators import validate_single_line
 
 
@@ -525,3 +525,11 @@ class CampaignRecipient(models.Model):
 
     def __str__(self):
         return f"Recipient #{self.pk} of campaign #{self.campaign_id}"
+
+
+class EventListChange(TableChange):
+    """A change to which events the events API lists, to whom (events.list_version)."""
+
+    class Meta:
+        verbose_name = _("event list change")
+        verbose_name_plural = _("event list changes")

@@ -99,6 +99,23 @@ def events_visible_to(
     return Event.objects.filter(condition)
 
 
+def invitation_events_registered_for(*, user: User) -> list[int]:
+    """The invitation-only events that `events_visible_to` opens to this person because
+    they hold a registration (ids, in order); none for visitors and staff (who see all)."""
+    if not user.is_authenticated or user.is_staff:
+        return []
+    return list(
+        Registration.objects.filter(
+            user=user,
+            status__in=Registration.ACTIVE_STATUSES + Registration.SEAT_STATUSES,
+            event__audience=Event.Audience.INVITATION,
+        )
+        .order_by("event_id")
+        .values_list("event_id", flat=True)
+        .distinct()
+    )
+
+
 def event_get_visible(*, user: User, slug: str) -> Event:
     event = (
         events_visible_to(user=user)

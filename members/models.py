@@ -971,11 +971,11 @@ class ContactReport(models.Model):
         return f"Report #{self.pk} of contact message #{self.message_id}"
 
 
-class DirectoryChange(models.Model):
-    """One committed change to what the member directory shows or whom it shows it to,
-    written only by database triggers (`members.directory_version`). Never updated in
-    place: the directory's version is the sum of these rows, so it grows with every commit
-    and no two writers wait for the same row. The hourly fold keeps the table small."""
+class TableChange(models.Model):
+    """One committed change to a set of tables, written only by database triggers
+    (`members.table_versions`). Never updated in place: the set's version is the sum of
+    these rows, so it grows with every commit and no two writers wait for the same row.
+    The hourly fold keeps the table small."""
 
     changes = models.BigIntegerField(_("changes"))  # 1, or a folded sum
     # A random number per change (a folded row: their sum): after a rollback, or a restore
@@ -983,8 +983,15 @@ class DirectoryChange(models.Model):
     token = models.BigIntegerField(_("token"))
 
     class Meta:
-        verbose_name = _("directory change")
-        verbose_name_plural = _("directory changes")
+        abstract = True
 
     def __str__(self):
-        return f"Directory change #{self.pk}"
+        return f"{self._meta.verbose_name} #{self.pk}"
+
+
+class DirectoryChange(TableChange):
+    """A change to what the member directory shows, or to whom (members.directory_version)."""
+
+    class Meta:
+        verbose_name = _("directory change")
+        verbose_name_plural = _("directory changes")

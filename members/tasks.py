@@ -1,9 +1,13 @@
 """Thin Celery tasks for members: ids in, call a service."""
 
+import logging
+
 from celery import shared_task
 from django.db import connection
 
 from members import contact, crm_import, directory_version, imports
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task
@@ -33,5 +37,12 @@ def contact_messages_purge_task() -> int:
 
 @shared_task
 def directory_changes_fold_task() -> int:
-    """Fold the directory's change rows into one (its version unchanged). Beat: hourly."""
+    """Fold the directory's change rows into one (its version unchanged). Beat: hourly.
+    Missing triggers are reported: until a migrate puts them back, the member directory
+    may be served stale."""
+    if not directory_version.installed(connection):
+        logger.error(
+            "The member directory's version triggers are missing: the directory may show "
+            "profiles as they were. Run `manage.py migrate`."
+        )
     return directory_version.fold(connection)

@@ -2,20 +2,7 @@
 
 from django.db import migrations, models
 
-
-def _install(apps, schema_editor):
-    # Also done after every migrate (members.apps); here for a migration run without
-    # its signals (tests that migrate back and forth).
-    from members import directory_version
-
-    directory_version.install(schema_editor.connection)
-
-
-def _drop(apps, schema_editor):
-    # Before the table goes: triggers writing into it would fail every write they watch.
-    from members import directory_version
-
-    directory_version.drop(schema_editor.connection)
+from members.directory_version import DIRECTORY
 
 
 class Migration(migrations.Migration):
@@ -37,5 +24,5 @@ class Migration(migrations.Migration):
                 'verbose_name_plural': 'directory changes',
             },
         ),
-        migrations.RunPython(_install, _drop, elidable=False),
+        DIRECTORY.migration(),
     ]
