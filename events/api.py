@@ -9,7 +9,17 @@ import hashlib
 import django_filters
 from django import forms
 from django.core.cache import cache
-from django.db.models import Case, Count, IntegerField, OuterRef, Prefetch, Q, Subquery, When
+from django.db.models import (
+    Case,
+    Count,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    When,
+)
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -23,7 +33,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
-from events import discovery, fragments, list_version, selectors, services
+from events import discovery, fragments, selectors, services
 from events.filters import EventFilter
 from events.models import Event, Registration, Session, StageRole
 from members import page_cache
@@ -280,7 +290,9 @@ class EventListAPI(_ConditionalMixin, generics.ListAPIView):
 
     def list(self, request, *args, **kwargs):
         self.scope = selectors.viewer_scope(user=request.user)
-        queryset = self.filter_queryset(self.get_queryset())
+        # The query is checked first (400 for a bad one); the visible events are put
+        # together only when the page is not in the cache.
+        self.filter_queryset(Event.objects.none())
         try:
             number = int(request.query_params.get(self.paginator.page_query_param, 1))
         except ValueError:
@@ -288,36 +300,28 @@ class EventListAPI(_ConditionalMixin, generics.ListAPIView):
         if number < 1:  # "last", "0", "-1", text: the paginator answers as it always did
             return super().list(request, *args, **kwargs)
         size = self.paginator.get_page_size(request)
-        ids, count = self.page_ids_and_count(request, queryset, number=number, size=size)
+        ids, count = self.page_ids_and_count(request, number=number, size=size)
 
         def answer():
             return super(EventListAPI, self).list(request, *args, **kwargs).data
 
         return self.conditional(request, event_ids=ids, extra=count, answer=answer)
 
-    def page_ids_and_count(self, request, queryset, *, number: int, size: int):
-        """The page's event ids and how many events match, from the cache while nothing
-        they depend on has changed: the events and what the filters name
-        (`list_version`), and what opens events to this requester. Counting every visible
-        event took most of this answer's time. `upcoming` depends on the clock: not cached."""
-        if not page_cache.enabled() or "upcoming" in request.query_params:
-            return selectors.page_ids_and_count(queryset, number=number, size=size)
-        user = request.user
-        parts = [
-            list_version.current(),
-            fragments.viewer_key(user=user, clusters=self.scope[0], managed=self.scope[1]),
-            getattr(user, "email", ""),
-            selectors.invitation_events_registered_for(user=user),
-            sorted(request.query_params.lists()),
-            number,
-            size,
-        ]
-        key = "events:api-list:" + hashlib.sha256(repr(parts).encode()).hexdigest()
-        found = cache.get(key)
-        if found is None:
-            found = selectors.page_ids_and_count(queryset, number=number, size=size)
-            cache.set(key, found, timeout=page_cache.TIMEOUT)
-        return found
+    def page_ids_and_count(self, request, *, number: int, size: int) -> "tuple[list[int], int]":
+        def visible() -> QuerySet[Event]:
+            return self.filter_queryset(self.get_queryset())
+
+        if "upcoming" in request.query_params:  # depends on the clock: not cached
+            return selectors.page_ids_and_count(visible(), number=number, size=size)
+        return selectors.cached_page_ids_and_count(
+            name="api-list",
+            user=request.user,
+            scope=self.scope,
+            parts=sorted(request.query_params.lists()),
+            queryset=visible,
+            number=number,
+            size=size,
+        )
 
 
 class EventDetailAPI(_ConditionalMixin, generics.RetrieveAPIView):

@@ -118,6 +118,13 @@ class Event(models.Model):
             # The event list's "upcoming" (ends_at >= now) is a few hundred rows of tens of
             # thousands: found through this index, not a scan of every event ever held.
             models.Index(fields=["ends_at"], name="event_ends_at_idx"),
+            # Which invitation-only events a person is registered for (the events API's
+            # cached list asks on every request): the few such events, not a scan of all.
+            models.Index(
+                fields=["id"],
+                condition=Q(audience="invitation"),
+                name="event_invitation_only_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -1,11 +1,19 @@
 """Reads of events, already scoped to what the requesting user may see."""
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Window
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+
+from django.core.cache import cache
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.lookups import IsNull
 from django.http import Http404
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from events import fragments, list_version
 from events.models import Event, Invitation, Registration, Session
+from members import page_cache
 from members.models import User
 from members.selectors import clusters_managed_by, viewer_clusters
 
@@ -97,6 +105,51 @@ def events_visible_to(
     if managed:
         condition |= _organising_cluster_is_one_of(managed)
     return Event.objects.filter(condition)
+
+
+def cached_page_ids_and_count(
+    *,
+    name: str,
+    user: User,
+    scope: tuple[list[int], list[int]],
+    parts: list,
+    queryset: Callable[[], QuerySet[Event]],
+    number: int,
+    size: int,
+    until_first_end: bool = False,
+) -> tuple[list[int], int]:
+    """`page_ids_and_count` of a list of visible events, kept in the cache while nothing it
+    depends on has changed: the events and what the filters name (`list_version`), what
+    opens events to this person (scope, address, registrations for invitation-only
+    events), and the query (`parts`). Counting every visible event took most of a list's
+    time. `queryset` is called only when the page is not in the cache.
+
+    `until_first_end`: the list holds the events that have not ended (the event list
+    page). Such a list changes when one of its events ends: the entry is used only until
+    the first of them does.
+    """
+    if not page_cache.enabled():
+        return page_ids_and_count(queryset(), number=number, size=size)
+    key = [
+        list_version.current(),
+        fragments.viewer_key(user=user, clusters=scope[0], managed=scope[1]),
+        getattr(user, "email", ""),
+        invitation_events_registered_for(user=user),
+        parts,
+        number,
+        size,
+    ]
+    key = f"events:page-ids:{name}:" + hashlib.sha256(repr(key).encode()).hexdigest()
+    found = cache.get(key)
+    if found is None or (found[2] is not None and found[2] <= timezone.now()):
+        rows = queryset()
+        ids, count = page_ids_and_count(rows, number=number, size=size)
+        first_end: dt.datetime | None = None
+        if until_first_end:
+            first_end = rows.aggregate(first=Min("ends_at"))["first"] if count else None
+        found = (ids, count, first_end)
+        cache.set(key, found, timeout=page_cache.TIMEOUT)
+    return found[0], found[1]
 
 
 def invitation_events_registered_for(*, user: User) -> list[int]:

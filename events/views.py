@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import Http404
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
@@ -60,24 +61,42 @@ class EventListView(View):
     def get(self, request):
         past = request.GET.get("when") == "past"
         scope = selectors.viewer_scope(user=request.user)
-        queryset = discovery.event_list(user=request.user, past=past, scope=scope)
         params = request.GET.copy()
         params.pop("when", None)
-        event_filter = EventFilter(params or None, queryset=queryset)
-        if event_filter.is_bound and not event_filter.is_valid():
-            results = queryset.none()
-        else:
-            results = event_filter.qs
+        # The filters are checked now; the events they apply to are put together only
+        # when the page's ids are not in the cache.
+        event_filter = EventFilter(params or None, queryset=Event.objects.none())
+        valid = not (event_filter.is_bound and not event_filter.is_valid())
+
+        def results() -> QuerySet[Event]:
+            queryset = discovery.event_list(user=request.user, past=past, scope=scope)
+            if not valid:
+                return queryset.none()
+            return event_filter.filter_queryset(queryset) if event_filter.is_bound else queryset
+
         filters_only = params.copy()
         filters_only.pop("page", None)
         # The page's events and their versions key the cached body: a registration or an
         # edit of one of them, or another event entering the page, renders it anew.
-        paginator = Paginator(results, PAGE_SIZE)
         number = _page_number(request)
-        ids, paginator.count = selectors.page_ids_and_count(results, number=number, size=PAGE_SIZE)
+        if past:  # grows as events end: counted each time
+            ids, count = selectors.page_ids_and_count(results(), number=number, size=PAGE_SIZE)
+        else:  # upcoming: the same until one of its events ends
+            ids, count = selectors.cached_page_ids_and_count(
+                name="event-list",
+                user=request.user,
+                scope=scope,
+                parts=sorted(request.GET.lists()),
+                queryset=results,
+                number=number,
+                size=PAGE_SIZE,
+                until_first_end=True,
+            )
+        paginator = Paginator(Event.objects.none().order_by("pk"), PAGE_SIZE)
+        paginator.count = count
         page_obj = paginator.get_page(request.GET.get("page"))
         if page_obj.number != number:  # past the end, or no number: the page shown instead
-            ids = list(page_obj.object_list.values_list("pk", flat=True))
+            ids, _ = selectors.page_ids_and_count(results(), number=page_obj.number, size=PAGE_SIZE)
         versions = fragments.versions(event_ids=ids)
 
         def render_body() -> str:

@@ -4,6 +4,7 @@ under a version that every write to events, their clusters, topics and invitatio
 API, the admin, `QuerySet.update()`, raw SQL — the next answer shows it, and one person's
 list is never another's."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -139,3 +140,43 @@ def test_a_profile_edit_is_no_change_of_the_list(member):
     before = list_version.current()
     ProfileFactory(display_name="Somebody new")
     assert list_version.current() == before
+
+
+# --- the event list page (upcoming events): the same, and until one of its events ends ----
+
+
+def page_titles(client, query: str = "") -> list[str]:
+    response = client.get("/events/" + query)
+    assert response.status_code == 200
+    return re.findall(r'<h3[^>]*><a href="/events/[^"]+/">([^<]+)</a>', response.content.decode())
+
+
+def test_the_page_drops_an_event_the_moment_it_ends(client_for, cluster, member, monkeypatch):
+    soon = timezone.now() + timedelta(hours=1)
+    make_event(cluster, title="Ends soon", starts_at=soon - timedelta(hours=1), ends_at=soon)
+    make_event(cluster, title="Next week")
+    client = client_for(member.user)
+    assert page_titles(client) == ["Ends soon", "Next week"]
+    assert page_titles(client) == ["Ends soon", "Next week"]  # from the cache
+    real_now = timezone.now
+    monkeypatch.setattr(timezone, "now", lambda: real_now() + timedelta(hours=1, seconds=1))
+    assert page_titles(client) == ["Next week"]
+
+
+def test_the_page_follows_a_bulk_update_and_counts_once(client_for, cluster, member):
+    make_event(cluster, title="Cobots")
+    hidden = make_event(cluster, title="Welding")
+    client = client_for(member.user)
+    assert page_titles(client) == ["Cobots", "Welding"]
+    with CaptureQueriesContext(connection) as queries:
+        assert page_titles(client) == ["Cobots", "Welding"]
+    assert not [q["sql"] for q in queries if "OVER" in q["sql"]]
+    Event.objects.filter(pk=hidden.pk).update(status=Event.Status.CANCELLED, audience="invitation")
+    assert page_titles(client) == ["Cobots"]
+
+
+def test_a_bad_filter_on_the_page_lists_nothing_and_says_so(client_for, cluster, member):
+    make_event(cluster, title="Cobots")
+    client = client_for(member.user)
+    assert page_titles(client, "?date_from=not-a-date") == []
+    assert page_titles(client, "?page=99") == ["Cobots"]  # the last page instead
