@@ -5,7 +5,7 @@ import hashlib
 from collections.abc import Callable
 
 from django.core.cache import cache
-from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.lookups import IsNull
 from django.http import Http404
 from django.utils import timezone
@@ -116,7 +116,7 @@ def cached_page_ids_and_count(
     queryset: Callable[[], QuerySet[Event]],
     number: int,
     size: int,
-    until_first_end: bool = False,
+    expires: Callable[[], dt.datetime | None] | None = None,
 ) -> tuple[list[int], int]:
     """`page_ids_and_count` of a list of visible events, kept in the cache while nothing it
     depends on has changed: the events and what the filters name (`list_version`), what
@@ -124,9 +124,9 @@ def cached_page_ids_and_count(
     events), and the query (`parts`). Counting every visible event took most of a list's
     time. `queryset` is called only when the page is not in the cache.
 
-    `until_first_end`: the list holds the events that have not ended (the event list
-    page). Such a list changes when one of its events ends: the entry is used only until
-    the first of them does.
+    `expires`: when a list that depends on the clock changes next (the event list page's
+    upcoming events lose one when it ends, its past events gain one); the entry is used
+    only until then.
     """
     if not page_cache.enabled():
         return page_ids_and_count(queryset(), number=number, size=size)
@@ -142,12 +142,8 @@ def cached_page_ids_and_count(
     key = f"events:page-ids:{name}:" + hashlib.sha256(repr(key).encode()).hexdigest()
     found = cache.get(key)
     if found is None or (found[2] is not None and found[2] <= timezone.now()):
-        rows = queryset()
-        ids, count = page_ids_and_count(rows, number=number, size=size)
-        first_end: dt.datetime | None = None
-        if until_first_end:
-            first_end = rows.aggregate(first=Min("ends_at"))["first"] if count else None
-        found = (ids, count, first_end)
+        ids, count = page_ids_and_count(queryset(), number=number, size=size)
+        found = (ids, count, expires() if expires else None)
         cache.set(key, found, timeout=page_cache.TIMEOUT)
     return found[0], found[1]
 

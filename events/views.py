@@ -1,5 +1,6 @@
 """The member-facing event pages: discovery, the event page, one-click registration."""
 
+import datetime as dt
 import re
 import zoneinfo
 
@@ -7,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import Min, QuerySet
 from django.http import Http404
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
@@ -68,30 +69,35 @@ class EventListView(View):
         event_filter = EventFilter(params or None, queryset=Event.objects.none())
         valid = not (event_filter.is_bound and not event_filter.is_valid())
 
-        def results() -> QuerySet[Event]:
+        def matching(*, past: bool) -> QuerySet[Event]:
             queryset = discovery.event_list(user=request.user, past=past, scope=scope)
             if not valid:
                 return queryset.none()
             return event_filter.filter_queryset(queryset) if event_filter.is_bound else queryset
+
+        def next_end() -> dt.datetime | None:
+            """When the first matching event still to end does: the upcoming list then
+            loses it, the past list gains it."""
+            return matching(past=False).aggregate(first=Min("ends_at"))["first"]
+
+        def results() -> QuerySet[Event]:
+            return matching(past=past)
 
         filters_only = params.copy()
         filters_only.pop("page", None)
         # The page's events and their versions key the cached body: a registration or an
         # edit of one of them, or another event entering the page, renders it anew.
         number = _page_number(request)
-        if past:  # grows as events end: counted each time
-            ids, count = selectors.page_ids_and_count(results(), number=number, size=PAGE_SIZE)
-        else:  # upcoming: the same until one of its events ends
-            ids, count = selectors.cached_page_ids_and_count(
-                name="event-list",
-                user=request.user,
-                scope=scope,
-                parts=sorted(request.GET.lists()),
-                queryset=results,
-                number=number,
-                size=PAGE_SIZE,
-                until_first_end=True,
-            )
+        ids, count = selectors.cached_page_ids_and_count(
+            name="event-list",
+            user=request.user,
+            scope=scope,
+            parts=sorted(request.GET.lists()),
+            queryset=results,
+            number=number,
+            size=PAGE_SIZE,
+            expires=next_end,
+        )
         paginator = Paginator(Event.objects.none().order_by("pk"), PAGE_SIZE)
         paginator.count = count
         page_obj = paginator.get_page(request.GET.get("page"))

@@ -163,6 +163,18 @@ def test_the_page_drops_an_event_the_moment_it_ends(client_for, cluster, member,
     assert page_titles(client) == ["Next week"]
 
 
+def test_the_past_list_gains_an_event_the_moment_it_ends(client_for, cluster, member, monkeypatch):
+    soon = timezone.now() + timedelta(hours=1)
+    make_event(cluster, title="Ends soon", starts_at=soon - timedelta(hours=1), ends_at=soon)
+    client = client_for(member.user)
+    assert page_titles(client, "?when=past") == []
+    assert page_titles(client, "?when=past") == []  # from the cache
+    real_now = timezone.now
+    monkeypatch.setattr(timezone, "now", lambda: real_now() + timedelta(hours=1, seconds=1))
+    assert page_titles(client, "?when=past") == ["Ends soon"]
+    assert page_titles(client) == []
+
+
 def test_the_page_follows_a_bulk_update_and_counts_once(client_for, cluster, member):
     make_event(cluster, title="Cobots")
     hidden = make_event(cluster, title="Welding")
