@@ -130,7 +130,7 @@ def cached_page_ids_and_count(
     """
     if not page_cache.enabled():
         return page_ids_and_count(queryset(), number=number, size=size)
-    key = [
+    depends_on = [
         list_version.current(),
         fragments.viewer_key(user=user, clusters=scope[0], managed=scope[1]),
         getattr(user, "email", ""),
@@ -139,7 +139,7 @@ def cached_page_ids_and_count(
         number,
         size,
     ]
-    key = f"events:page-ids:{name}:" + hashlib.sha256(repr(key).encode()).hexdigest()
+    key = f"events:page-ids:{name}:" + hashlib.sha256(repr(depends_on).encode()).hexdigest()
     found = cache.get(key)
     if found is None or (found[2] is not None and found[2] <= timezone.now()):
         ids, count = page_ids_and_count(queryset(), number=number, size=size)

@@ -1,4 +1,4 @@
-"""What the project's database triggers share (events.tally, members.directory_version):
+"""What the project's database triggers share (events.tally, members.table_versions):
 the databases they are written for, and how to tell they are in place."""
 
 from django.core.exceptions import ImproperlyConfigured
